@@ -1,0 +1,1070 @@
+//! The queue handle: one netlink socket with one or more bound queue numbers, the config
+//! requests (each waits for its ACK, keeping packets that arrive meanwhile), the receive and
+//! dispatch loop (many datagrams per syscall, the verdicts of a batch in one `sendmsg`),
+//! verdicts from any thread, counters, and stop from another thread or a signal handler.
+//!
+//! Threads: one thread receives (dispatch/run); config calls come from that thread (its
+//! callbacks included) or while nobody receives; verdict calls and `stop` are safe from any
+//! thread. No lock is held while a callback runs, so callbacks may call back into the handle.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::IoSlice;
+use std::ops::Deref;
+use std::os::fd::RawFd;
+use std::os::unix::fs::FileExt;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::*};
+use std::time::{Duration, Instant};
+
+use super::msgs::{ConfigOp, VerdictOpts, encode_config, encode_verdict, encode_verdict_batch};
+use super::packet::Packet;
+use super::{MAX_COPY_RANGE, MAX_PAYLOAD, NFNL_SUBSYS_QUEUE, NFQNL_MSG_PACKET, Verdict, cfg, flags};
+use crate::netlink::{
+    Error, ErrorKind, ErrorMsg, EventFd, Messages, NETLINK_NETFILTER, Netns, RecvBatch, RecvInfo, Result, Socket,
+    errno_name, nfnl_msg_type,
+};
+
+/// How much of each packet the kernel copies to us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CopyMode {
+    /// Nothing: the kernel drops every packet queued in this mode.
+    None,
+    /// Metadata only, no payload.
+    Meta,
+    /// Metadata and up to `range` bytes of the packet.
+    Packet,
+}
+
+impl CopyMode {
+    fn raw(self) -> u8 {
+        match self {
+            CopyMode::None => 0,
+            CopyMode::Meta => 1,
+            CopyMode::Packet => 2,
+        }
+    }
+}
+
+/// What a callback decided for a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Send this verdict (with the mark, connmark, priority and payload set on the context).
+    Verdict(Verdict),
+    /// Keep the packet queued; the program gives the verdict later with [`Queue::verdict`].
+    Later,
+}
+
+/// Settings for [`Queue::open`].
+#[derive(Clone, Debug)]
+pub struct Config {
+    queues: Vec<u16>,
+    copy_mode: CopyMode,
+    copy_range: u32,
+    max_len: Option<u32>,
+    flags: u32,
+    flags_mask: u32,
+    rcvbuf: Option<usize>,
+    no_enobufs: bool,
+    netns: Netns,
+    batch: usize,
+    ack_timeout: Duration,
+    fallback: Verdict,
+}
+
+impl Config {
+    /// Queue `num`, copy mode packet with the whole packet, batch of 16, a 4 MiB receive buffer.
+    pub fn new(num: u16) -> Self {
+        Config { queues: vec![num], ..Self::unbound() }
+    }
+
+    /// No queue bound at open (bind later with [`Queue::bind`]).
+    pub fn unbound() -> Self {
+        Config {
+            queues: Vec::new(),
+            copy_mode: CopyMode::Packet,
+            copy_range: MAX_COPY_RANGE,
+            max_len: None,
+            flags: 0,
+            flags_mask: 0,
+            rcvbuf: Some(4 << 20),
+            no_enobufs: false,
+            netns: Netns::Current,
+            batch: 16,
+            ack_timeout: Duration::from_secs(5),
+            fallback: Verdict::Drop,
+        }
+    }
+
+    /// Also bind queue `num` on the same socket.
+    pub fn add_queue(&mut self, num: u16) -> &mut Self {
+        if !self.queues.contains(&num) {
+            self.queues.push(num);
+        }
+        self
+    }
+    /// The queue numbers to bind.
+    pub fn queues(&self) -> &[u16] {
+        &self.queues
+    }
+    /// Copy mode and range (clamped to 65531; 0 means the whole packet).
+    pub fn copy_mode(&mut self, mode: CopyMode, range: u32) -> &mut Self {
+        self.copy_mode = mode;
+        self.copy_range = if range == 0 || range > MAX_COPY_RANGE { MAX_COPY_RANGE } else { range };
+        self
+    }
+    /// Kernel queue length limit (default 1024 in the kernel).
+    pub fn max_len(&mut self, n: u32) -> &mut Self {
+        self.max_len = Some(n);
+        self
+    }
+    /// Sets or clears queue flags (`flags::*`); only the bits in `mask` change.
+    pub fn flags(&mut self, mask: u32, value: u32) -> &mut Self {
+        self.flags = (self.flags & !mask) | (value & mask);
+        self.flags_mask |= mask;
+        self
+    }
+    /// Receive buffer in bytes (`None` keeps the system default).
+    pub fn rcvbuf(&mut self, bytes: Option<usize>) -> &mut Self {
+        self.rcvbuf = bytes;
+        self
+    }
+    /// `NETLINK_NO_ENOBUFS`: stop reporting overflows (drops are still counted by the kernel).
+    pub fn no_enobufs(&mut self, on: bool) -> &mut Self {
+        self.no_enobufs = on;
+        self
+    }
+    /// Open the socket in another network namespace.
+    pub fn netns(&mut self, ns: Netns) -> &mut Self {
+        self.netns = ns;
+        self
+    }
+    /// Datagrams received per syscall (1..=1024).
+    pub fn batch(&mut self, n: usize) -> &mut Self {
+        self.batch = n.clamp(1, 1024);
+        self
+    }
+    /// How long config requests wait for the kernel's ACK.
+    pub fn ack_timeout(&mut self, d: Duration) -> &mut Self {
+        self.ack_timeout = d;
+        self
+    }
+    /// Verdict for packets that cannot be handed to the callback (malformed or truncated
+    /// message, invalid callback answer, panicking callback). Default: drop.
+    pub fn fallback_verdict(&mut self, v: Verdict) -> &mut Self {
+        self.fallback = v;
+        self
+    }
+}
+
+/// Library counters for one handle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Packet messages received and decoded.
+    pub packets_received: u64,
+    /// Verdict messages sent (batch verdicts count once).
+    pub verdicts_sent: u64,
+    /// Verdicts the kernel rejected, or that could not be sent.
+    pub verdict_errors: u64,
+    /// Receive-buffer overflows reported by the kernel (ENOBUFS).
+    pub enobufs: u64,
+    /// Datagrams larger than the receive slot (cut short).
+    pub truncated: u64,
+    /// Messages from a sender other than the kernel, ignored.
+    pub foreign_ignored: u64,
+    /// Malformed messages from the kernel.
+    pub parse_errors: u64,
+    /// Callbacks that panicked or returned an invalid answer (the fallback verdict was used).
+    pub callback_errors: u64,
+    /// Packets the callback kept for a later verdict.
+    pub deferred: u64,
+    /// Packets that got the fallback verdict.
+    pub fallback_verdicts: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    packets_received: AtomicU64,
+    verdicts_sent: AtomicU64,
+    verdict_errors: AtomicU64,
+    enobufs: AtomicU64,
+    truncated: AtomicU64,
+    foreign_ignored: AtomicU64,
+    parse_errors: AtomicU64,
+    callback_errors: AtomicU64,
+    deferred: AtomicU64,
+    fallback_verdicts: AtomicU64,
+}
+
+fn bump(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Relaxed);
+}
+
+/// The kernel's own counters for a queue (`/proc/net/netfilter/nfnetlink_queue`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelStats {
+    /// Queue number.
+    pub queue: u16,
+    /// Port id of the owning socket.
+    pub portid: u32,
+    /// Packets waiting for a verdict now.
+    pub queue_total: u32,
+    /// Copy mode (0 none, 1 meta, 2 packet).
+    pub copy_mode: u32,
+    /// Copy range.
+    pub copy_range: u32,
+    /// Packets dropped because the queue was full.
+    pub dropped: u32,
+    /// Packets dropped because the socket buffer was full.
+    pub user_dropped: u32,
+    /// Last packet id used.
+    pub id_sequence: u32,
+}
+
+struct RxState {
+    batch: RecvBatch,
+    tx: TxState,
+}
+
+/// The verdicts of the current batch, and the scratch space for a replacement payload.
+struct TxState {
+    out: Vec<u8>,
+    out_count: u64,
+    scratch: Vec<u8>,
+}
+
+const FLUSH_AT: usize = 64 * 1024;
+const CTL_BUF: usize = 128 * 1024;
+
+fn slot_size(range: u32) -> usize {
+    // Room for the headers and every metadata attribute around the payload.
+    range as usize + 1024
+}
+
+thread_local! {
+    static TID: i32 = {
+        // SAFETY: gettid has no preconditions.
+        unsafe { libc::gettid() }
+    };
+    static VBUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(128));
+}
+
+fn my_tid() -> i32 {
+    TID.with(|t| *t)
+}
+
+/// Whether the process has CAP_NET_ADMIN in its effective set (for error messages).
+fn has_cap_net_admin() -> bool {
+    let Ok(s) = std::fs::read_to_string("/proc/self/status") else { return false };
+    s.lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << 12) != 0)
+}
+
+/// A netlink socket with its bound queues.
+pub struct Queue {
+    sock: Socket,
+    seq: AtomicU32,
+    wake: EventFd,
+    stop: AtomicBool,
+    owner: AtomicI32,
+    ctl: Mutex<Vec<u8>>,
+    rx: Mutex<Option<Box<RxState>>>,
+    pending: Mutex<VecDeque<Vec<u8>>>,
+    has_pending: AtomicBool,
+    bound: Mutex<Vec<u16>>,
+    slot: AtomicU32,
+    batch: usize,
+    ack_timeout: Duration,
+    fallback: Verdict,
+    counters: Counters,
+    last_error: Mutex<String>,
+    stats_file: Option<File>,
+}
+
+/// Ownership of the receive path by the current thread, released on drop.
+struct OwnerGuard<'a> {
+    q: &'a Queue,
+    prev: i32,
+}
+
+impl Drop for OwnerGuard<'_> {
+    fn drop(&mut self) {
+        self.q.owner.store(self.prev, Release);
+    }
+}
+
+/// A packet handed to a callback, with the verdict modifiers the callback may set.
+pub struct PacketCtx<'a> {
+    pkt: Packet<'a>,
+    queue: &'a Queue,
+    mark: Option<u32>,
+    connmark: Option<u32>,
+    priority: Option<u32>,
+    payload_set: bool,
+    scratch: &'a mut Vec<u8>,
+}
+
+impl<'a> Deref for PacketCtx<'a> {
+    type Target = Packet<'a>;
+    fn deref(&self) -> &Packet<'a> {
+        &self.pkt
+    }
+}
+
+impl<'a> PacketCtx<'a> {
+    /// The packet.
+    pub fn packet(&self) -> &Packet<'a> {
+        &self.pkt
+    }
+    /// The handle the packet came from (for deferred verdicts, config, stop).
+    pub fn queue(&self) -> &'a Queue {
+        self.queue
+    }
+    /// Set skb->mark with the verdict.
+    pub fn set_mark(&mut self, mark: u32) {
+        self.mark = Some(mark);
+    }
+    /// Set the connection mark with the verdict.
+    pub fn set_connmark(&mut self, mark: u32) {
+        self.connmark = Some(mark);
+    }
+    /// Set skb->priority with the verdict.
+    pub fn set_priority(&mut self, prio: u32) {
+        self.priority = Some(prio);
+    }
+    /// Replace the packet (from its network header) with the verdict. The bytes are copied,
+    /// so they may come from anywhere, the packet's own payload included.
+    pub fn set_payload(&mut self, data: &[u8]) -> Result<()> {
+        check_payload(data)?;
+        self.scratch.clear();
+        self.scratch.extend_from_slice(data);
+        self.payload_set = true;
+        Ok(())
+    }
+    /// The mark set so far.
+    pub fn pending_mark(&self) -> Option<u32> {
+        self.mark
+    }
+}
+
+fn check_payload(p: &[u8]) -> Result<()> {
+    if p.len() > MAX_PAYLOAD {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("replacement payload of {} bytes exceeds the maximum of {MAX_PAYLOAD}", p.len()),
+        ));
+    }
+    Ok(())
+}
+
+impl Queue {
+    /// Opens a socket (in the configured namespace), sets its buffers and binds and
+    /// configures every queue of `cfg`. Needs CAP_NET_ADMIN.
+    pub fn open(cfg: &Config) -> Result<Queue> {
+        let (sock, stats_file) = cfg
+            .netns
+            .run(|| {
+                let s = Socket::open(NETLINK_NETFILTER)?;
+                // /proc/thread-self: the namespace of this (helper) thread, not the process's.
+                let f = File::open("/proc/thread-self/net/netfilter/nfnetlink_queue").ok();
+                Ok((s, f))
+            })
+            .map_err(|e| match &cfg.netns {
+                Netns::Current => Error::from_io(&e, "opening the netlink socket"),
+                ns => Error::from_io(&e, &format!("opening the netlink socket in network namespace {ns:?}")),
+            })?;
+        let _ = sock.set_ext_ack(true);
+        if let Some(n) = cfg.rcvbuf {
+            sock.set_rcvbuf(n).map_err(|e| Error::from_io(&e, "setting the receive buffer size"))?;
+        }
+        let _ = sock.set_sndbuf(1 << 20);
+        if cfg.no_enobufs {
+            sock.set_no_enobufs(true).map_err(|e| Error::from_io(&e, "setting NETLINK_NO_ENOBUFS"))?;
+        }
+        let range = if cfg.copy_mode == CopyMode::Packet { cfg.copy_range } else { 0 };
+        let q = Queue {
+            sock,
+            seq: AtomicU32::new(1),
+            wake: EventFd::new().map_err(|e| Error::from_io(&e, "creating the wake-up eventfd"))?,
+            stop: AtomicBool::new(false),
+            owner: AtomicI32::new(0),
+            ctl: Mutex::new(Vec::new()),
+            rx: Mutex::new(None),
+            pending: Mutex::new(VecDeque::new()),
+            has_pending: AtomicBool::new(false),
+            bound: Mutex::new(Vec::new()),
+            slot: AtomicU32::new(slot_size(range) as u32),
+            batch: cfg.batch,
+            ack_timeout: cfg.ack_timeout,
+            fallback: cfg.fallback,
+            counters: Counters::default(),
+            last_error: Mutex::new(String::new()),
+            stats_file,
+        };
+        for &n in &cfg.queues {
+            q.bind(n)?;
+            q.set_copy_mode(n, cfg.copy_mode, cfg.copy_range)?;
+            if let Some(m) = cfg.max_len {
+                q.set_max_len(n, m)?;
+            }
+            if cfg.flags_mask != 0 {
+                q.set_flags(n, cfg.flags_mask, cfg.flags)?;
+            }
+        }
+        Ok(q)
+    }
+
+    /// The socket descriptor, for an external poll/epoll loop (then call
+    /// [`dispatch`](Self::dispatch) with a zero timeout when it is readable).
+    pub fn fd(&self) -> RawFd {
+        self.sock.fd()
+    }
+
+    /// The socket's netlink port id.
+    pub fn portid(&self) -> u32 {
+        self.sock.portid()
+    }
+
+    /// Queue numbers bound on this handle.
+    pub fn bound_queues(&self) -> Vec<u16> {
+        self.bound.lock().map(|b| b.clone()).unwrap_or_default()
+    }
+
+    /// The socket receive buffer as the kernel reports it.
+    pub fn rcvbuf(&self) -> Result<usize> {
+        self.sock.rcvbuf().map_err(|e| Error::from_io(&e, "reading SO_RCVBUF"))
+    }
+
+    /// Sets the socket receive buffer; returns what the kernel reports afterwards.
+    pub fn set_rcvbuf(&self, bytes: usize) -> Result<usize> {
+        self.sock.set_rcvbuf(bytes).map_err(|e| self.fail(Error::from_io(&e, "setting the receive buffer size")))
+    }
+
+    /// Turns `NETLINK_NO_ENOBUFS` on or off.
+    pub fn set_no_enobufs(&self, on: bool) -> Result<()> {
+        self.sock.set_no_enobufs(on).map_err(|e| self.fail(Error::from_io(&e, "setting NETLINK_NO_ENOBUFS")))
+    }
+
+    fn fail(&self, e: Error) -> Error {
+        if let Ok(mut s) = self.last_error.lock() {
+            s.clear();
+            s.push_str(e.message());
+        }
+        e
+    }
+
+    /// Records an error as the handle's last error and returns it (for the FFI layer).
+    pub fn record_error(&self, e: Error) -> Error {
+        self.fail(e)
+    }
+
+    /// The last error recorded on this handle (empty if none).
+    pub fn last_error(&self) -> String {
+        self.last_error.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Claims the receive/config path for this thread. `nested_ok` allows a thread that
+    /// already owns it (a config call from inside a callback).
+    fn claim(&self, nested_ok: bool, what: &str) -> Result<OwnerGuard<'_>> {
+        let me = my_tid();
+        match self.owner.compare_exchange(0, me, Acquire, Relaxed) {
+            Ok(_) => Ok(OwnerGuard { q: self, prev: 0 }),
+            Err(cur) if cur == me && nested_ok => Ok(OwnerGuard { q: self, prev: me }),
+            Err(cur) if cur == me => Err(self.fail(Error::new(
+                ErrorKind::Busy,
+                format!("{what}: called from inside a callback of this handle; return from the callback instead"),
+            ))),
+            Err(_) => Err(self.fail(Error::new(
+                ErrorKind::Busy,
+                format!(
+                    "{what}: another thread is receiving on this handle; call it from the receiving thread \
+                     (or its callbacks) or before receiving starts"
+                ),
+            ))),
+        }
+    }
+
+    fn next_seq(&self) -> u32 {
+        loop {
+            let s = self.seq.fetch_add(1, Relaxed);
+            if s != 0 {
+                return s;
+            }
+        }
+    }
+
+    /// Sends one config request and waits for its ACK. Packets that arrive meanwhile are kept
+    /// for the next dispatch; errors for earlier verdicts are counted.
+    fn request(&self, queue: u16, op: ConfigOp) -> std::result::Result<(), (i32, Option<String>)> {
+        let mut buf = self.ctl.lock().unwrap_or_else(|p| p.into_inner());
+        let seq = self.next_seq();
+        buf.clear();
+        encode_config(&mut buf, seq, queue, op);
+        if let Err(e) = self.sock.send(&buf) {
+            return Err((e.raw_os_error().unwrap_or(libc::EIO), None));
+        }
+        buf.resize(CTL_BUF, 0);
+        let deadline = Instant::now() + self.ack_timeout;
+        let mut overflowed = false;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                let why = if overflowed {
+                    "no answer from the kernel (the receive buffer overflowed and the answer was lost)"
+                } else {
+                    "no answer from the kernel in time"
+                };
+                return Err((libc::ETIMEDOUT, Some(why.into())));
+            }
+            match self.sock.wait(None, Some(deadline - now)) {
+                Ok((true, _)) => {}
+                Ok(_) => continue,
+                Err(e) => return Err((e.raw_os_error().unwrap_or(libc::EIO), None)),
+            }
+            let info = match self.sock.recv(&mut buf, true) {
+                Ok(i) => i,
+                Err(e) => match e.raw_os_error() {
+                    Some(libc::EAGAIN) | Some(libc::EINTR) => continue,
+                    Some(libc::ENOBUFS) => {
+                        bump(&self.counters.enobufs, 1);
+                        overflowed = true;
+                        continue;
+                    }
+                    c => return Err((c.unwrap_or(libc::EIO), None)),
+                },
+            };
+            if info.sender != 0 {
+                bump(&self.counters.foreign_ignored, 1);
+                continue;
+            }
+            let mut answer = None;
+            for m in Messages::new(&buf[..info.len]) {
+                let Ok(m) = m else {
+                    bump(&self.counters.parse_errors, 1);
+                    break;
+                };
+                if m.msg_type() == nfnl_msg_type(NFNL_SUBSYS_QUEUE, NFQNL_MSG_PACKET) {
+                    self.keep_pending(m.bytes(), info.truncated);
+                } else if let Some(Ok(e)) = m.error() {
+                    if m.seq() == seq && answer.is_none() {
+                        answer = Some((e.error, e.ext_message().map(str::to_owned)));
+                    } else {
+                        self.async_error(&e);
+                    }
+                }
+            }
+            if let Some((err, ext)) = answer {
+                return if err == 0 { Ok(()) } else { Err((-err, ext)) };
+            }
+        }
+    }
+
+    fn keep_pending(&self, msg: &[u8], truncated: bool) {
+        if truncated {
+            bump(&self.counters.truncated, 1);
+        }
+        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        p.push_back(msg.to_vec());
+        self.has_pending.store(true, Release);
+    }
+
+    fn config(&self, queue: u16, op: ConfigOp, what: &str) -> Result<()> {
+        let _g = self.claim(true, what)?;
+        match self.request(queue, op) {
+            Ok(()) => Ok(()),
+            Err((errno, ext)) => {
+                let mut e = Error::from_errno(errno, what);
+                let hint = match (errno, op) {
+                    (libc::EPERM, _) if !has_cap_net_admin() => Some(format!(
+                        "{what}: EPERM: the process lacks CAP_NET_ADMIN; run as root or grant the capability"
+                    )),
+                    (libc::EPERM, _) => Some(format!(
+                        "{what}: EPERM: queue {queue} is bound by another process (another netlink socket owns it)"
+                    )),
+                    (libc::EBUSY, ConfigOp::Cmd { .. }) => {
+                        Some(format!("{what}: EBUSY: queue {queue} is already bound on this handle"))
+                    }
+                    (libc::ENODEV, _) => Some(format!("{what}: ENODEV: queue {queue} is not bound; bind it first")),
+                    (libc::EOPNOTSUPP, ConfigOp::Flags { mask, flags: f }) if mask & f & flags::CONNTRACK != 0 => {
+                        Some(format!(
+                            "{what}: EOPNOTSUPP: the kernel lacks CONFIG_NETFILTER_NETLINK_GLUE_CT, needed for \
+                             the conntrack flag (NFQA_CFG_F_CONNTRACK)"
+                        ))
+                    }
+                    (libc::EOPNOTSUPP, ConfigOp::Flags { flags: f, .. }) => Some(format!(
+                        "{what}: EOPNOTSUPP: this kernel does not support queue flags {f:#x}"
+                    )),
+                    _ => None,
+                };
+                if let Some(h) = hint {
+                    e = e.with_message(h);
+                }
+                if let Some(x) = ext {
+                    let m = format!("{} (kernel: {x})", e.message());
+                    e = e.with_message(m);
+                }
+                Err(self.fail(e))
+            }
+        }
+    }
+
+    /// Binds queue `num` to this socket.
+    pub fn bind(&self, num: u16) -> Result<()> {
+        self.config(num, ConfigOp::Cmd { cmd: cfg::CMD_BIND, pf: 0 }, &format!("binding queue {num}"))?;
+        if let Ok(mut b) = self.bound.lock() {
+            b.push(num);
+        }
+        Ok(())
+    }
+
+    /// Unbinds queue `num`; packets still queued there are dropped by the kernel.
+    pub fn unbind(&self, num: u16) -> Result<()> {
+        self.config(num, ConfigOp::Cmd { cmd: cfg::CMD_UNBIND, pf: 0 }, &format!("unbinding queue {num}"))?;
+        if let Ok(mut b) = self.bound.lock() {
+            b.retain(|&q| q != num);
+        }
+        Ok(())
+    }
+
+    /// Sets the copy mode of queue `num` (range clamped to 65531; 0 means the whole packet).
+    pub fn set_copy_mode(&self, num: u16, mode: CopyMode, range: u32) -> Result<()> {
+        let range = if range == 0 || range > MAX_COPY_RANGE { MAX_COPY_RANGE } else { range };
+        let what = format!("setting copy mode {mode:?} range {range} on queue {num}");
+        self.config(num, ConfigOp::Params { mode: mode.raw(), range }, &what)?;
+        if mode == CopyMode::Packet {
+            self.slot.fetch_max(slot_size(range) as u32, Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Sets the kernel queue length limit of queue `num`.
+    pub fn set_max_len(&self, num: u16, n: u32) -> Result<()> {
+        self.config(num, ConfigOp::MaxLen(n), &format!("setting max length {n} on queue {num}"))
+    }
+
+    /// Sets flags of queue `num`: bits in `mask` take their value from `value`.
+    pub fn set_flags(&self, num: u16, mask: u32, value: u32) -> Result<()> {
+        let what = format!("setting flags {value:#x} (mask {mask:#x}) on queue {num}");
+        self.config(num, ConfigOp::Flags { mask, flags: value & mask }, &what)
+    }
+
+    fn async_error(&self, e: &ErrorMsg<'_>) {
+        if e.error == 0 {
+            return; // a late ACK
+        }
+        let errno = -e.error;
+        let (ty, _, seq) = e.request_header().unwrap_or((0, 0, 0));
+        let msg = match (ty & 0xff, e.request()) {
+            (1 | 3, Some(req)) if ty >> 8 == NFNL_SUBSYS_QUEUE as u16 => {
+                bump(&self.counters.verdict_errors, 1);
+                let (queue, id) = req
+                    .nfgen()
+                    .ok()
+                    .and_then(|(g, mut a)| a.find_map(|a| a.ok().filter(|a| a.kind() == 2)).map(|a| (g.res_id, a.data())))
+                    .filter(|(_, d)| d.len() >= 8)
+                    .map(|(q, d)| (q, u32::from_be_bytes([d[4], d[5], d[6], d[7]])))
+                    .unwrap_or((0, 0));
+                let kind = if ty & 0xff == 3 { "batch verdict up to" } else { "verdict for" };
+                let hint = match errno {
+                    libc::ENOENT => ": unknown packet id (already given a verdict, or never queued)",
+                    libc::ENODEV => ": the queue is not bound",
+                    libc::EPERM => ": the queue belongs to another socket",
+                    libc::EINVAL => ": invalid verdict",
+                    _ => "",
+                };
+                format!("{kind} packet {id} on queue {queue} rejected by the kernel: {}{hint}", errno_name(errno))
+            }
+            (1 | 3, None) => {
+                bump(&self.counters.verdict_errors, 1);
+                format!("a verdict was rejected by the kernel: {}", errno_name(errno))
+            }
+            _ => format!("request seq {seq} (type {ty:#x}) failed: {}", errno_name(errno)),
+        };
+        let _ = self.fail(Error::from_errno(errno, "").with_message(msg));
+    }
+
+    /// Sends a verdict for packet `id` of queue `queue` now, from any thread. Kernel-side
+    /// errors (e.g. ENOENT for an unknown id) arrive later and are counted in
+    /// `verdict_errors` and reported by [`last_error`](Self::last_error).
+    pub fn verdict(&self, queue: u16, id: u32, v: Verdict, opts: &VerdictOpts<'_>) -> Result<()> {
+        if let Some(p) = opts.payload {
+            check_payload(p).map_err(|e| self.fail(e))?;
+        }
+        VBUF.with(|b| {
+            let mut b = b.borrow_mut();
+            b.clear();
+            encode_verdict(&mut b, 0, queue, id, v.raw(), opts, true);
+            let pad = [0u8; 3];
+            let r = match opts.payload {
+                Some(p) => {
+                    let padlen = crate::netlink::align4(p.len()) - p.len();
+                    self.sock.send_iov(&[IoSlice::new(&b), IoSlice::new(p), IoSlice::new(&pad[..padlen])])
+                }
+                None => self.sock.send(&b),
+            };
+            self.sent(r, 1, &format!("sending the verdict for packet {id} on queue {queue}"))
+        })
+    }
+
+    /// Gives `v` (and `mark`) to every queued packet of `queue` with an id up to `max_id`.
+    /// Careful: that includes packets kept for a later verdict.
+    pub fn verdict_batch(&self, queue: u16, max_id: u32, v: Verdict, mark: Option<u32>) -> Result<()> {
+        VBUF.with(|b| {
+            let mut b = b.borrow_mut();
+            b.clear();
+            encode_verdict_batch(&mut b, 0, queue, max_id, v.raw(), mark);
+            let r = self.sock.send(&b);
+            self.sent(r, 1, &format!("sending the batch verdict up to packet {max_id} on queue {queue}"))
+        })
+    }
+
+    fn sent(&self, r: std::io::Result<usize>, n: u64, what: &str) -> Result<()> {
+        match r {
+            Ok(_) => {
+                bump(&self.counters.verdicts_sent, n);
+                Ok(())
+            }
+            Err(e) => {
+                bump(&self.counters.verdict_errors, n);
+                Err(self.fail(Error::from_io(&e, what)))
+            }
+        }
+    }
+
+    /// Asks a running [`run`](Self::run) to return, or a blocked [`dispatch`](Self::dispatch)
+    /// to wake up. Safe from any thread and from a signal handler (an atomic store and one
+    /// `write(2)`).
+    pub fn stop(&self) {
+        self.stop.store(true, SeqCst);
+        self.wake.wake();
+    }
+
+    /// Whether a stop was requested and not yet consumed by `run`.
+    pub fn stop_requested(&self) -> bool {
+        self.stop.load(SeqCst)
+    }
+
+    /// Receives and handles packets until [`stop`](Self::stop) is called. Overflows (ENOBUFS)
+    /// are counted and do not end the loop. Returns the number of packets handled.
+    pub fn run(&self, cb: &mut dyn FnMut(&mut PacketCtx<'_>) -> Decision) -> Result<u64> {
+        let mut total = 0u64;
+        loop {
+            if self.stop.swap(false, SeqCst) {
+                self.wake.drain();
+                return Ok(total);
+            }
+            match self.dispatch(None, cb) {
+                Ok(n) => total += n as u64,
+                Err(e) if e.kind() == ErrorKind::NoBuffers => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Waits up to `timeout` (`None`: until something arrives or `stop`), then receives one
+    /// batch of datagrams, hands each packet to `cb` and sends the batch's verdicts together.
+    /// Returns the number of packets handled (0 on timeout or wake-up).
+    pub fn dispatch(
+        &self,
+        timeout: Option<Duration>,
+        cb: &mut dyn FnMut(&mut PacketCtx<'_>) -> Decision,
+    ) -> Result<usize> {
+        let _g = self.claim(false, "dispatch")?;
+        let mut st = self.take_rx();
+        let r = self.dispatch_inner(&mut st, timeout, cb);
+        if let Ok(mut slot) = self.rx.lock() {
+            *slot = Some(st);
+        }
+        match r {
+            Ok((n, None)) => Ok(n),
+            Ok((_, Some(panic))) => resume_unwind(panic),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn take_rx(&self) -> Box<RxState> {
+        let want = self.slot.load(Relaxed) as usize;
+        let cur = self.rx.lock().ok().and_then(|mut s| s.take());
+        match cur {
+            Some(st) if st.batch.slot_size() >= want => st,
+            _ => Box::new(RxState {
+                batch: RecvBatch::new(self.batch, want),
+                tx: TxState {
+                    out: Vec::with_capacity(FLUSH_AT + 128 * 1024),
+                    out_count: 0,
+                    scratch: Vec::with_capacity(2048),
+                },
+            }),
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn dispatch_inner(
+        &self,
+        st: &mut RxState,
+        timeout: Option<Duration>,
+        cb: &mut dyn FnMut(&mut PacketCtx<'_>) -> Decision,
+    ) -> Result<(usize, Option<Box<dyn std::any::Any + Send>>)> {
+        let mut handled = 0;
+        let mut panic = None;
+        if self.has_pending.swap(false, AcqRel) {
+            loop {
+                let next = self.pending.lock().ok().and_then(|mut p| p.pop_front());
+                let Some(msg) = next else { break };
+                let info = RecvInfo { len: msg.len(), truncated: false, real_len: msg.len(), sender: 0 };
+                handled += self.process(&msg, info, &mut st.tx, cb, &mut panic);
+            }
+        }
+        let wait = if handled > 0 { Some(Duration::ZERO) } else { timeout };
+        let (readable, woke) = match self.sock.wait(Some(self.wake.fd()), wait) {
+            Ok(x) => x,
+            Err(e) => {
+                self.flush(&mut st.tx)?;
+                return Err(self.fail(Error::from_io(&e, "waiting for packets")));
+            }
+        };
+        if woke {
+            self.wake.drain();
+            if self.stop.load(SeqCst) {
+                // Leave the eventfd readable for run() to see the stop.
+                self.wake.wake();
+            }
+        }
+        if readable {
+            match self.sock.recv_batch(&mut st.batch) {
+                Ok(n) => {
+                    let RxState { batch, tx } = st;
+                    for i in 0..n {
+                        let (buf, info) = batch.get(i);
+                        handled += self.process(buf, info, tx, cb, &mut panic);
+                    }
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    bump(&self.counters.enobufs, 1);
+                    let _ = self.fail(Error::from_errno(libc::ENOBUFS, "receiving packets"));
+                }
+                Err(e) => {
+                    self.flush(&mut st.tx)?;
+                    return Err(self.fail(Error::from_io(&e, "receiving packets")));
+                }
+            }
+        }
+        self.flush(&mut st.tx)?;
+        Ok((handled, panic))
+    }
+
+    fn flush(&self, st: &mut TxState) -> Result<()> {
+        if st.out.is_empty() {
+            return Ok(());
+        }
+        let r = self.sock.send(&st.out);
+        let n = st.out_count;
+        st.out.clear();
+        st.out_count = 0;
+        self.sent(r, n, &format!("sending {n} verdicts"))
+    }
+
+    fn fallback_verdict(&self, st: &mut TxState, queue: u16, id: u32) {
+        bump(&self.counters.fallback_verdicts, 1);
+        encode_verdict(&mut st.out, 0, queue, id, self.fallback.raw(), &VerdictOpts::default(), false);
+        st.out_count += 1;
+    }
+
+    fn process(
+        &self,
+        buf: &[u8],
+        info: RecvInfo,
+        st: &mut TxState,
+        cb: &mut dyn FnMut(&mut PacketCtx<'_>) -> Decision,
+        panic: &mut Option<Box<dyn std::any::Any + Send>>,
+    ) -> usize {
+        if info.sender != 0 {
+            bump(&self.counters.foreign_ignored, 1);
+            return 0;
+        }
+        if info.truncated {
+            bump(&self.counters.truncated, 1);
+            let msg = match Packet::salvage_id(buf) {
+                Some((q, id)) => {
+                    self.fallback_verdict(st, q, id);
+                    format!(
+                        "packet {id} on queue {q}: message of {} bytes cut to {} (receive slot too small); \
+                         gave it the fallback verdict {:?}",
+                        info.real_len, info.len, self.fallback
+                    )
+                }
+                None => format!("a message of {} bytes was cut to {}", info.real_len, info.len),
+            };
+            let _ = self.fail(Error::new(ErrorKind::Protocol, msg));
+            return 0;
+        }
+        let mut handled = 0;
+        for m in Messages::new(buf) {
+            let m = match m {
+                Ok(m) => m,
+                Err(e) => {
+                    bump(&self.counters.parse_errors, 1);
+                    let _ = self.fail(Error::parse(e, "malformed message from the kernel"));
+                    break;
+                }
+            };
+            if m.msg_type() != nfnl_msg_type(NFNL_SUBSYS_QUEUE, NFQNL_MSG_PACKET) {
+                if let Some(Ok(e)) = m.error() {
+                    self.async_error(&e);
+                }
+                continue;
+            }
+            let pkt = match Packet::parse(&m) {
+                Ok(p) => p,
+                Err(e) => {
+                    bump(&self.counters.parse_errors, 1);
+                    let msg = match Packet::salvage_id(m.bytes()) {
+                        Some((q, id)) => {
+                            self.fallback_verdict(st, q, id);
+                            format!("malformed packet {id} on queue {q} ({e}); gave it the fallback verdict")
+                        }
+                        None => format!("malformed packet message ({e})"),
+                    };
+                    let _ = self.fail(Error::new(ErrorKind::Protocol, msg));
+                    continue;
+                }
+            };
+            bump(&self.counters.packets_received, 1);
+            handled += 1;
+            let (queue, id) = (pkt.queue(), pkt.id());
+            let mut ctx = PacketCtx {
+                pkt,
+                queue: self,
+                mark: None,
+                connmark: None,
+                priority: None,
+                payload_set: false,
+                scratch: &mut st.scratch,
+            };
+            let r = catch_unwind(AssertUnwindSafe(|| cb(&mut ctx)));
+            let (mark, connmark, priority, payload_set) = (ctx.mark, ctx.connmark, ctx.priority, ctx.payload_set);
+            match r {
+                Ok(Decision::Verdict(v)) => {
+                    if st.out.len() > FLUSH_AT {
+                        let _ = self.flush(st);
+                    }
+                    let opts = VerdictOpts {
+                        mark,
+                        connmark,
+                        priority,
+                        payload: if payload_set { Some(&st.scratch[..]) } else { None },
+                    };
+                    encode_verdict(&mut st.out, 0, queue, id, v.raw(), &opts, false);
+                    st.out_count += 1;
+                }
+                Ok(Decision::Later) => bump(&self.counters.deferred, 1),
+                Err(p) => {
+                    bump(&self.counters.callback_errors, 1);
+                    self.fallback_verdict(st, queue, id);
+                    let _ = self.fail(Error::new(
+                        ErrorKind::Internal,
+                        format!("the callback panicked on packet {id} of queue {queue}; gave it the fallback verdict"),
+                    ));
+                    panic.get_or_insert(p);
+                }
+            }
+        }
+        handled
+    }
+
+    /// Counts a callback answer that was not a valid verdict (used by the C layer) and
+    /// returns the fallback verdict to apply.
+    pub fn invalid_answer(&self, queue: u16, id: u32, answer: i64) -> Verdict {
+        bump(&self.counters.callback_errors, 1);
+        let _ = self.fail(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "the callback returned {answer} for packet {id} of queue {queue}, which is not a verdict; \
+                 gave it the fallback verdict {:?}",
+                self.fallback
+            ),
+        ));
+        self.fallback
+    }
+
+    /// A snapshot of the library counters.
+    pub fn stats(&self) -> Stats {
+        let c = &self.counters;
+        Stats {
+            packets_received: c.packets_received.load(Relaxed),
+            verdicts_sent: c.verdicts_sent.load(Relaxed),
+            verdict_errors: c.verdict_errors.load(Relaxed),
+            enobufs: c.enobufs.load(Relaxed),
+            truncated: c.truncated.load(Relaxed),
+            foreign_ignored: c.foreign_ignored.load(Relaxed),
+            parse_errors: c.parse_errors.load(Relaxed),
+            callback_errors: c.callback_errors.load(Relaxed),
+            deferred: c.deferred.load(Relaxed),
+            fallback_verdicts: c.fallback_verdicts.load(Relaxed),
+        }
+    }
+
+    /// The kernel's counters for queue `num`, if `/proc/net/netfilter/nfnetlink_queue` was
+    /// readable when the handle was opened and the queue is bound.
+    pub fn kernel_stats(&self, num: u16) -> Option<KernelStats> {
+        let f = self.stats_file.as_ref()?;
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut len = 0;
+        loop {
+            let n = f.read_at(&mut buf[len..], len as u64).ok()?;
+            if n == 0 {
+                break;
+            }
+            len += n;
+            if len == buf.len() {
+                buf.resize(buf.len() * 2, 0);
+            }
+        }
+        let text = std::str::from_utf8(&buf[..len]).ok()?;
+        text.lines().filter_map(parse_proc_line).find(|s| s.queue == num)
+    }
+}
+
+/// One line of /proc/net/netfilter/nfnetlink_queue:
+/// `queue portid total mode range dropped user_dropped id_seq 1`.
+fn parse_proc_line(line: &str) -> Option<KernelStats> {
+    let mut it = line.split_whitespace().map(|w| w.parse::<u32>().ok());
+    Some(KernelStats {
+        queue: it.next()??.try_into().ok()?,
+        portid: it.next()??,
+        queue_total: it.next()??,
+        copy_mode: it.next()??,
+        copy_range: it.next()??,
+        dropped: it.next()??,
+        user_dropped: it.next()??,
+        id_sequence: it.next()??,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_line_parses() {
+        let s = parse_proc_line("    3 123456     2 2 65531     7     9       42  1").unwrap();
+        assert_eq!((s.queue, s.portid, s.queue_total, s.copy_mode, s.copy_range), (3, 123456, 2, 2, 65531));
+        assert_eq!((s.dropped, s.user_dropped, s.id_sequence), (7, 9, 42));
+        assert!(parse_proc_line("garbage").is_none());
+    }
+
+    #[test]
+    fn config_clamps_range_and_merges_flags() {
+        let mut c = Config::new(1);
+        c.copy_mode(CopyMode::Packet, 100_000).flags(flags::FAIL_OPEN, flags::FAIL_OPEN).flags(flags::GSO, 0);
+        assert_eq!(c.copy_range, MAX_COPY_RANGE);
+        assert_eq!(c.flags, flags::FAIL_OPEN);
+        assert_eq!(c.flags_mask, flags::FAIL_OPEN | flags::GSO);
+        c.add_queue(1).add_queue(2);
+        assert_eq!(c.queues(), &[1, 2]);
+    }
+}
