@@ -17,11 +17,14 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+/// cbindgen:ignore
 pub mod netlink;
+/// cbindgen:ignore
 pub mod queue;
 
 #[doc(hidden)]
 pub mod ffi;
 
+/// cbindgen:ignore
 /// Library version string, as returned by `nfq_rs_version()`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

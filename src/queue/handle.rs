@@ -321,7 +321,7 @@ impl<'a> PacketCtx<'a> {
         &self.pkt
     }
     /// The handle the packet came from (for deferred verdicts, config, stop).
-    pub fn queue(&self) -> &'a Queue {
+    pub fn handle(&self) -> &'a Queue {
         self.queue
     }
     /// Set skb->mark with the verdict.

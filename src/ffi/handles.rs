@@ -1,0 +1,114 @@
+//! The one module that turns opaque C handles into Rust objects and back. Handles are
+//! `Box`es given to C by `*_new`/`*_open` and taken back by `*_free`/`*_close`; the packet
+//! handle is a pointer to a stack object that lives only during the callback.
+
+use std::ffi::c_void;
+use std::sync::Mutex;
+
+use crate::queue::{Config, PacketCtx, Queue};
+
+/// Opaque: settings for `nfq_rs_open`.
+pub struct nfq_rs_config {
+    _private: [u8; 0],
+}
+
+/// Opaque: an open netlink socket with its bound queues.
+pub struct nfq_rs_queue {
+    _private: [u8; 0],
+}
+
+/// Opaque: a queued packet, valid only during the callback that received it.
+pub struct nfq_rs_packet {
+    _private: [u8; 0],
+}
+
+/// Callback for each packet: returns a verdict (`NFQ_RS_ACCEPT`, `NFQ_RS_DROP`,
+/// `NFQ_RS_REPEAT`, `NFQ_RS_STOP`, `NFQ_RS_QUEUE(n)`), or `NFQ_RS_LATER` to keep the packet and
+/// give its verdict later with `nfq_rs_verdict*` (from any thread).
+pub type nfq_rs_callback = Option<unsafe extern "C" fn(pkt: *mut nfq_rs_packet, user: *mut c_void) -> i32>;
+
+/// What a config handle holds.
+pub(crate) struct ConfigBox {
+    pub cfg: Config,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct UserCb {
+    pub cb: nfq_rs_callback,
+    pub user: *mut c_void,
+}
+
+// SAFETY: the user pointer is only handed back to the user's own callback; the C API
+// documents that the callback runs on the receiving thread.
+unsafe impl Send for UserCb {}
+
+/// What a queue handle holds.
+pub(crate) struct QueueBox {
+    pub q: Queue,
+    pub cb: Mutex<UserCb>,
+}
+
+pub(crate) fn config_into_raw(c: ConfigBox) -> *mut nfq_rs_config {
+    Box::into_raw(Box::new(c)) as *mut nfq_rs_config
+}
+
+/// # Safety
+/// `p` is NULL or came from `config_into_raw` and was not freed.
+pub(crate) unsafe fn config_ref<'a>(p: *const nfq_rs_config) -> Option<&'a ConfigBox> {
+    // SAFETY: per the contract, a non-NULL p points at a live ConfigBox.
+    unsafe { (p as *const ConfigBox).as_ref() }
+}
+
+/// # Safety
+/// As for `config_ref`, and no other reference to it is alive.
+pub(crate) unsafe fn config_mut<'a>(p: *mut nfq_rs_config) -> Option<&'a mut ConfigBox> {
+    // SAFETY: per the contract.
+    unsafe { (p as *mut ConfigBox).as_mut() }
+}
+
+/// # Safety
+/// `p` is NULL or came from `config_into_raw` and was not freed; it is not used afterwards.
+pub(crate) unsafe fn config_free(p: *mut nfq_rs_config) {
+    if !p.is_null() {
+        // SAFETY: per the contract, p is a Box<ConfigBox> we gave out.
+        drop(unsafe { Box::from_raw(p as *mut ConfigBox) });
+    }
+}
+
+pub(crate) fn queue_into_raw(q: QueueBox) -> *mut nfq_rs_queue {
+    Box::into_raw(Box::new(q)) as *mut nfq_rs_queue
+}
+
+/// # Safety
+/// `p` is NULL or came from `queue_into_raw` and was not closed.
+pub(crate) unsafe fn queue_ref<'a>(p: *const nfq_rs_queue) -> Option<&'a QueueBox> {
+    // SAFETY: per the contract; QueueBox is Sync, so shared references from many threads are fine.
+    unsafe { (p as *const QueueBox).as_ref() }
+}
+
+/// # Safety
+/// `p` is NULL or came from `queue_into_raw`; no other thread uses it any more.
+pub(crate) unsafe fn queue_free(p: *mut nfq_rs_queue) {
+    if !p.is_null() {
+        // SAFETY: per the contract, p is a Box<QueueBox> we gave out.
+        drop(unsafe { Box::from_raw(p as *mut QueueBox) });
+    }
+}
+
+pub(crate) fn packet_raw(ctx: &mut PacketCtx<'_>) -> *mut nfq_rs_packet {
+    ctx as *mut PacketCtx<'_> as *mut nfq_rs_packet
+}
+
+/// # Safety
+/// `p` is NULL or the packet handle passed to a callback that is still running.
+pub(crate) unsafe fn packet_mut<'a>(p: *mut nfq_rs_packet) -> Option<&'a mut PacketCtx<'a>> {
+    // SAFETY: per the contract, p points at the live PacketCtx on the dispatch stack.
+    unsafe { (p as *mut PacketCtx<'a>).as_mut() }
+}
+
+/// # Safety
+/// As for `packet_mut`.
+pub(crate) unsafe fn packet_ref<'a>(p: *const nfq_rs_packet) -> Option<&'a PacketCtx<'a>> {
+    // SAFETY: per the contract.
+    unsafe { (p as *const PacketCtx<'a>).as_ref() }
+}
