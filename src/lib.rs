@@ -7,8 +7,11 @@
 //! let mut cfg = Config::new(0);
 //! cfg.copy_mode(CopyMode::Packet, 0xffff);
 //! let q = Queue::open(&cfg).expect("open queue 0 (needs CAP_NET_ADMIN)");
-//! q.run(&mut |pkt, _q| {
+//! q.run(&mut |pkt| {
 //!     println!("packet {} ({} bytes)", pkt.id(), pkt.payload().map_or(0, |p| p.len()));
+//!     if pkt.hook() == 3 {
+//!         pkt.set_mark(42); // given with the verdict
+//!     }
 //!     Decision::Verdict(Verdict::Accept)
 //! }).unwrap();
 //! ```

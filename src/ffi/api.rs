@@ -499,7 +499,8 @@ fn dispatch_with(h: &QueueBox, timeout: Option<Duration>, run: bool) -> c_int {
         let answer = unsafe { cb(packet_raw(ctx), ucb.user) };
         decide(h, ctx, answer)
     };
-    let r = if run { h.q.run(&mut f).map(|n| n.min(c_int::MAX as u64) as usize) } else { h.q.dispatch(timeout, &mut f) };
+    let r =
+        if run { h.q.run(&mut f).map(|n| n.min(c_int::MAX as u64) as usize) } else { h.q.dispatch(timeout, &mut f) };
     match r {
         Ok(n) if run => {
             let _ = n;
@@ -643,7 +644,12 @@ pub unsafe extern "C" fn nfq_rs_verdict_ex(
 /// # Safety
 /// `q` is NULL or a live handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nfq_rs_verdict_batch(q: *const nfq_rs_queue, queue_num: u16, max_id: u32, verdict: u32) -> c_int {
+pub unsafe extern "C" fn nfq_rs_verdict_batch(
+    q: *const nfq_rs_queue,
+    queue_num: u16,
+    max_id: u32,
+    verdict: u32,
+) -> c_int {
     with_q("nfq_rs_verdict_batch", q, |h| match verdict_of("nfq_rs_verdict_batch", verdict) {
         Ok(v) => done(h, h.q.verdict_batch(queue_num, max_id, v, None)),
         Err(c) => c,
@@ -708,7 +714,12 @@ pub unsafe extern "C" fn nfq_rs_stat(q: *const nfq_rs_queue, which: c_int, out: 
 /// # Safety
 /// `q` is NULL or a live handle; `out` is NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nfq_rs_kernel_stat(q: *const nfq_rs_queue, queue_num: u16, which: c_int, out: *mut u64) -> c_int {
+pub unsafe extern "C" fn nfq_rs_kernel_stat(
+    q: *const nfq_rs_queue,
+    queue_num: u16,
+    which: c_int,
+    out: *mut u64,
+) -> c_int {
     with_q("nfq_rs_kernel_stat", q, |h| {
         if out.is_null() {
             return invalid("nfq_rs_kernel_stat: out is NULL");
@@ -738,7 +749,12 @@ pub unsafe extern "C" fn nfq_rs_kernel_stat(q: *const nfq_rs_queue, queue_num: u
 // ---------------------------------------------------------------------------------------
 // Packet accessors (inside the callback only)
 
-fn pkt_get<T: Copy>(name: &str, p: *const nfq_rs_packet, fail_v: T, f: impl FnOnce(&crate::queue::PacketCtx<'_>) -> T) -> T {
+fn pkt_get<T: Copy>(
+    name: &str,
+    p: *const nfq_rs_packet,
+    fail_v: T,
+    f: impl FnOnce(&crate::queue::PacketCtx<'_>) -> T,
+) -> T {
     boundary(name, fail_v, || {
         // SAFETY: the exports' contract: p is NULL or the live packet of a running callback.
         match unsafe { packet_ref(p) } {
@@ -753,7 +769,12 @@ fn pkt_get<T: Copy>(name: &str, p: *const nfq_rs_packet, fail_v: T, f: impl FnOn
 
 /// Stores an optional u32 attribute: 1 if present (and `*out` set when `out` is not NULL),
 /// 0 if absent, `NFQ_RS_E_INVAL` for a NULL packet.
-fn opt_u32(name: &str, p: *const nfq_rs_packet, out: *mut u32, f: impl FnOnce(&crate::queue::Packet<'_>) -> Option<u32>) -> c_int {
+fn opt_u32(
+    name: &str,
+    p: *const nfq_rs_packet,
+    out: *mut u32,
+    f: impl FnOnce(&crate::queue::Packet<'_>) -> Option<u32>,
+) -> c_int {
     pkt_get(name, p, NFQ_RS_E_INVAL, |c| match f(c.packet()) {
         Some(v) => {
             if !out.is_null() {
@@ -1030,7 +1051,11 @@ pub unsafe extern "C" fn nfq_rs_packet_vlan(pkt: *const nfq_rs_packet, proto: *m
 /// # Safety
 /// `pkt` is NULL or the packet of a running callback; `addr`/`len` are NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nfq_rs_packet_hwaddr(pkt: *const nfq_rs_packet, addr: *mut *const u8, len: *mut usize) -> c_int {
+pub unsafe extern "C" fn nfq_rs_packet_hwaddr(
+    pkt: *const nfq_rs_packet,
+    addr: *mut *const u8,
+    len: *mut usize,
+) -> c_int {
     opt_bytes("nfq_rs_packet_hwaddr", pkt, addr, len, |p| p.hw_addr())
 }
 
@@ -1039,7 +1064,11 @@ pub unsafe extern "C" fn nfq_rs_packet_hwaddr(pkt: *const nfq_rs_packet, addr: *
 /// # Safety
 /// `pkt` is NULL or the packet of a running callback; `ctx`/`len` are NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nfq_rs_packet_secctx(pkt: *const nfq_rs_packet, ctx: *mut *const u8, len: *mut usize) -> c_int {
+pub unsafe extern "C" fn nfq_rs_packet_secctx(
+    pkt: *const nfq_rs_packet,
+    ctx: *mut *const u8,
+    len: *mut usize,
+) -> c_int {
     opt_bytes("nfq_rs_packet_secctx", pkt, ctx, len, |p| p.secctx())
 }
 
@@ -1066,7 +1095,11 @@ pub unsafe extern "C" fn nfq_rs_packet_exp(pkt: *const nfq_rs_packet, data: *mut
 /// # Safety
 /// `pkt` is NULL or the packet of a running callback; `data`/`len` are NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nfq_rs_packet_l2hdr(pkt: *const nfq_rs_packet, data: *mut *const u8, len: *mut usize) -> c_int {
+pub unsafe extern "C" fn nfq_rs_packet_l2hdr(
+    pkt: *const nfq_rs_packet,
+    data: *mut *const u8,
+    len: *mut usize,
+) -> c_int {
     opt_bytes("nfq_rs_packet_l2hdr", pkt, data, len, |p| p.l2hdr())
 }
 

@@ -112,11 +112,7 @@ impl Error {
             libc::EINVAL => ": invalid argument",
             _ => "",
         };
-        Error {
-            kind,
-            errno,
-            msg: format!("{context}: {}{hint}", errno_name(errno)),
-        }
+        Error { kind, errno, msg: format!("{context}: {}{hint}", errno_name(errno)) }
     }
 
     /// An error from `io::Error`, with context.

@@ -9,7 +9,7 @@ mod socket;
 
 pub use builder::{MsgBuilder, NestToken};
 pub use error::{Error, ErrorKind, ParseError, Result, errno_name, kind_of_errno};
-pub use msg::{Attr, Attrs, Messages, Msg, NfGenMsg, ErrorMsg};
+pub use msg::{Attr, Attrs, ErrorMsg, Messages, Msg, NfGenMsg};
 pub use socket::{EventFd, Netns, RecvBatch, RecvInfo, Socket};
 
 /// Length of `struct nlmsghdr`.

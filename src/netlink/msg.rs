@@ -11,7 +11,7 @@
 //! ```
 
 use super::error::ParseError;
-use super::{NFGENMSG_LEN, NLA_HDRLEN, NLA_F_NESTED, NLA_TYPE_MASK, NLMSG_ERROR, NLMSG_HDRLEN, align4};
+use super::{NFGENMSG_LEN, NLA_F_NESTED, NLA_HDRLEN, NLA_TYPE_MASK, NLMSG_ERROR, NLMSG_HDRLEN, align4};
 
 #[inline]
 fn ne_u16(b: &[u8], at: usize) -> u16 {
@@ -137,11 +137,8 @@ impl<'a> ErrorMsg<'a> {
         if self.flags & super::NLM_F_ACK_TLVS == 0 || self.echoed.len() < NLMSG_HDRLEN {
             return None;
         }
-        let req_len = if self.flags & super::NLM_F_CAPPED != 0 {
-            NLMSG_HDRLEN
-        } else {
-            align4(ne_u32(self.echoed, 0) as usize)
-        };
+        let req_len =
+            if self.flags & super::NLM_F_CAPPED != 0 { NLMSG_HDRLEN } else { align4(ne_u32(self.echoed, 0) as usize) };
         let tlvs = self.echoed.get(req_len..)?;
         for a in Attrs::new(tlvs) {
             let a = a.ok()?;

@@ -86,9 +86,7 @@ impl Socket {
     /// kernel picks the port id.
     pub fn open(proto: i32) -> io::Result<Socket> {
         // SAFETY: plain socket(2) call; the result is checked.
-        let fd = cvt(unsafe {
-            libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, proto)
-        })?;
+        let fd = cvt(unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, proto) })?;
         // SAFETY: fd is a fresh descriptor that we own.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         Self::adopt(fd, true)
@@ -147,9 +145,7 @@ impl Socket {
         let mut v: i32 = 0;
         let mut len = mem::size_of::<i32>() as libc::socklen_t;
         // SAFETY: v has room for an int; len holds its size.
-        cvt(unsafe {
-            libc::getsockopt(self.fd(), level, opt, &mut v as *mut i32 as *mut libc::c_void, &mut len)
-        })?;
+        cvt(unsafe { libc::getsockopt(self.fd(), level, opt, &mut v as *mut i32 as *mut libc::c_void, &mut len) })?;
         Ok(v)
     }
 

@@ -595,9 +595,9 @@ impl Queue {
                              the conntrack flag (NFQA_CFG_F_CONNTRACK)"
                         ))
                     }
-                    (libc::EOPNOTSUPP, ConfigOp::Flags { flags: f, .. }) => Some(format!(
-                        "{what}: EOPNOTSUPP: this kernel does not support queue flags {f:#x}"
-                    )),
+                    (libc::EOPNOTSUPP, ConfigOp::Flags { flags: f, .. }) => {
+                        Some(format!("{what}: EOPNOTSUPP: this kernel does not support queue flags {f:#x}"))
+                    }
                     _ => None,
                 };
                 if let Some(h) = hint {
@@ -664,7 +664,9 @@ impl Queue {
                 let (queue, id) = req
                     .nfgen()
                     .ok()
-                    .and_then(|(g, mut a)| a.find_map(|a| a.ok().filter(|a| a.kind() == 2)).map(|a| (g.res_id, a.data())))
+                    .and_then(|(g, mut a)| {
+                        a.find_map(|a| a.ok().filter(|a| a.kind() == 2)).map(|a| (g.res_id, a.data()))
+                    })
                     .filter(|(_, d)| d.len() >= 8)
                     .map(|(q, d)| (q, u32::from_be_bytes([d[4], d[5], d[6], d[7]])))
                     .unwrap_or((0, 0));

@@ -51,7 +51,8 @@ pub enum ConfigOp {
 
 /// Appends a config request for `queue` asking for an ACK.
 pub fn encode_config(buf: &mut Vec<u8>, seq: u32, queue: u16, op: ConfigOp) {
-    let mut b = MsgBuilder::new(buf, nfnl_msg_type(NFNL_SUBSYS_QUEUE, NFQNL_MSG_CONFIG), NLM_F_REQUEST | NLM_F_ACK, seq);
+    let mut b =
+        MsgBuilder::new(buf, nfnl_msg_type(NFNL_SUBSYS_QUEUE, NFQNL_MSG_CONFIG), NLM_F_REQUEST | NLM_F_ACK, seq);
     b.nfgen(0, queue);
     match op {
         ConfigOp::Cmd { cmd, pf } => {
@@ -183,7 +184,8 @@ mod tests {
         assert_eq!(&buf[36..40], &0x1234u32.to_be_bytes());
         buf.clear();
         let p = [1u8, 2, 3, 4, 5];
-        let (_, l) = encode_verdict(&mut buf, 0, 0, 7, 1, &VerdictOpts { payload: Some(&p), ..Default::default() }, true);
+        let (_, l) =
+            encode_verdict(&mut buf, 0, 0, 7, 1, &VerdictOpts { payload: Some(&p), ..Default::default() }, true);
         assert_eq!(l, 36);
         assert_eq!(u32::from_ne_bytes(buf[0..4].try_into().unwrap()), 41);
     }
