@@ -750,8 +750,9 @@ impl Queue {
         self.stop.load(SeqCst)
     }
 
-    /// Receives and handles packets until [`stop`](Self::stop) is called. Overflows (ENOBUFS)
-    /// are counted and do not end the loop. Returns the number of packets handled.
+    /// Receives and handles packets until [`stop`](Self::stop) is called (a stop requested
+    /// before `run` starts makes it return at once). Overflows (ENOBUFS) are counted and do
+    /// not end the loop. Returns the number of packets handled.
     pub fn run(&self, cb: &mut dyn FnMut(&mut PacketCtx<'_>) -> Decision) -> Result<u64> {
         let mut total = 0u64;
         loop {
@@ -759,22 +760,36 @@ impl Queue {
                 self.wake.drain();
                 return Ok(total);
             }
-            match self.dispatch(None, cb) {
-                Ok(n) => total += n as u64,
+            match self.dispatch_once(None, cb) {
+                Ok((n, stopped)) => {
+                    total += n as u64;
+                    if stopped {
+                        return Ok(total);
+                    }
+                }
                 Err(e) if e.kind() == ErrorKind::NoBuffers => {}
                 Err(e) => return Err(e),
             }
         }
     }
 
-    /// Waits up to `timeout` (`None`: until something arrives or `stop`), then receives one
-    /// batch of datagrams, hands each packet to `cb` and sends the batch's verdicts together.
-    /// Returns the number of packets handled (0 on timeout or wake-up).
+    /// Waits up to `timeout` (`None`: until something arrives or [`stop`](Self::stop)), then
+    /// receives one batch of datagrams, hands each packet to `cb` and sends the batch's
+    /// verdicts together. Returns the number of packets handled (0 on timeout or when woken
+    /// by `stop`, which this call then consumes).
     pub fn dispatch(
         &self,
         timeout: Option<Duration>,
         cb: &mut dyn FnMut(&mut PacketCtx<'_>) -> Decision,
     ) -> Result<usize> {
+        self.dispatch_once(timeout, cb).map(|(n, _)| n)
+    }
+
+    fn dispatch_once(
+        &self,
+        timeout: Option<Duration>,
+        cb: &mut dyn FnMut(&mut PacketCtx<'_>) -> Decision,
+    ) -> Result<(usize, bool)> {
         let _g = self.claim(false, "dispatch")?;
         let mut st = self.take_rx();
         let r = self.dispatch_inner(&mut st, timeout, cb);
@@ -782,8 +797,8 @@ impl Queue {
             *slot = Some(st);
         }
         match r {
-            Ok((n, None)) => Ok(n),
-            Ok((_, Some(panic))) => resume_unwind(panic),
+            Ok((n, stopped, None)) => Ok((n, stopped)),
+            Ok((_, _, Some(panic))) => resume_unwind(panic),
             Err(e) => Err(e),
         }
     }
@@ -810,8 +825,9 @@ impl Queue {
         st: &mut RxState,
         timeout: Option<Duration>,
         cb: &mut dyn FnMut(&mut PacketCtx<'_>) -> Decision,
-    ) -> Result<(usize, Option<Box<dyn std::any::Any + Send>>)> {
+    ) -> Result<(usize, bool, Option<Box<dyn std::any::Any + Send>>)> {
         let mut handled = 0;
+        let mut stopped = false;
         let mut panic = None;
         if self.has_pending.swap(false, AcqRel) {
             loop {
@@ -831,10 +847,7 @@ impl Queue {
         };
         if woke {
             self.wake.drain();
-            if self.stop.load(SeqCst) {
-                // Leave the eventfd readable for run() to see the stop.
-                self.wake.wake();
-            }
+            stopped = self.stop.swap(false, SeqCst);
         }
         if readable {
             match self.sock.recv_batch(&mut st.batch) {
@@ -856,7 +869,7 @@ impl Queue {
             }
         }
         self.flush(&mut st.tx)?;
-        Ok((handled, panic))
+        Ok((handled, stopped, panic))
     }
 
     fn flush(&self, st: &mut TxState) -> Result<()> {
