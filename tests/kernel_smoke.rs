@@ -17,11 +17,15 @@ fn accept_delivers() {
     }
     let mut seen = 0;
     for _ in 0..50 {
-        seen += q.dispatch(Some(Duration::from_millis(100)), &mut |p| {
-            assert_eq!(p.payload().unwrap().len(), 38);
-            Decision::Verdict(Verdict::Accept)
-        }).unwrap();
-        if seen >= 5 { break; }
+        seen += q
+            .dispatch(Some(Duration::from_millis(100)), &mut |p| {
+                assert_eq!(p.payload().unwrap().len(), 38);
+                Decision::Verdict(Verdict::Accept)
+            })
+            .unwrap();
+        if seen >= 5 {
+            break;
+        }
     }
     assert_eq!(seen, 5);
     let got = recv_all(&rx, 5, Duration::from_secs(2));

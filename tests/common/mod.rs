@@ -24,12 +24,7 @@ fn run(args: &[&str]) -> std::process::Output {
 
 fn must(args: &[&str]) {
     let out = run(args);
-    assert!(
-        out.status.success(),
-        "{:?} failed: {}",
-        args,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{:?} failed: {}", args, String::from_utf8_lossy(&out.stderr));
 }
 
 pub fn is_root() -> bool {

@@ -1,0 +1,88 @@
+//! Kernel tests of the core's edge cases: packets that arrive while a config call waits for
+//! its ACK are kept and handed to the callback; messages from a non-kernel sender are ignored
+//! and counted.
+mod common;
+use common::*;
+use nfq_rs::netlink::{MsgBuilder, NETLINK_NETFILTER, Socket};
+use nfq_rs::queue::{Config, Decision, Queue, Verdict, attr};
+use std::time::{Duration, Instant};
+
+#[test]
+fn packets_arriving_during_an_ack_wait_are_kept_and_delivered() {
+    let ns = TestNs::new("ackwait");
+    ns.iptables("-A OUTPUT -p udp --dport 9100 -j NFQUEUE --queue-num 4");
+    let mut cfg = Config::new(4);
+    cfg.netns(ns.netns()).batch(1);
+    let q = Queue::open(&cfg).unwrap();
+    let rx = ns.udp("127.0.0.1:9100");
+    let tx = ns.udp("127.0.0.1:0");
+    const N: usize = 40;
+    for i in 0..N {
+        tx.send_to(&(i as u32).to_be_bytes(), "127.0.0.1:9100").unwrap();
+    }
+    let mut ids = Vec::new();
+    let mut config_calls = 0;
+    let end = Instant::now() + Duration::from_secs(5);
+    while ids.len() < N && Instant::now() < end {
+        q.dispatch(Some(Duration::from_millis(100)), &mut |p| {
+            if ids.is_empty() {
+                // The other 39 packets are already in the socket: this ACK wait reads them.
+                p.handle().set_max_len(4, 2048).expect("config call inside the callback");
+                config_calls += 1;
+            }
+            ids.push(p.id());
+            Decision::Verdict(Verdict::Accept)
+        })
+        .unwrap();
+    }
+    assert_eq!(config_calls, 1);
+    assert_eq!(ids, (1..=N as u32).collect::<Vec<_>>(), "every packet once, in order");
+    assert_eq!(recv_all(&rx, N, Duration::from_secs(2)).len(), N);
+    let s = q.stats();
+    assert_eq!((s.packets_received, s.verdicts_sent, s.verdict_errors), (N as u64, N as u64, 0));
+    assert_eq!(q.kernel_stats(4).unwrap().queue_total, 0);
+}
+
+#[test]
+fn messages_from_a_non_kernel_sender_are_ignored_and_counted() {
+    let ns = TestNs::new("foreign");
+    let mut cfg = Config::new(5);
+    cfg.netns(ns.netns());
+    let q = Queue::open(&cfg).unwrap();
+    let other = Socket::open_in(NETLINK_NETFILTER, &ns.netns()).unwrap();
+    // A well-formed packet message for queue 5, sent by another process-like socket.
+    let mut buf = Vec::new();
+    let mut b = MsgBuilder::new(&mut buf, 0x300, 0, 0);
+    b.nfgen(2, 5);
+    b.put(attr::PACKET_HDR, &[0, 0, 0, 1, 8, 0, 3]);
+    b.put(attr::PAYLOAD, &[0x45, 0, 0, 20]);
+    b.finish();
+    // SAFETY: sockaddr_nl is plain old data; all-zero is valid.
+    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    addr.nl_family = libc::AF_NETLINK as u16;
+    addr.nl_pid = q.portid();
+    // SAFETY: buf and addr are live for the call and their lengths are passed.
+    let r = unsafe {
+        libc::sendto(
+            other.fd(),
+            buf.as_ptr() as *const libc::c_void,
+            buf.len(),
+            0,
+            &addr as *const _ as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_nl>() as u32,
+        )
+    };
+    assert_eq!(r, buf.len() as isize, "{}", std::io::Error::last_os_error());
+    let mut called = 0;
+    let end = Instant::now() + Duration::from_secs(2);
+    while q.stats().foreign_ignored == 0 && Instant::now() < end {
+        q.dispatch(Some(Duration::from_millis(50)), &mut |_| {
+            called += 1;
+            Decision::Verdict(Verdict::Accept)
+        })
+        .unwrap();
+    }
+    assert_eq!(called, 0, "a forged packet must not reach the callback");
+    assert_eq!(q.stats().foreign_ignored, 1);
+    assert_eq!(q.stats().packets_received, 0);
+}
