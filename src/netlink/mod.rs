@@ -5,11 +5,13 @@
 mod builder;
 mod error;
 mod msg;
+mod request;
 mod socket;
 
 pub use builder::{MsgBuilder, NestToken};
 pub use error::{Error, ErrorKind, ParseError, Result, errno_name, kind_of_errno};
 pub use msg::{Attr, Attrs, ErrorMsg, Messages, Msg, NfGenMsg};
+pub use request::{Event, Failure, transact};
 pub use socket::{EventFd, Netns, RecvBatch, RecvInfo, Socket};
 
 /// Length of `struct nlmsghdr`.

@@ -17,14 +17,14 @@ use std::os::unix::fs::FileExt;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::*};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::msgs::{ConfigOp, VerdictOpts, encode_config, encode_verdict, encode_verdict_batch};
 use super::packet::Packet;
 use super::{MAX_COPY_RANGE, MAX_PAYLOAD, NFNL_SUBSYS_QUEUE, NFQNL_MSG_PACKET, Verdict, cfg, flags};
 use crate::netlink::{
-    Error, ErrorKind, ErrorMsg, EventFd, Messages, NETLINK_NETFILTER, Netns, RecvBatch, RecvInfo, Result, Socket,
-    errno_name, nfnl_msg_type,
+    Error, ErrorKind, ErrorMsg, Event, EventFd, Failure, Messages, NETLINK_NETFILTER, Netns, RecvBatch, RecvInfo,
+    Result, Socket, errno_name, nfnl_msg_type, transact,
 };
 
 /// How much of each packet the kernel copies to us.
@@ -499,68 +499,23 @@ impl Queue {
 
     /// Sends one config request and waits for its ACK. Packets that arrive meanwhile are kept
     /// for the next dispatch; errors for earlier verdicts are counted.
-    fn request(&self, queue: u16, op: ConfigOp) -> std::result::Result<(), (i32, Option<String>)> {
+    fn request(&self, queue: u16, op: ConfigOp) -> std::result::Result<(), Failure> {
         let mut buf = self.ctl.lock().unwrap_or_else(|p| p.into_inner());
         let seq = self.next_seq();
-        buf.clear();
-        encode_config(&mut buf, seq, queue, op);
-        if let Err(e) = self.sock.send(&buf) {
-            return Err((e.raw_os_error().unwrap_or(libc::EIO), None));
-        }
-        buf.resize(CTL_BUF, 0);
-        let deadline = Instant::now() + self.ack_timeout;
-        let mut overflowed = false;
-        loop {
-            let now = Instant::now();
-            if now >= deadline {
-                let why = if overflowed {
-                    "no answer from the kernel (the receive buffer overflowed and the answer was lost)"
-                } else {
-                    "no answer from the kernel in time"
-                };
-                return Err((libc::ETIMEDOUT, Some(why.into())));
-            }
-            match self.sock.wait(None, Some(deadline - now)) {
-                Ok((true, _)) => {}
-                Ok(_) => continue,
-                Err(e) => return Err((e.raw_os_error().unwrap_or(libc::EIO), None)),
-            }
-            let info = match self.sock.recv(&mut buf, true) {
-                Ok(i) => i,
-                Err(e) => match e.raw_os_error() {
-                    Some(libc::EAGAIN) | Some(libc::EINTR) => continue,
-                    Some(libc::ENOBUFS) => {
-                        bump(&self.counters.enobufs, 1);
-                        overflowed = true;
-                        continue;
-                    }
-                    c => return Err((c.unwrap_or(libc::EIO), None)),
-                },
-            };
-            if info.sender != 0 {
-                bump(&self.counters.foreign_ignored, 1);
-                continue;
-            }
-            let mut answer = None;
-            for m in Messages::new(&buf[..info.len]) {
-                let Ok(m) = m else {
-                    bump(&self.counters.parse_errors, 1);
-                    break;
-                };
+        let mut req = Vec::with_capacity(64);
+        encode_config(&mut req, seq, queue, op);
+        transact(&self.sock, &req, seq, &mut buf, CTL_BUF, self.ack_timeout, &mut |ev| match ev {
+            Event::Other(m, info) => {
                 if m.msg_type() == nfnl_msg_type(NFNL_SUBSYS_QUEUE, NFQNL_MSG_PACKET) {
                     self.keep_pending(m.bytes(), info.truncated);
                 } else if let Some(Ok(e)) = m.error() {
-                    if m.seq() == seq && answer.is_none() {
-                        answer = Some((e.error, e.ext_message().map(str::to_owned)));
-                    } else {
-                        self.async_error(&e);
-                    }
+                    self.async_error(&e);
                 }
             }
-            if let Some((err, ext)) = answer {
-                return if err == 0 { Ok(()) } else { Err((-err, ext)) };
-            }
-        }
+            Event::Foreign => bump(&self.counters.foreign_ignored, 1),
+            Event::Overflow => bump(&self.counters.enobufs, 1),
+            Event::Malformed => bump(&self.counters.parse_errors, 1),
+        })
     }
 
     fn keep_pending(&self, msg: &[u8], truncated: bool) {
