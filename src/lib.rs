@@ -29,5 +29,8 @@ pub mod queue;
 pub mod ffi;
 
 /// cbindgen:ignore
+mod compat;
+
+/// cbindgen:ignore
 /// Library version string, as returned by `nfq_rs_version()`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -117,6 +117,23 @@ impl Socket {
         Ok(Socket { fd, portid: local.nl_pid })
     }
 
+    /// Uses a netlink socket the caller owns, without taking it over: the result must never
+    /// be dropped as a `Socket` (it is wrapped in `ManuallyDrop`), so the descriptor stays the
+    /// caller's to close. Fails (leaving the descriptor alone) if it is not a bound netlink
+    /// socket.
+    pub fn borrow_raw(fd: RawFd) -> io::Result<mem::ManuallyDrop<Socket>> {
+        let mut local = kernel_addr();
+        let mut len = mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+        // SAFETY: local has room for a sockaddr_nl; len holds its size; a bad fd gives EBADF.
+        cvt(unsafe { libc::getsockname(fd, &mut local as *mut _ as *mut libc::sockaddr, &mut len) })?;
+        if local.nl_family != libc::AF_NETLINK as libc::sa_family_t {
+            return Err(io::Error::from_raw_os_error(libc::ENOTSOCK));
+        }
+        // SAFETY: fd is open (getsockname succeeded); ManuallyDrop ensures we never close it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(mem::ManuallyDrop::new(Socket { fd, portid: local.nl_pid }))
+    }
+
     /// The raw descriptor (for poll/epoll loops).
     pub fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()

@@ -3,11 +3,11 @@
 //! queue handle with its receive/dispatch loop.
 
 mod handle;
-mod msgs;
+pub(crate) mod msgs;
 mod packet;
 
 pub use handle::{Config, CopyMode, Decision, KernelStats, PacketCtx, Queue, Stats};
-pub use msgs::{VerdictOpts, encode_config, encode_verdict, encode_verdict_batch};
+pub use msgs::{ConfigOp, VerdictOpts, encode_config, encode_verdict, encode_verdict_batch};
 pub use packet::{Packet, PacketHeader, Vlan};
 
 /// nfnetlink subsystem id of NFQUEUE (`NFNL_SUBSYS_QUEUE`).
