@@ -169,9 +169,9 @@ pub unsafe extern "C" fn nfq_nlmsg_verdict_put_pkt(nlh: *mut c_void, pkt: *const
     })
 }
 
-/// Minimum payload size and whether it must be exact, per attribute type, as upstream
-/// validates them.
-fn rule(kind: u16) -> Option<(usize, bool)> {
+/// The payload size upstream requires, per attribute type. libmnl's `mnl_attr_validate2`
+/// rejects both shorter and longer payloads (ERANGE), so every size here is exact.
+fn required_size(kind: u16) -> Option<usize> {
     match kind {
         attr::MARK
         | attr::IFINDEX_INDEV
@@ -182,10 +182,10 @@ fn rule(kind: u16) -> Option<(usize, bool)> {
         | attr::SKB_INFO
         | attr::UID
         | attr::GID
-        | attr::CT_INFO => Some((4, true)),
-        attr::TIMESTAMP => Some((16, false)),
-        attr::HWADDR => Some((12, false)),
-        attr::PACKET_HDR => Some((7, false)),
+        | attr::CT_INFO => Some(4),
+        attr::TIMESTAMP => Some(16),
+        attr::HWADDR => Some(12),
+        attr::PACKET_HDR => Some(7),
         _ => None,
     }
 }
@@ -193,7 +193,7 @@ fn rule(kind: u16) -> Option<(usize, bool)> {
 /// Fills `attr[type]` (plain index) with a pointer to each attribute of type 0..=18 in a
 /// packet message; types above 18 are skipped. `attr` is not cleared first. Returns
 /// `MNL_CB_OK` (1), or `MNL_CB_ERROR` (-1) with errno ERANGE when a fixed-size attribute has
-/// the wrong size (earlier entries stay filled). Attributes after a malformed header are
+/// another size (earlier entries stay filled). Attributes after a malformed header are
 /// ignored.
 ///
 /// # Safety
@@ -217,9 +217,8 @@ pub unsafe extern "C" fn nfq_nlmsg_parse(nlh: *const c_void, attr: *mut *const c
             if kind > PARSE_MAX {
                 continue;
             }
-            if let Some((min, exact)) = rule(kind) {
-                let n = a.data().len();
-                if n < min || (exact && n != min) {
+            if let Some(size) = required_size(kind) {
+                if a.data().len() != size {
                     set_errno(libc::ERANGE);
                     return MNL_CB_ERROR;
                 }
