@@ -192,7 +192,7 @@
 #define NFQ_RS_STAT_PACKETS_RECEIVED 0
 
 /**
- * Library counter: verdict messages sent.
+ * Library counter: packets given a verdict (by the callback or `nfq_rs_verdict*`).
  */
 #define NFQ_RS_STAT_VERDICTS_SENT 1
 
@@ -235,6 +235,11 @@
  * Library counter: packets given the fallback verdict.
  */
 #define NFQ_RS_STAT_FALLBACK_VERDICTS 9
+
+/**
+ * Library counter: verdict messages sent (fewer than verdicts when runs were coalesced).
+ */
+#define NFQ_RS_STAT_VERDICT_MESSAGES 10
 
 /**
  * Kernel counter: packets waiting for a verdict.
@@ -395,6 +400,16 @@ int nfq_rs_config_set_batch(nfq_rs_config *cfg, uint32_t n);
  * `cfg` is NULL or a live config.
  */
 int nfq_rs_config_set_fallback_verdict(nfq_rs_config *cfg, uint32_t verdict);
+
+/**
+ * Send runs of packets with consecutive ids that get the same plain verdict as one batch
+ * verdict (nonzero, the default) or one message per packet (0). Coalescing turns itself off
+ * once a callback returns `NFQ_RS_LATER`, since a batch verdict would release that packet too.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config.
+ */
+int nfq_rs_config_set_coalesce(nfq_rs_config *cfg, int on);
 
 /**
  * Open the socket inside the network namespace at `path` (e.g. "/var/run/netns/NAME"); the

@@ -86,3 +86,77 @@ fn messages_from_a_non_kernel_sender_are_ignored_and_counted() {
     assert_eq!(q.stats().foreign_ignored, 1);
     assert_eq!(q.stats().packets_received, 0);
 }
+
+#[test]
+fn runs_of_equal_plain_verdicts_go_out_as_one_batch_verdict() {
+    let ns = TestNs::new("coalesce");
+    ns.iptables("-A OUTPUT -p udp --dport 9200 -j NFQUEUE --queue-num 6");
+    let mut cfg = Config::new(6);
+    cfg.netns(ns.netns()).batch(64);
+    let q = Queue::open(&cfg).unwrap();
+    let rx = ns.udp("127.0.0.1:9200");
+    let tx = ns.udp("127.0.0.1:0");
+    const N: usize = 30;
+    for i in 0..N {
+        tx.send_to(&[i as u8; 8], "127.0.0.1:9200").unwrap();
+    }
+    let mut seen = 0;
+    let end = Instant::now() + Duration::from_secs(5);
+    while seen < N && Instant::now() < end {
+        seen += q
+            .dispatch(Some(Duration::from_millis(100)), &mut |p| {
+                // ids 1..=30: drop id 10 (it breaks the run), mark id 20 (not plain), accept the rest
+                match p.id() {
+                    10 => Decision::Verdict(Verdict::Drop),
+                    20 => {
+                        p.set_mark(5);
+                        Decision::Verdict(Verdict::Accept)
+                    }
+                    _ => Decision::Verdict(Verdict::Accept),
+                }
+            })
+            .unwrap();
+    }
+    assert_eq!(seen, N);
+    let got = recv_all(&rx, N - 1, Duration::from_secs(2));
+    assert_eq!(got.len(), N - 1, "all but the dropped packet arrive");
+    assert!(!got.iter().any(|d| d[0] == 9), "packet id 10 carried byte 9 and was dropped");
+    let s = q.stats();
+    assert_eq!(s.verdicts_sent, N as u64);
+    assert!(s.verdict_messages < N as u64 / 2, "runs were coalesced: {s:?}");
+    assert_eq!(s.verdict_errors, 0);
+    assert_eq!(q.kernel_stats(6).unwrap().queue_total, 0);
+}
+
+#[test]
+fn coalescing_stops_once_a_packet_is_kept_for_later() {
+    let ns = TestNs::new("nocoal");
+    ns.iptables("-A OUTPUT -p udp --dport 9201 -j NFQUEUE --queue-num 8");
+    let mut cfg = Config::new(8);
+    cfg.netns(ns.netns()).batch(64);
+    let q = Queue::open(&cfg).unwrap();
+    let rx = ns.udp("127.0.0.1:9201");
+    let tx = ns.udp("127.0.0.1:0");
+    const N: usize = 12;
+    for i in 0..N {
+        tx.send_to(&[i as u8; 8], "127.0.0.1:9201").unwrap();
+    }
+    let mut seen = 0;
+    let end = Instant::now() + Duration::from_secs(5);
+    while seen < N && Instant::now() < end {
+        seen += q
+            .dispatch(Some(Duration::from_millis(100)), &mut |p| {
+                if p.id() == 1 { Decision::Later } else { Decision::Verdict(Verdict::Accept) }
+            })
+            .unwrap();
+    }
+    assert_eq!(seen, N);
+    // Packet 1 is still queued: a batch verdict for 2..12 would have released it.
+    let got = recv_all(&rx, N - 1, Duration::from_secs(2));
+    assert_eq!(got.len(), N - 1);
+    assert_eq!(q.kernel_stats(8).unwrap().queue_total, 1);
+    q.verdict(8, 1, Verdict::Accept, &Default::default()).unwrap();
+    assert_eq!(recv_all(&rx, 1, Duration::from_secs(2)).len(), 1);
+    let s = q.stats();
+    assert_eq!((s.verdicts_sent, s.verdict_messages), (N as u64, N as u64));
+}

@@ -60,7 +60,7 @@ pub const NFQ_RS_SET_PRIORITY: u32 = 4;
 
 /// Library counter: packets received.
 pub const NFQ_RS_STAT_PACKETS_RECEIVED: c_int = 0;
-/// Library counter: verdict messages sent.
+/// Library counter: packets given a verdict (by the callback or `nfq_rs_verdict*`).
 pub const NFQ_RS_STAT_VERDICTS_SENT: c_int = 1;
 /// Library counter: verdicts rejected by the kernel or not sent.
 pub const NFQ_RS_STAT_VERDICT_ERRORS: c_int = 2;
@@ -78,6 +78,8 @@ pub const NFQ_RS_STAT_CALLBACK_ERRORS: c_int = 7;
 pub const NFQ_RS_STAT_DEFERRED: c_int = 8;
 /// Library counter: packets given the fallback verdict.
 pub const NFQ_RS_STAT_FALLBACK_VERDICTS: c_int = 9;
+/// Library counter: verdict messages sent (fewer than verdicts when runs were coalesced).
+pub const NFQ_RS_STAT_VERDICT_MESSAGES: c_int = 10;
 
 /// Kernel counter: packets waiting for a verdict.
 pub const NFQ_RS_KSTAT_QUEUE_TOTAL: c_int = 0;
@@ -276,6 +278,20 @@ pub unsafe extern "C" fn nfq_rs_config_set_fallback_verdict(cfg: *mut nfq_rs_con
             NFQ_RS_OK
         }
         None => invalid(&format!("nfq_rs_config_set_fallback_verdict: {verdict:#x} is not a verdict")),
+    })
+}
+
+/// Send runs of packets with consecutive ids that get the same plain verdict as one batch
+/// verdict (nonzero, the default) or one message per packet (0). Coalescing turns itself off
+/// once a callback returns `NFQ_RS_LATER`, since a batch verdict would release that packet too.
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_config_set_coalesce(cfg: *mut nfq_rs_config, on: c_int) -> c_int {
+    with_cfg("nfq_rs_config_set_coalesce", cfg, |c| {
+        c.coalesce_verdicts(on != 0);
+        NFQ_RS_OK
     })
 }
 
@@ -699,6 +715,7 @@ pub unsafe extern "C" fn nfq_rs_stat(q: *const nfq_rs_queue, which: c_int, out: 
             NFQ_RS_STAT_CALLBACK_ERRORS => s.callback_errors,
             NFQ_RS_STAT_DEFERRED => s.deferred,
             NFQ_RS_STAT_FALLBACK_VERDICTS => s.fallback_verdicts,
+            NFQ_RS_STAT_VERDICT_MESSAGES => s.verdict_messages,
             _ => return invalid(&format!("nfq_rs_stat: unknown counter {which}")),
         };
         // SAFETY: out is writable.

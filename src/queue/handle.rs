@@ -72,6 +72,7 @@ pub struct Config {
     batch: usize,
     ack_timeout: Duration,
     fallback: Verdict,
+    coalesce: bool,
 }
 
 impl Config {
@@ -95,6 +96,7 @@ impl Config {
             batch: 16,
             ack_timeout: Duration::from_secs(5),
             fallback: Verdict::Drop,
+            coalesce: true,
         }
     }
 
@@ -151,6 +153,13 @@ impl Config {
         self.ack_timeout = d;
         self
     }
+    /// Whether runs of packets with consecutive ids that get the same plain verdict are sent as
+    /// one batch verdict (default on; it turns itself off for good once a callback keeps a
+    /// packet for later, since a batch verdict would release that packet too).
+    pub fn coalesce_verdicts(&mut self, on: bool) -> &mut Self {
+        self.coalesce = on;
+        self
+    }
     /// Verdict for packets that cannot be handed to the callback (malformed or truncated
     /// message, invalid callback answer, panicking callback). Default: drop.
     pub fn fallback_verdict(&mut self, v: Verdict) -> &mut Self {
@@ -164,8 +173,13 @@ impl Config {
 pub struct Stats {
     /// Packet messages received and decoded.
     pub packets_received: u64,
-    /// Verdict messages sent (batch verdicts count once).
+    /// Verdicts sent: one per packet given a verdict by the callback or [`Queue::verdict`]
+    /// (also when several went out as one batch verdict); a [`Queue::verdict_batch`] call
+    /// counts once.
     pub verdicts_sent: u64,
+    /// Verdict messages sent (a batch verdict counts once): with coalescing, fewer than
+    /// `verdicts_sent`.
+    pub verdict_messages: u64,
     /// Verdicts the kernel rejected, or that could not be sent.
     pub verdict_errors: u64,
     /// Receive-buffer overflows reported by the kernel (ENOBUFS).
@@ -188,6 +202,7 @@ pub struct Stats {
 struct Counters {
     packets_received: AtomicU64,
     verdicts_sent: AtomicU64,
+    verdict_messages: AtomicU64,
     verdict_errors: AtomicU64,
     enobufs: AtomicU64,
     truncated: AtomicU64,
@@ -231,9 +246,29 @@ struct RxState {
 /// The verdicts of the current batch, and the scratch space for a replacement payload.
 struct TxState {
     out: Vec<u8>,
+    /// Packets whose verdicts are in `out`.
     out_count: u64,
+    /// Messages in `out`.
+    out_msgs: u64,
     scratch: Vec<u8>,
+    /// The plain verdict last appended to `out`, while it can still absorb the next packet.
+    run: Option<Run>,
 }
+
+/// A run of packets with consecutive ids of one queue that get the same plain verdict. Its
+/// message starts as `NFQNL_MSG_VERDICT` for the first id; from the second id on it becomes
+/// `NFQNL_MSG_VERDICT_BATCH` up to the last id (the two messages have the same layout).
+#[derive(Clone, Copy)]
+struct Run {
+    queue: u16,
+    verdict: u32,
+    last_id: u32,
+    offset: usize,
+}
+
+/// Offset of the packet id inside a plain verdict message: nlmsghdr 16, nfgenmsg 4, attribute
+/// header 4, verdict 4.
+const RUN_ID_AT: usize = 28;
 
 const FLUSH_AT: usize = 64 * 1024;
 const CTL_BUF: usize = 128 * 1024;
@@ -280,6 +315,8 @@ pub struct Queue {
     batch: usize,
     ack_timeout: Duration,
     fallback: Verdict,
+    coalesce: bool,
+    ever_deferred: AtomicBool,
     counters: Counters,
     last_error: Mutex<String>,
     stats_file: Option<File>,
@@ -401,6 +438,8 @@ impl Queue {
             batch: cfg.batch,
             ack_timeout: cfg.ack_timeout,
             fallback: cfg.fallback,
+            coalesce: cfg.coalesce,
+            ever_deferred: AtomicBool::new(false),
             counters: Counters::default(),
             last_error: Mutex::new(String::new()),
             stats_file,
@@ -663,7 +702,7 @@ impl Queue {
                 }
                 None => self.sock.send(&b),
             };
-            self.sent(r, 1, &format!("sending the verdict for packet {id} on queue {queue}"))
+            self.sent(r, 1, 1, || format!("sending the verdict for packet {id} on queue {queue}"))
         })
     }
 
@@ -675,19 +714,21 @@ impl Queue {
             b.clear();
             encode_verdict_batch(&mut b, 0, queue, max_id, v.raw(), mark);
             let r = self.sock.send(&b);
-            self.sent(r, 1, &format!("sending the batch verdict up to packet {max_id} on queue {queue}"))
+            self.sent(r, 1, 1, || format!("sending the batch verdict up to packet {max_id} on queue {queue}"))
         })
     }
 
-    fn sent(&self, r: std::io::Result<usize>, n: u64, what: &str) -> Result<()> {
+    /// Counts the outcome of sending `msgs` verdict messages for `n` packets.
+    fn sent(&self, r: std::io::Result<usize>, n: u64, msgs: u64, what: impl FnOnce() -> String) -> Result<()> {
         match r {
             Ok(_) => {
                 bump(&self.counters.verdicts_sent, n);
+                bump(&self.counters.verdict_messages, msgs);
                 Ok(())
             }
             Err(e) => {
                 bump(&self.counters.verdict_errors, n);
-                Err(self.fail(Error::from_io(&e, what)))
+                Err(self.fail(Error::from_io(&e, &what())))
             }
         }
     }
@@ -768,7 +809,9 @@ impl Queue {
                 tx: TxState {
                     out: Vec::with_capacity(FLUSH_AT + 128 * 1024),
                     out_count: 0,
+                    out_msgs: 0,
                     scratch: Vec::with_capacity(2048),
+                    run: None,
                 },
             }),
         }
@@ -828,20 +871,48 @@ impl Queue {
     }
 
     fn flush(&self, st: &mut TxState) -> Result<()> {
+        st.run = None;
         if st.out.is_empty() {
             return Ok(());
         }
         let r = self.sock.send(&st.out);
-        let n = st.out_count;
+        let (n, msgs) = (st.out_count, st.out_msgs);
         st.out.clear();
         st.out_count = 0;
-        self.sent(r, n, &format!("sending {n} verdicts"))
+        st.out_msgs = 0;
+        self.sent(r, n, msgs, || format!("sending {n} verdicts"))
+    }
+
+    /// Appends a verdict to the batch. A plain verdict (no mark, payload, ...) for the id right
+    /// after the previous plain one of the same queue and verdict extends that message into a
+    /// batch verdict instead, unless the handle keeps packets for later: a batch verdict would
+    /// release those too.
+    fn push_verdict(&self, st: &mut TxState, queue: u16, id: u32, verdict: u32, opts: &VerdictOpts<'_>) {
+        let plain = *opts == VerdictOpts::default();
+        if plain && self.coalesce && !self.ever_deferred.load(Relaxed) {
+            if let Some(run) = st.run.as_mut() {
+                if run.queue == queue && run.verdict == verdict && run.last_id.wrapping_add(1) == id {
+                    let batch = nfnl_msg_type(NFNL_SUBSYS_QUEUE, super::NFQNL_MSG_VERDICT_BATCH);
+                    st.out[run.offset + 4..run.offset + 6].copy_from_slice(&batch.to_ne_bytes());
+                    st.out[run.offset + RUN_ID_AT..run.offset + RUN_ID_AT + 4].copy_from_slice(&id.to_be_bytes());
+                    run.last_id = id;
+                    st.out_count += 1;
+                    return;
+                }
+            }
+        }
+        if st.out.len() > FLUSH_AT {
+            let _ = self.flush(st);
+        }
+        let (offset, _) = encode_verdict(&mut st.out, 0, queue, id, verdict, opts, false);
+        st.out_count += 1;
+        st.out_msgs += 1;
+        st.run = plain.then_some(Run { queue, verdict, last_id: id, offset });
     }
 
     fn fallback_verdict(&self, st: &mut TxState, queue: u16, id: u32) {
         bump(&self.counters.fallback_verdicts, 1);
-        encode_verdict(&mut st.out, 0, queue, id, self.fallback.raw(), &VerdictOpts::default(), false);
-        st.out_count += 1;
+        self.push_verdict(st, queue, id, self.fallback.raw(), &VerdictOpts::default());
     }
 
     fn process(
@@ -919,19 +990,21 @@ impl Queue {
             let (mark, connmark, priority, payload_set) = (ctx.mark, ctx.connmark, ctx.priority, ctx.payload_set);
             match r {
                 Ok(Decision::Verdict(v)) => {
-                    if st.out.len() > FLUSH_AT {
-                        let _ = self.flush(st);
-                    }
+                    let scratch = std::mem::take(&mut st.scratch);
                     let opts = VerdictOpts {
                         mark,
                         connmark,
                         priority,
-                        payload: if payload_set { Some(&st.scratch[..]) } else { None },
+                        payload: if payload_set { Some(&scratch[..]) } else { None },
                     };
-                    encode_verdict(&mut st.out, 0, queue, id, v.raw(), &opts, false);
-                    st.out_count += 1;
+                    self.push_verdict(st, queue, id, v.raw(), &opts);
+                    st.scratch = scratch;
                 }
-                Ok(Decision::Later) => bump(&self.counters.deferred, 1),
+                Ok(Decision::Later) => {
+                    self.ever_deferred.store(true, Relaxed);
+                    st.run = None;
+                    bump(&self.counters.deferred, 1)
+                }
                 Err(p) => {
                     bump(&self.counters.callback_errors, 1);
                     self.fallback_verdict(st, queue, id);
@@ -967,6 +1040,7 @@ impl Queue {
         Stats {
             packets_received: c.packets_received.load(Relaxed),
             verdicts_sent: c.verdicts_sent.load(Relaxed),
+            verdict_messages: c.verdict_messages.load(Relaxed),
             verdict_errors: c.verdict_errors.load(Relaxed),
             enobufs: c.enobufs.load(Relaxed),
             truncated: c.truncated.load(Relaxed),
