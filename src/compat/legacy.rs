@@ -512,7 +512,15 @@ thread_local! {
 }
 
 /// Sends one verdict (or batch verdict) message; returns the bytes sent or -1 with errno.
-fn send_verdict(qh: *mut nfq_q_handle, id: u32, verdict: u32, mark: Option<u32>, len: u32, buf: *const u8, batch: bool) -> c_int {
+fn send_verdict(
+    qh: *mut nfq_q_handle,
+    id: u32,
+    verdict: u32,
+    mark: Option<u32>,
+    len: u32,
+    buf: *const u8,
+    batch: bool,
+) -> c_int {
     with_qh(qh, |q, h| {
         let payload = if len == 0 {
             None
@@ -557,7 +565,13 @@ fn send_verdict(qh: *mut nfq_q_handle, id: u32, verdict: u32, mark: Option<u32>,
 /// # Safety
 /// `qh` is NULL or a live queue handle; `buf` is readable for `data_len` bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nfq_set_verdict(qh: *mut nfq_q_handle, id: u32, verdict: u32, data_len: u32, buf: *const u8) -> c_int {
+pub unsafe extern "C" fn nfq_set_verdict(
+    qh: *mut nfq_q_handle,
+    id: u32,
+    verdict: u32,
+    data_len: u32,
+    buf: *const u8,
+) -> c_int {
     send_verdict(qh, id, verdict, None, data_len, buf, false)
 }
 
@@ -651,7 +665,9 @@ fn be32(d: &[u8]) -> u32 {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nfq_get_msg_packet_hdr(nfad: *mut nfq_data) -> *mut c_void {
     // SAFETY: per the contract.
-    boundary(ptr::null_mut(), || unsafe { attr_data(nfad, attr::PACKET_HDR, 7) }.map_or(ptr::null_mut(), |d| d.as_ptr() as *mut c_void))
+    boundary(ptr::null_mut(), || {
+        unsafe { attr_data(nfad, attr::PACKET_HDR, 7) }.map_or(ptr::null_mut(), |d| d.as_ptr() as *mut c_void)
+    })
 }
 
 macro_rules! u32_getter {
@@ -791,7 +807,9 @@ pub unsafe extern "C" fn nfq_get_payload(nfad: *mut nfq_data, data: *mut *mut u8
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nfq_get_packet_hw(nfad: *mut nfq_data) -> *mut c_void {
     // SAFETY: per the contract.
-    boundary(ptr::null_mut(), || unsafe { attr_data(nfad, attr::HWADDR, 12) }.map_or(ptr::null_mut(), |d| d.as_ptr() as *mut c_void))
+    boundary(ptr::null_mut(), || {
+        unsafe { attr_data(nfad, attr::HWADDR, 12) }.map_or(ptr::null_mut(), |d| d.as_ptr() as *mut c_void)
+    })
 }
 
 /// Interface name of an index, as libnfnetlink's `nlif_index2name` reports it: "*" for 0,
