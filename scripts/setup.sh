@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Installs what building and testing nfq-rs needs on a fresh Debian 12 machine (run as root).
+# Idempotent and quiet: when everything is present it only checks and returns.
+#
+#   apt packages   iptables, iproute2, C/C++ toolchain, pkg-config, valgrind, the system
+#                  libnetfilter_queue/libmnl/libnfnetlink (for differential tests), conntrack,
+#                  python3
+#   cbindgen       0.29.x via `cargo install` (regenerates/checks include/nfq_rs.h)
+#
+# The Rust toolchain (rustup, cargo) is assumed to be present.
+set -euo pipefail
+
+export PATH="$HOME/.cargo/bin:$PATH"
+export DEBIAN_FRONTEND=noninteractive
+
+CBINDGEN_VERSION=0.29.4
+PACKAGES=(
+    iptables iproute2 kmod
+    gcc g++ make pkg-config valgrind
+    libnetfilter-queue-dev libmnl-dev libnfnetlink-dev
+    conntrack python3
+)
+
+say() { echo "setup: $*" >&2; }
+
+# Runs a command quietly; shows its output only if it fails.
+quiet() {
+    local log rc=0
+    log=$(mktemp)
+    "$@" >"$log" 2>&1 || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        say "failed ($rc): $*"
+        cat "$log" >&2
+    fi
+    rm -f "$log"
+    return "$rc"
+}
+
+need_root() {
+    if [ "$(id -u)" -ne 0 ]; then
+        say "must run as root to install: $*"
+        exit 1
+    fi
+}
+
+# --- apt packages ------------------------------------------------------------------------
+missing=()
+for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+        missing+=("$p")
+    fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    need_root "${missing[*]}"
+    say "installing ${missing[*]}"
+    quiet apt-get update
+    quiet apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# --- AddressSanitizer / UBSan runtime (libasan8 and libubsan1 come with gcc-12) -----------
+san_ok() {
+    local d
+    d=$(mktemp -d)
+    echo 'int main(void){return 0;}' >"$d/t.c"
+    gcc -fsanitize=address,undefined "$d/t.c" -o "$d/t" >/dev/null 2>&1 && "$d/t" >/dev/null 2>&1
+    local rc=$?
+    rm -rf "$d"
+    return $rc
+}
+if ! san_ok; then
+    need_root "libasan8 libubsan1"
+    say "installing the sanitizer runtimes"
+    quiet apt-get update
+    quiet apt-get install -y --no-install-recommends libasan8 libubsan1
+    san_ok || { say "gcc -fsanitize=address,undefined does not work"; exit 1; }
+fi
+
+# --- kernel modules (built in on some kernels; best effort) ------------------------------
+if [ ! -e /proc/net/netfilter/nfnetlink_queue ] && command -v modprobe >/dev/null; then
+    modprobe -q nfnetlink_queue 2>/dev/null || true
+    modprobe -q xt_NFQUEUE 2>/dev/null || true
+fi
+
+# --- cbindgen ----------------------------------------------------------------------------
+if ! cbindgen --version 2>/dev/null | grep -q '^cbindgen 0\.29\.'; then
+    command -v cargo >/dev/null || { say "cargo not found: install Rust with rustup first"; exit 1; }
+    say "installing cbindgen $CBINDGEN_VERSION"
+    cargo install --quiet cbindgen --version "$CBINDGEN_VERSION" --locked
+fi
+
+# --- final sanity -----------------------------------------------------------------------
+command -v ip >/dev/null || { say "ip (iproute2) missing"; exit 1; }
+command -v iptables >/dev/null || { say "iptables missing"; exit 1; }
+exit 0
