@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Tests of the libnetfilter_queue drop-in (src/compat), against the real libnetfilter_queue
+# installed from Debian and against the INSTALLED compat layout (`make install COMPAT=1`,
+# staged into build/stage):
+#
+#   symbols         every symbol of libnetfilter_queue 1.0.5 and its git tree is exported
+#                   (tests/compat/libnetfilter_queue.symbols), nfq_errno as data, unversioned
+#   diff-api        tests/compat/diff_api.c: builders, nfq_nlmsg_parse and every getter give
+#                   the same bytes and answers through the real library and ours
+#   legacy-*        tests/compat/legacy_prog.c, every legacy call on a live queue, compiled
+#                   once against the real library and run with it, with LD_PRELOAD=libnfq_rs.so
+#                   and with our libnetfilter_queue.so.1 on LD_LIBRARY_PATH: same output, and
+#                   the library that served nfq_open is checked; also under valgrind
+#   legacy-source   the same program rebuilt unchanged against our compat pkg-config
+#   nf-queue        upstream's example nf-queue.c (from libnetfilter-queue-dev's docs, not
+#                   copied here) built unchanged against our compat pkg-config, on real traffic
+#   dlopen-*        tests/compat/dlopen_prog.c loads the library by name, as ctypes does
+#
+# Needs root. Ends with "compat tests: N passed, M failed"; exits non-zero if any failed.
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+NS_PREFIX=nfqrs-compat
+OUT=$ROOT/build/compat-test
+mkdir -p "$OUT"
+REAL_LIB=$(ls /usr/lib/*/libnetfilter_queue.so.1 2>/dev/null | head -n1)
+COMPAT_LIB=$STAGE/lib/nfq_rs/compat
+COMPAT_PC=$COMPAT_LIB/pkgconfig
+EXAMPLE=/usr/share/doc/libnetfilter-queue-dev/examples/nf-queue.c
+PASSED=0
+FAILED=0
+FAILED_NAMES=()
+trap ns_cleanup EXIT
+
+pass() { PASSED=$((PASSED + 1)); echo "ok   $1"; }
+fail() { FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1"); echo "FAIL $1${2:+: $2}"; }
+
+if [ -z "$REAL_LIB" ] || [ ! -f "$EXAMPLE" ]; then
+    echo "the real libnetfilter_queue (libnetfilter-queue-dev) is missing: run scripts/setup.sh" >&2
+    exit 1
+fi
+if ! make -C "$ROOT" --no-print-directory install COMPAT=1 PREFIX="$STAGE" >"$OUT/install.log" 2>&1; then
+    cat "$OUT/install.log" >&2
+    echo "staged install with COMPAT=1 failed" >&2
+    exit 1
+fi
+OURS=$STAGE/lib/libnfq_rs.so
+
+# --- symbols ---------------------------------------------------------------------------
+missing=$(comm -23 "$ROOT/tests/compat/libnetfilter_queue.symbols" \
+    <(nm -D --defined-only "$OURS" | awk '{print $3}' | sort -u))
+kind=$(nm -D --defined-only "$OURS" | awk '$3 == "nfq_errno" {print $2}')
+versioned=$(nm -D --defined-only "$OURS" | awk '{print $3}' | grep -c '@' || true)
+if [ -z "$missing" ] && [[ "$kind" =~ ^[BD]$ ]] && [ "$versioned" = 0 ]; then
+    pass "symbols ($(wc -l <"$ROOT/tests/compat/libnetfilter_queue.symbols") upstream symbols exported)"
+else
+    fail symbols "missing: ${missing//$'\n'/ } nfq_errno kind: $kind versioned: $versioned"
+fi
+
+# --- differential ----------------------------------------------------------------------
+if cc -O1 -Wall -Wextra -Werror "$ROOT/tests/compat/diff_api.c" -o "$OUT/diff_api" -ldl &&
+    "$OUT/diff_api" "$REAL_LIB" "$OURS" 3000 >"$OUT/diff_api.log" 2>&1 &&
+    grep -q ' 0 failed' "$OUT/diff_api.log"; then
+    pass "diff-api: $(tail -n1 "$OUT/diff_api.log")"
+else
+    fail diff-api "$(tail -n5 "$OUT/diff_api.log" 2>/dev/null)"
+fi
+
+# --- the legacy-API program, three ways ----------------------------------------------------
+# shellcheck disable=SC2046
+cc -Wall -Wextra -Werror "$ROOT/tests/compat/legacy_prog.c" -o "$OUT/legacy_real" \
+    $(pkg-config --cflags --libs libnetfilter_queue libnfnetlink) -ldl || fail legacy-build
+# shellcheck disable=SC2046
+PKG_CONFIG_PATH=$COMPAT_PC cc -Wall -Wextra -Werror "$ROOT/tests/compat/legacy_prog.c" -o "$OUT/legacy_ours" \
+    $(PKG_CONFIG_PATH=$COMPAT_PC pkg-config --cflags --libs libnetfilter_queue) \
+    $(pkg-config --libs libnfnetlink) -Wl,-rpath,"$STAGE/lib" -ldl || fail legacy-source-build
+
+# run_legacy NAME OUTFILE CMD...: in a fresh namespace queueing UDP 40000-40009 to queue 7.
+run_legacy() {
+    local name=$1 out=$2 ns
+    shift 2
+    ns_new ns legacy || return 1
+    ns_ipt "$ns" -A OUTPUT -p udp --dport 40000:40009 -j NFQUEUE --queue-num 7 || return 1
+    ns_exec "$ns" "$@" >"$out" 2>"$out.err"
+    local rc=$?
+    ip netns del "$ns" 2>/dev/null
+    return $rc
+}
+
+served_by() { sed -n 's/^served-by: //p' "$1.err"; }
+
+if run_legacy real "$OUT/legacy.real" "$OUT/legacy_real" && grep -q '^close-nfnl=0' "$OUT/legacy.real"; then
+    pass "legacy-real (reference run, served by $(served_by "$OUT/legacy.real"))"
+else
+    fail legacy-real "$(tail -n3 "$OUT/legacy.real.err" 2>/dev/null)"
+fi
+
+check_same() {
+    local name=$1 out=$2 want_lib=$3
+    local lib
+    lib=$(served_by "$out")
+    if ! diff -u "$OUT/legacy.real" "$out" >"$out.diff"; then
+        fail "$name" "output differs from the real library: $(head -n 12 "$out.diff")"
+    elif [[ "$lib" != *"$want_lib"* ]]; then
+        fail "$name" "nfq_open was served by '$lib', not $want_lib"
+    else
+        pass "$name (same output, served by $lib)"
+    fi
+}
+
+run_legacy preload "$OUT/legacy.preload" env LD_PRELOAD="$OURS" "$OUT/legacy_real"
+check_same legacy-ld-preload "$OUT/legacy.preload" libnfq_rs
+run_legacy libpath "$OUT/legacy.libpath" env LD_LIBRARY_PATH="$COMPAT_LIB" "$OUT/legacy_real"
+check_same legacy-ld-library-path "$OUT/legacy.libpath" "nfq_rs/compat/libnetfilter_queue.so.1"
+run_legacy source "$OUT/legacy.source" "$OUT/legacy_ours"
+check_same legacy-source "$OUT/legacy.source" libnfq_rs
+run_legacy valgrind "$OUT/legacy.valgrind" env LD_PRELOAD="$OURS" \
+    valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite "$OUT/legacy_real"
+check_same legacy-valgrind "$OUT/legacy.valgrind" libnfq_rs
+
+# --- upstream's nf-queue.c, unchanged, against our compat pkg-config ----------------------
+# shellcheck disable=SC2046
+if PKG_CONFIG_PATH=$COMPAT_PC cc -Wall -o "$OUT/nf-queue" "$EXAMPLE" \
+    $(PKG_CONFIG_PATH=$COMPAT_PC pkg-config --cflags --libs libnetfilter_queue) $(pkg-config --libs libmnl) \
+    -Wl,-rpath,"$STAGE/lib" 2>"$OUT/nf-queue.build.log"; then
+    ns_new ns nfq
+    ns_ipt "$ns" -A OUTPUT -p udp --dport 41000 -j NFQUEUE --queue-num 5
+    bg_start pid bash -c "exec timeout 20 ip netns exec '$ns' stdbuf -oL '$OUT/nf-queue' 5 >'$OUT/nf-queue.out' 2>&1"
+    sleep 0.5
+    got=$(ns_exec "$ns" python3 - <<'PY'
+import socket
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("127.0.0.1", 41000)); r.settimeout(2)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(5):
+    s.sendto(b"nfq-%d" % i, ("127.0.0.1", 41000))
+n = 0
+try:
+    while n < 5:
+        r.recv(100); n += 1
+except OSError:
+    pass
+print(n)
+PY
+    )
+    sleep 0.3
+    kill -TERM "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    lines=$(grep -c 'packet received' "$OUT/nf-queue.out" 2>/dev/null || true)
+    needed=$(readelf -d "$OUT/nf-queue" | grep -o 'libnfq_rs[^]]*' | head -n1)
+    if [ "$got" = 5 ] && [ "$lines" = 5 ] && [ "$needed" = libnfq_rs.so.0 ]; then
+        pass "nf-queue (built unchanged against the compat .pc, NEEDED $needed; 5 packets seen, 5 delivered)"
+    else
+        fail nf-queue "delivered $got of 5, printed $lines of 5, NEEDED '$needed'"
+    fi
+    ip netns del "$ns" 2>/dev/null
+else
+    fail nf-queue-build "$(head -n 5 "$OUT/nf-queue.build.log")"
+fi
+
+# --- dlopen by name ----------------------------------------------------------------------
+cc -Wall -Wextra -Werror "$ROOT/tests/compat/dlopen_prog.c" -o "$OUT/dlopen_prog" -ldl || fail dlopen-build
+ns_new ns dl
+for name in libnfq_rs.so libnfq_rs.so.0; do
+    if out=$(LD_LIBRARY_PATH="$STAGE/lib" ns_exec "$ns" "$OUT/dlopen_prog" "$name" 2>&1) && [[ "$out" == *" 0 failed"* ]]; then
+        pass "dlopen-$name: ${out##*$'\n'}"
+    else
+        fail "dlopen-$name" "$out"
+    fi
+done
+ip netns del "$ns" 2>/dev/null
+
+echo "compat tests: $PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ] || { echo "failed: ${FAILED_NAMES[*]}" >&2; exit 1; }
