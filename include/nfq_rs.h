@@ -287,6 +287,11 @@ typedef struct nfq_rs_config nfq_rs_config;
 typedef struct nfq_rs_packet nfq_rs_packet;
 
 /**
+ * Opaque: a pool of receiving threads, one per queue number of a range.
+ */
+typedef struct nfq_rs_pool nfq_rs_pool;
+
+/**
  * Opaque: an open netlink socket with its bound queues.
  */
 typedef struct nfq_rs_queue nfq_rs_queue;
@@ -880,6 +885,70 @@ int nfq_rs_packet_set_priority(nfq_rs_packet *pkt, uint32_t prio);
  * `pkt` is NULL or the packet of a running callback; `data` is readable for `len` bytes.
  */
 int nfq_rs_packet_set_payload(nfq_rs_packet *pkt, const void *data, size_t len);
+
+/**
+ * Opens one socket per queue number in `first..=last` with `cfg`'s settings (its queue
+ * number is ignored) and starts one receiving thread per queue, each calling `cb` with
+ * `user`, so `cb` runs on several threads at once. With `pin_cpus` nonzero, thread `i` is
+ * pinned to CPU `i` (modulo the CPU count). Every queue is bound before any thread starts:
+ * on an error nothing keeps running. The pool runs until `nfq_rs_pool_stop` or
+ * `nfq_rs_pool_free`.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config; `cb` is NULL or a valid function, callable from several
+ * threads at once; `out` is NULL or writable.
+ */
+int nfq_rs_pool_start(const nfq_rs_config *cfg,
+                      uint16_t first,
+                      uint16_t last,
+                      nfq_rs_callback cb,
+                      void *user,
+                      int pin_cpus,
+                      nfq_rs_pool **out);
+
+/**
+ * Asks every thread of the pool to return. Safe from any thread and from a signal handler.
+ *
+ * # Safety
+ * `pool` is NULL or a live pool.
+ */
+void nfq_rs_pool_stop(const nfq_rs_pool *pool);
+
+/**
+ * Stops the pool and waits for its threads: 0, or the first error a thread ended with.
+ * The handles stay readable (counters) until `nfq_rs_pool_free`.
+ *
+ * # Safety
+ * `pool` is NULL or a live pool, not used by another thread during the call (except
+ * `nfq_rs_pool_stop` and verdicts).
+ */
+int nfq_rs_pool_join(nfq_rs_pool *pool);
+
+/**
+ * Number of queues (threads) in the pool.
+ *
+ * # Safety
+ * `pool` is NULL or a live pool.
+ */
+int nfq_rs_pool_size(const nfq_rs_pool *pool);
+
+/**
+ * The handle of the pool's `index`-th queue (queue number `first + index`), for verdicts,
+ * counters and last errors; owned by the pool (never pass it to `nfq_rs_close`). NULL if
+ * out of range.
+ *
+ * # Safety
+ * `pool` is NULL or a live pool; the result is valid until `nfq_rs_pool_free`.
+ */
+const nfq_rs_queue *nfq_rs_pool_queue(const nfq_rs_pool *pool, uint32_t index);
+
+/**
+ * Stops the pool, waits for its threads, closes its sockets and frees it. NULL is fine.
+ *
+ * # Safety
+ * `pool` is NULL or a live pool, not used afterwards.
+ */
+void nfq_rs_pool_free(nfq_rs_pool *pool);
 
 #ifdef __cplusplus
 }  // extern "C"

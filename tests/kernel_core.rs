@@ -160,3 +160,43 @@ fn coalescing_stops_once_a_packet_is_kept_for_later() {
     let s = q.stats();
     assert_eq!((s.verdicts_sent, s.verdict_messages), (N as u64, N as u64));
 }
+
+#[test]
+fn pool_serves_a_queue_balance_range_and_restarts() {
+    use nfq_rs::queue::Pool;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let ns = TestNs::new("pool");
+    ns.iptables("-A OUTPUT -p udp --dport 9400 -j NFQUEUE --queue-balance 10:11");
+    let mut cfg = Config::new(0);
+    cfg.netns(ns.netns());
+    let rx = ns.udp("127.0.0.1:9400");
+    for round in 0..3 {
+        let per_queue: Arc<[AtomicU64; 2]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+        let pq = Arc::clone(&per_queue);
+        let pool = Pool::start(
+            &cfg,
+            10,
+            11,
+            round == 1,
+            Arc::new(move |p| {
+                pq[(p.queue() - 10) as usize].fetch_add(1, Ordering::Relaxed);
+                Decision::Verdict(Verdict::Accept)
+            }),
+        )
+        .unwrap();
+        assert_eq!(pool.queues().len(), 2);
+        // The kernel spreads --queue-balance by a hash of the addresses: use 16 source addresses.
+        let senders: Vec<_> = (0..16).map(|i| ns.udp(&format!("127.0.0.{}:0", i + 2))).collect();
+        for (i, s) in senders.iter().enumerate() {
+            s.send_to(&[i as u8; 16], "127.0.0.1:9400").unwrap();
+        }
+        let got = recv_all(&rx, 16, Duration::from_secs(3));
+        assert_eq!(got.len(), 16, "round {round}: every packet was accepted by one of the threads");
+        let counts = pool.join().unwrap();
+        let seen = [per_queue[0].load(Ordering::Relaxed), per_queue[1].load(Ordering::Relaxed)];
+        assert_eq!(seen[0] + seen[1], 16);
+        assert!(seen[0] > 0 && seen[1] > 0, "round {round}: both queues got flows: {seen:?}");
+        assert_eq!(counts, vec![seen[0], seen[1]]);
+    }
+}

@@ -4,6 +4,7 @@
 
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::handles::*;
@@ -358,7 +359,7 @@ pub unsafe extern "C" fn nfq_rs_open(cfg: *const nfq_rs_config, out: *mut *mut n
         };
         match crate::queue::Queue::open(&c.cfg) {
             Ok(q) => {
-                let h = QueueBox { q, cb: std::sync::Mutex::new(UserCb { cb: None, user: std::ptr::null_mut() }) };
+                let h = QueueBox { q: Arc::new(q), cb: std::sync::Mutex::new(UserCb { cb: None, user: std::ptr::null_mut() }) };
                 // SAFETY: out is writable.
                 unsafe { *out = queue_into_raw(h) };
                 NFQ_RS_OK
@@ -488,13 +489,13 @@ pub unsafe extern "C" fn nfq_rs_set_no_enobufs(q: *mut nfq_rs_queue, on: c_int) 
     with_q("nfq_rs_set_no_enobufs", q, |h| done(h, h.q.set_no_enobufs(on != 0)))
 }
 
-fn decide(h: &QueueBox, ctx: &crate::queue::PacketCtx<'_>, answer: i32) -> Decision {
+fn decide(ctx: &crate::queue::PacketCtx<'_>, answer: i32) -> Decision {
     if answer == NFQ_RS_LATER {
         return Decision::Later;
     }
     match Verdict::from_raw(answer as u32) {
         Some(v) if answer >= 0 || answer as u32 & 0xff == NFQ_RS_QUEUE_CODE => Decision::Verdict(v),
-        _ => Decision::Verdict(h.q.invalid_answer(ctx.queue(), ctx.id(), answer as i64)),
+        _ => Decision::Verdict(ctx.handle().invalid_answer(ctx.queue(), ctx.id(), answer as i64)),
     }
 }
 
@@ -513,7 +514,7 @@ fn dispatch_with(h: &QueueBox, timeout: Option<Duration>, run: bool) -> c_int {
         // SAFETY: cb is the user's function; the packet handle points at ctx, which lives
         // for the whole call.
         let answer = unsafe { cb(packet_raw(ctx), ucb.user) };
-        decide(h, ctx, answer)
+        decide(ctx, answer)
     };
     let r =
         if run { h.q.run(&mut f).map(|n| n.min(c_int::MAX as u64) as usize) } else { h.q.dispatch(timeout, &mut f) };
@@ -1185,4 +1186,146 @@ pub unsafe extern "C" fn nfq_rs_packet_set_payload(pkt: *mut nfq_rs_packet, data
             Err(e) => fail(&c.handle().record_error(e)),
         }
     })
+}
+
+// ---------------------------------------------------------------------------------------
+// Pool: one receiving thread per queue of a `--queue-balance A:B` range
+
+/// Opens one socket per queue number in `first..=last` with `cfg`'s settings (its queue
+/// number is ignored) and starts one receiving thread per queue, each calling `cb` with
+/// `user`, so `cb` runs on several threads at once. With `pin_cpus` nonzero, thread `i` is
+/// pinned to CPU `i` (modulo the CPU count). Every queue is bound before any thread starts:
+/// on an error nothing keeps running. The pool runs until `nfq_rs_pool_stop` or
+/// `nfq_rs_pool_free`.
+///
+/// # Safety
+/// `cfg` is NULL or a live config; `cb` is NULL or a valid function, callable from several
+/// threads at once; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_pool_start(
+    cfg: *const nfq_rs_config,
+    first: u16,
+    last: u16,
+    cb: nfq_rs_callback,
+    user: *mut c_void,
+    pin_cpus: c_int,
+    out: *mut *mut nfq_rs_pool,
+) -> c_int {
+    boundary("nfq_rs_pool_start", NFQ_RS_E_INTERNAL, || {
+        if out.is_null() {
+            return invalid("nfq_rs_pool_start: out is NULL");
+        }
+        // SAFETY: out is writable per the contract.
+        unsafe { *out = std::ptr::null_mut() };
+        // SAFETY: cfg is NULL or live.
+        let Some(c) = (unsafe { config_ref(cfg) }) else {
+            return invalid("nfq_rs_pool_start: config is NULL");
+        };
+        let Some(f) = cb else {
+            return invalid("nfq_rs_pool_start: callback is NULL");
+        };
+        let ucb = UserCb { cb, user };
+        let call: Arc<crate::queue::PoolCallback> = Arc::new(move |ctx: &mut crate::queue::PacketCtx<'_>| {
+            let _ = &ucb;
+            // SAFETY: the user's function, callable from several threads per the contract;
+            // the packet handle points at ctx for the whole call.
+            let answer = unsafe { f(packet_raw(ctx), ucb.user) };
+            decide(ctx, answer)
+        });
+        match crate::queue::Pool::start(&c.cfg, first, last, pin_cpus != 0, call) {
+            Ok(pool) => {
+                let handles = pool
+                    .queues()
+                    .iter()
+                    .map(|q| Box::new(QueueBox { q: Arc::clone(q), cb: std::sync::Mutex::new(ucb) }))
+                    .collect();
+                // SAFETY: out is writable.
+                unsafe { *out = pool_into_raw(PoolBox { pool: Some(pool), handles }) };
+                NFQ_RS_OK
+            }
+            Err(e) => fail(&e),
+        }
+    })
+}
+
+/// Asks every thread of the pool to return. Safe from any thread and from a signal handler.
+///
+/// # Safety
+/// `pool` is NULL or a live pool.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_pool_stop(pool: *const nfq_rs_pool) {
+    // No boundary: this must stay async-signal-safe (atomic stores and write(2) calls).
+    // SAFETY: pool is NULL or live per the contract.
+    if let Some(p) = unsafe { pool_ref(pool) } {
+        for h in &p.handles {
+            h.q.stop();
+        }
+    }
+}
+
+/// Stops the pool and waits for its threads: 0, or the first error a thread ended with.
+/// The handles stay readable (counters) until `nfq_rs_pool_free`.
+///
+/// # Safety
+/// `pool` is NULL or a live pool, not used by another thread during the call (except
+/// `nfq_rs_pool_stop` and verdicts).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_pool_join(pool: *mut nfq_rs_pool) -> c_int {
+    boundary("nfq_rs_pool_join", NFQ_RS_E_INTERNAL, || {
+        // SAFETY: per the contract.
+        let Some(p) = (unsafe { pool_mut(pool) }) else {
+            return invalid("nfq_rs_pool_join: pool is NULL");
+        };
+        match p.pool.take().map(|pl| pl.join()) {
+            Some(Err(e)) => fail(&e),
+            _ => NFQ_RS_OK,
+        }
+    })
+}
+
+/// Number of queues (threads) in the pool.
+///
+/// # Safety
+/// `pool` is NULL or a live pool.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_pool_size(pool: *const nfq_rs_pool) -> c_int {
+    // SAFETY: per the contract.
+    boundary("nfq_rs_pool_size", NFQ_RS_E_INTERNAL, || match unsafe { pool_ref(pool) } {
+        Some(p) => p.handles.len() as c_int,
+        None => invalid("nfq_rs_pool_size: pool is NULL"),
+    })
+}
+
+/// The handle of the pool's `index`-th queue (queue number `first + index`), for verdicts,
+/// counters and last errors; owned by the pool (never pass it to `nfq_rs_close`). NULL if
+/// out of range.
+///
+/// # Safety
+/// `pool` is NULL or a live pool; the result is valid until `nfq_rs_pool_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_pool_queue(pool: *const nfq_rs_pool, index: u32) -> *const nfq_rs_queue {
+    boundary("nfq_rs_pool_queue", std::ptr::null(), || {
+        // SAFETY: per the contract.
+        let Some(p) = (unsafe { pool_ref(pool) }) else {
+            set_thread_error("nfq_rs_pool_queue: pool is NULL");
+            return std::ptr::null();
+        };
+        match p.handles.get(index as usize) {
+            Some(h) => &**h as *const QueueBox as *const nfq_rs_queue,
+            None => {
+                set_thread_error(&format!("nfq_rs_pool_queue: index {index} is out of range"));
+                std::ptr::null()
+            }
+        }
+    })
+}
+
+/// Stops the pool, waits for its threads, closes its sockets and frees it. NULL is fine.
+///
+/// # Safety
+/// `pool` is NULL or a live pool, not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_pool_free(pool: *mut nfq_rs_pool) {
+    // SAFETY: per the contract.
+    boundary("nfq_rs_pool_free", (), || unsafe { pool_free(pool) })
 }

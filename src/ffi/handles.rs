@@ -3,9 +3,9 @@
 //! handle is a pointer to a stack object that lives only during the callback.
 
 use std::ffi::c_void;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use crate::queue::{Config, PacketCtx, Queue};
+use crate::queue::{Config, PacketCtx, Pool, Queue};
 
 /// Opaque: settings for `nfq_rs_open`.
 pub struct nfq_rs_config {
@@ -39,13 +39,55 @@ pub(crate) struct UserCb {
 }
 
 // SAFETY: the user pointer is only handed back to the user's own callback; the C API
-// documents that the callback runs on the receiving thread.
+// documents on which threads the callback runs (the receiving thread; for a pool, every
+// queue's thread at once).
 unsafe impl Send for UserCb {}
+// SAFETY: as above; the pointer itself is never dereferenced by the library.
+unsafe impl Sync for UserCb {}
 
 /// What a queue handle holds.
 pub(crate) struct QueueBox {
-    pub q: Queue,
+    pub q: Arc<Queue>,
     pub cb: Mutex<UserCb>,
+}
+
+/// Opaque: a pool of receiving threads, one per queue number of a range.
+pub struct nfq_rs_pool {
+    _private: [u8; 0],
+}
+
+/// What a pool handle holds: the pool, and a queue handle per queue for the C API (boxed so
+/// their addresses stay fixed while the pool lives).
+pub(crate) struct PoolBox {
+    pub pool: Option<Pool>,
+    pub handles: Vec<Box<QueueBox>>,
+}
+
+pub(crate) fn pool_into_raw(p: PoolBox) -> *mut nfq_rs_pool {
+    Box::into_raw(Box::new(p)) as *mut nfq_rs_pool
+}
+
+/// # Safety
+/// `p` is NULL or came from `pool_into_raw` and was not freed.
+pub(crate) unsafe fn pool_ref<'a>(p: *const nfq_rs_pool) -> Option<&'a PoolBox> {
+    // SAFETY: per the contract.
+    unsafe { (p as *const PoolBox).as_ref() }
+}
+
+/// # Safety
+/// `p` is NULL or came from `pool_into_raw`; no other thread uses it any more.
+pub(crate) unsafe fn pool_free(p: *mut nfq_rs_pool) {
+    if !p.is_null() {
+        // SAFETY: per the contract, p is a Box<PoolBox> we gave out.
+        drop(unsafe { Box::from_raw(p as *mut PoolBox) });
+    }
+}
+
+/// # Safety
+/// `p` is NULL or came from `pool_into_raw`; no other reference to it is alive.
+pub(crate) unsafe fn pool_mut<'a>(p: *mut nfq_rs_pool) -> Option<&'a mut PoolBox> {
+    // SAFETY: per the contract.
+    unsafe { (p as *mut PoolBox).as_mut() }
 }
 
 pub(crate) fn config_into_raw(c: ConfigBox) -> *mut nfq_rs_config {

@@ -107,6 +107,10 @@ impl Config {
         }
         self
     }
+    /// A copy of these settings for queue `num` alone.
+    pub fn for_queue(&self, num: u16) -> Config {
+        Config { queues: vec![num], ..self.clone() }
+    }
     /// The queue numbers to bind.
     pub fn queues(&self) -> &[u16] {
         &self.queues

@@ -5,10 +5,12 @@
 mod handle;
 pub(crate) mod msgs;
 mod packet;
+mod pool;
 
 pub use handle::{Config, CopyMode, Decision, KernelStats, PacketCtx, Queue, Stats};
 pub use msgs::{ConfigOp, VerdictOpts, encode_config, encode_verdict, encode_verdict_batch};
 pub use packet::{Packet, PacketHeader, Vlan};
+pub use pool::{Pool, PoolCallback};
 
 /// nfnetlink subsystem id of NFQUEUE (`NFNL_SUBSYS_QUEUE`).
 pub const NFNL_SUBSYS_QUEUE: u8 = 3;
