@@ -87,25 +87,30 @@ count_lines() { grep -cE -- "$2" "$1" || true; }
 
 build_all() {
     stage_install
-    local ver
+    local ver static_libs pid rc=0 pids=()
     ver=$(pkg-config --modversion libnfq_rs)
-    cc -std=c11 -O2 -Wall -Wextra -Werror "$ROOT/tests/c/udptool.c" -o "$OUT/udptool"
-    # Sanitized builds
-    cc_pc "$OUT/printer-asan" "$ROOT/examples-c/printer.c" "${SAN_FLAGS[@]}"
-    cc_pc "$OUT/filter-asan" "$ROOT/examples-c/filter.c" "${SAN_FLAGS[@]}"
-    cc_pc "$OUT/api_test-asan" "$ROOT/tests/c/api_test.c" "${SAN_FLAGS[@]}" \
-        -DNFQ_RS_EXPECTED_VERSION="\"$ver\"" -I"$ROOT/tests/c"
-    cxx_pc "$OUT/cxx_test-asan" "$ROOT/tests/c/cxx_test.cpp" "${SAN_FLAGS[@]}" -I"$ROOT/tests/c"
-    # Plain builds for valgrind
-    cc_pc "$OUT/printer" "$ROOT/examples-c/printer.c" -O2
-    cc_pc "$OUT/api_test" "$ROOT/tests/c/api_test.c" -O1 -DNFQ_RS_EXPECTED_VERSION="\"$ver\"" -I"$ROOT/tests/c"
-    # Static: libnfq_rs.a plus the Libs.private of the .pc file
-    local static_libs
     static_libs=$(pkg-config --static --libs libnfq_rs | sed 's/-lnfq_rs\b/-l:libnfq_rs.a/')
+    # The compilations are independent: run them in parallel.
+    cc -std=c11 -O2 -Wall -Wextra -Werror "$ROOT/tests/c/udptool.c" -o "$OUT/udptool" & pids+=($!)
+    # Sanitized builds
+    cc_pc "$OUT/printer-asan" "$ROOT/examples-c/printer.c" "${SAN_FLAGS[@]}" & pids+=($!)
+    cc_pc "$OUT/filter-asan" "$ROOT/examples-c/filter.c" "${SAN_FLAGS[@]}" & pids+=($!)
+    cc_pc "$OUT/api_test-asan" "$ROOT/tests/c/api_test.c" "${SAN_FLAGS[@]}" \
+        -DNFQ_RS_EXPECTED_VERSION="\"$ver\"" -I"$ROOT/tests/c" & pids+=($!)
+    cxx_pc "$OUT/cxx_test-asan" "$ROOT/tests/c/cxx_test.cpp" "${SAN_FLAGS[@]}" -I"$ROOT/tests/c" & pids+=($!)
+    # Plain builds for valgrind
+    cc_pc "$OUT/printer" "$ROOT/examples-c/printer.c" -O2 & pids+=($!)
+    cc_pc "$OUT/api_test" "$ROOT/tests/c/api_test.c" -O1 -DNFQ_RS_EXPECTED_VERSION="\"$ver\"" \
+        -I"$ROOT/tests/c" & pids+=($!)
+    # Static: libnfq_rs.a plus the Libs.private of the .pc file
     # shellcheck disable=SC2046,SC2086
     cc -std=c11 -Wall -Wextra -Werror -O1 -DNFQ_RS_EXPECTED_VERSION="\"$ver\"" -I"$ROOT/tests/c" \
         $(pkg-config --cflags libnfq_rs) "$ROOT/tests/c/api_test.c" -o "$OUT/api_test-static" \
-        $static_libs -lpthread
+        $static_libs -lpthread & pids+=($!)
+    for pid in "${pids[@]}"; do
+        wait "$pid" || rc=1
+    done
+    return "$rc"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -249,12 +254,14 @@ fi
 rm -rf "$OUT"
 mkdir -p "$OUT" "$LOGS"
 echo "building the library, staging it into $STAGE and building the C tests..."
+build_t0=$(date +%s.%N)
 if ! (set -euo pipefail; build_all) >"$LOGS/build.log" 2>&1; then
     echo "FAIL  build (log: $LOGS/build.log)"
     tail -n 40 "$LOGS/build.log" | sed 's/^/      | /'
     echo "C tests: 0 passed, 1 failed"
     exit 1
 fi
+echo "built in $(awk -v a="$build_t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s"
 
 run_test header t_header
 run_test install-layout t_install_layout
