@@ -594,6 +594,23 @@ int nfq_rs_verdict_ex(const nfq_rs_queue *q,
                       size_t len);
 
 /**
+ * Sends a verdict that also sets the connection's labels: the bits set in the 16-byte
+ * `mask` take their value from the 16-byte `labels` (in host order: on little-endian hosts label
+ * bit n is bit n%8 of byte n/8). Like the
+ * connection mark, this needs conntrack glue in the kernel (which ignores it otherwise), and
+ * the connection needs label storage (a connlabel rule in its namespace).
+ *
+ * # Safety
+ * `q` is NULL or a live handle; `labels` and `mask` are NULL or readable for 16 bytes.
+ */
+int nfq_rs_verdict_ct_labels(const nfq_rs_queue *q,
+                             uint16_t queue_num,
+                             uint32_t id,
+                             uint32_t verdict,
+                             const uint8_t *labels,
+                             const uint8_t *mask);
+
+/**
  * Gives `verdict` to every queued packet of `queue_num` with id up to `max_id`, including
  * packets kept for later.
  *
@@ -868,6 +885,17 @@ int nfq_rs_packet_set_mark(nfq_rs_packet *pkt, uint32_t mark);
  * `pkt` is NULL or the packet of a running callback.
  */
 int nfq_rs_packet_set_connmark(nfq_rs_packet *pkt, uint32_t mark);
+
+/**
+ * Sets the connection labels given with the callback's verdict: the bits set in the 16-byte
+ * `mask` take their value from the 16-byte `labels` (needs conntrack glue in the kernel, like
+ * the connection mark).
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running callback; `labels` and `mask` are NULL or
+ * readable for 16 bytes.
+ */
+int nfq_rs_packet_set_ct_labels(nfq_rs_packet *pkt, const uint8_t *labels, const uint8_t *mask);
 
 /**
  * Sets the packet priority given with the callback's verdict.

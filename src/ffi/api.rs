@@ -359,7 +359,10 @@ pub unsafe extern "C" fn nfq_rs_open(cfg: *const nfq_rs_config, out: *mut *mut n
         };
         match crate::queue::Queue::open(&c.cfg) {
             Ok(q) => {
-                let h = QueueBox { q: Arc::new(q), cb: std::sync::Mutex::new(UserCb { cb: None, user: std::ptr::null_mut() }) };
+                let h = QueueBox {
+                    q: Arc::new(q),
+                    cb: std::sync::Mutex::new(UserCb { cb: None, user: std::ptr::null_mut() }),
+                };
                 // SAFETY: out is writable.
                 unsafe { *out = queue_into_raw(h) };
                 NFQ_RS_OK
@@ -650,8 +653,40 @@ pub unsafe extern "C" fn nfq_rs_verdict_ex(
             connmark: (set & NFQ_RS_SET_CONNMARK != 0).then_some(connmark),
             priority: (set & NFQ_RS_SET_PRIORITY != 0).then_some(priority),
             payload,
+            labels: None,
         };
         done(h, h.q.verdict(queue_num, id, v, &opts))
+    })
+}
+
+/// Sends a verdict that also sets the connection's labels: the bits set in the 16-byte
+/// `mask` take their value from the 16-byte `labels` (in host order: on little-endian hosts label
+/// bit n is bit n%8 of byte n/8). Like the
+/// connection mark, this needs conntrack glue in the kernel (which ignores it otherwise), and
+/// the connection needs label storage (a connlabel rule in its namespace).
+///
+/// # Safety
+/// `q` is NULL or a live handle; `labels` and `mask` are NULL or readable for 16 bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_verdict_ct_labels(
+    q: *const nfq_rs_queue,
+    queue_num: u16,
+    id: u32,
+    verdict: u32,
+    labels: *const u8,
+    mask: *const u8,
+) -> c_int {
+    with_q("nfq_rs_verdict_ct_labels", q, |h| {
+        let v = match verdict_of("nfq_rs_verdict_ct_labels", verdict) {
+            Ok(v) => v,
+            Err(c) => return c,
+        };
+        if labels.is_null() || mask.is_null() {
+            return invalid("nfq_rs_verdict_ct_labels: labels or mask is NULL");
+        }
+        // SAFETY: both are readable for 16 bytes per the contract; [u8; 16] has alignment 1.
+        let (l, m) = unsafe { (&*(labels as *const [u8; 16]), &*(mask as *const [u8; 16])) };
+        done(h, h.q.verdict(queue_num, id, v, &VerdictOpts { labels: Some((l, m)), ..Default::default() }))
     })
 }
 
@@ -1152,6 +1187,30 @@ pub unsafe extern "C" fn nfq_rs_packet_set_mark(pkt: *mut nfq_rs_packet, mark: u
 pub unsafe extern "C" fn nfq_rs_packet_set_connmark(pkt: *mut nfq_rs_packet, mark: u32) -> c_int {
     pkt_set("nfq_rs_packet_set_connmark", pkt, |c| {
         c.set_connmark(mark);
+        NFQ_RS_OK
+    })
+}
+
+/// Sets the connection labels given with the callback's verdict: the bits set in the 16-byte
+/// `mask` take their value from the 16-byte `labels` (needs conntrack glue in the kernel, like
+/// the connection mark).
+///
+/// # Safety
+/// `pkt` is NULL or the packet of a running callback; `labels` and `mask` are NULL or
+/// readable for 16 bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_packet_set_ct_labels(
+    pkt: *mut nfq_rs_packet,
+    labels: *const u8,
+    mask: *const u8,
+) -> c_int {
+    pkt_set("nfq_rs_packet_set_ct_labels", pkt, |c| {
+        if labels.is_null() || mask.is_null() {
+            return invalid("nfq_rs_packet_set_ct_labels: labels or mask is NULL");
+        }
+        // SAFETY: both are readable for 16 bytes per the contract; [u8; 16] has alignment 1.
+        let (l, m) = unsafe { (&*(labels as *const [u8; 16]), &*(mask as *const [u8; 16])) };
+        c.set_labels(l, m);
         NFQ_RS_OK
     })
 }

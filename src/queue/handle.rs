@@ -345,6 +345,7 @@ pub struct PacketCtx<'a> {
     mark: Option<u32>,
     connmark: Option<u32>,
     priority: Option<u32>,
+    labels: Option<([u8; 16], [u8; 16])>,
     payload_set: bool,
     scratch: &'a mut Vec<u8>,
 }
@@ -372,6 +373,11 @@ impl<'a> PacketCtx<'a> {
     /// Set the connection mark with the verdict.
     pub fn set_connmark(&mut self, mark: u32) {
         self.connmark = Some(mark);
+    }
+    /// Set the connection labels with the verdict: the bits set in `mask` take their value
+    /// from `labels` (needs conntrack glue in the kernel, like the connection mark).
+    pub fn set_labels(&mut self, labels: &[u8; 16], mask: &[u8; 16]) {
+        self.labels = Some((*labels, *mask));
     }
     /// Set skb->priority with the verdict.
     pub fn set_priority(&mut self, prio: u32) {
@@ -987,11 +993,13 @@ impl Queue {
                 mark: None,
                 connmark: None,
                 priority: None,
+                labels: None,
                 payload_set: false,
                 scratch: &mut st.scratch,
             };
             let r = catch_unwind(AssertUnwindSafe(|| cb(&mut ctx)));
             let (mark, connmark, priority, payload_set) = (ctx.mark, ctx.connmark, ctx.priority, ctx.payload_set);
+            let labels = ctx.labels;
             match r {
                 Ok(Decision::Verdict(v)) => {
                     let scratch = std::mem::take(&mut st.scratch);
@@ -1000,6 +1008,7 @@ impl Queue {
                         connmark,
                         priority,
                         payload: if payload_set { Some(&scratch[..]) } else { None },
+                        labels: labels.as_ref().map(|(l, m)| (l, m)),
                     };
                     self.push_verdict(st, queue, id, v.raw(), &opts);
                     st.scratch = scratch;

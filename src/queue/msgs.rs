@@ -6,6 +6,10 @@ use crate::netlink::{MsgBuilder, NLM_F_ACK, NLM_F_REQUEST, nfnl_msg_type};
 
 /// `CTA_MARK` inside `NFQA_CT`: the connection mark.
 const CTA_MARK: u16 = 8;
+/// `CTA_LABELS` inside `NFQA_CT`: the connection's 128 label bits.
+const CTA_LABELS: u16 = 22;
+/// `CTA_LABELS_MASK` inside `NFQA_CT`: which label bits `CTA_LABELS` changes.
+const CTA_LABELS_MASK: u16 = 23;
 
 /// Optional parts of a verdict.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -19,6 +23,10 @@ pub struct VerdictOpts<'a> {
     pub priority: Option<u32>,
     /// Replacement packet, from the network header (`NFQA_PAYLOAD`, at most 65531 bytes).
     pub payload: Option<&'a [u8]>,
+    /// New connection labels and the mask of the bits to change (`NFQA_CT` { `CTA_LABELS`,
+    /// `CTA_LABELS_MASK` }); like `connmark`, needs conntrack glue in the kernel, and the
+    /// connection needs label storage (a connlabel rule in the namespace).
+    pub labels: Option<(&'a [u8; 16], &'a [u8; 16])>,
 }
 
 /// A config request.
@@ -98,9 +106,14 @@ pub fn encode_verdict(
     if let Some(p) = opts.priority {
         b.put_be32(attr::PRIORITY, p);
     }
-    if let Some(cm) = opts.connmark {
+    if opts.connmark.is_some() || opts.labels.is_some() {
         let n = b.nest_start(attr::CT);
-        b.put_be32(CTA_MARK, cm);
+        if let Some(cm) = opts.connmark {
+            b.put_be32(CTA_MARK, cm);
+        }
+        if let Some((labels, mask)) = opts.labels {
+            b.put(CTA_LABELS, labels).put(CTA_LABELS_MASK, mask);
+        }
         b.nest_end(n);
     }
     match opts.payload {
@@ -198,6 +211,26 @@ mod tests {
         assert_eq!(&buf[34..36], &(attr::CT | 0x8000).to_ne_bytes());
         assert_eq!(&buf[38..40], &CTA_MARK.to_ne_bytes());
         assert_eq!(&buf[40..44], &5u32.to_be_bytes());
+    }
+
+    #[test]
+    fn labels_and_mask_go_in_the_ct_nest_after_the_connmark() {
+        let (l, m) = ([0xa5u8; 16], [0x0fu8; 16]);
+        let mut buf = Vec::new();
+        let opts = VerdictOpts { connmark: Some(5), labels: Some((&l, &m)), ..Default::default() };
+        encode_verdict(&mut buf, 0, 1, 2, 1, &opts, false);
+        // nest header 4 + CTA_MARK 8 + CTA_LABELS 20 + CTA_LABELS_MASK 20
+        assert_eq!(&buf[32..34], &52u16.to_ne_bytes());
+        assert_eq!(&buf[44..46], &20u16.to_ne_bytes());
+        assert_eq!(&buf[46..48], &CTA_LABELS.to_ne_bytes());
+        assert_eq!(&buf[48..64], &l);
+        assert_eq!(&buf[66..68], &CTA_LABELS_MASK.to_ne_bytes());
+        assert_eq!(&buf[68..84], &m);
+        assert_eq!(buf.len(), 84);
+        buf.clear();
+        encode_verdict(&mut buf, 0, 1, 2, 1, &VerdictOpts { labels: Some((&l, &m)), ..Default::default() }, false);
+        assert_eq!(&buf[32..34], &44u16.to_ne_bytes());
+        assert_eq!(&buf[38..40], &CTA_LABELS.to_ne_bytes());
     }
 
     #[test]
