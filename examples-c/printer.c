@@ -90,6 +90,7 @@ static void print_counters(const nfq_rs_queue *q, uint16_t queue)
         {NFQ_RS_STAT_CALLBACK_ERRORS, "callback_errors"},
         {NFQ_RS_STAT_DEFERRED, "deferred"},
         {NFQ_RS_STAT_FALLBACK_VERDICTS, "fallback_verdicts"},
+        {NFQ_RS_STAT_VERDICT_MESSAGES, "verdict_messages"},
     };
     static const struct { int which; const char *name; } kstats[] = {
         {NFQ_RS_KSTAT_QUEUE_TOTAL, "queue_total"},
