@@ -27,6 +27,8 @@ DESTDIR      ?=
 LIBDIR       ?= $(PREFIX)/lib
 INCLUDEDIR   ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# Also install the libnetfilter_queue drop-in (see install-compat); COMPAT=0 leaves it out.
+COMPAT       ?= 1
 
 # Version and soname major from Cargo.toml (the soname itself is set in build.rs).
 VERSION := $(shell sed -n 's/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml | head -n1)
@@ -104,7 +106,9 @@ install-native: build $(NATIVE_LIBS_FILE)
 	        echo "$(LDCONFIG)"; $(LDCONFIG) || true ;; esac; \
 	fi
 
-uninstall: uninstall-native $(if $(filter 1 yes,$(COMPAT)),uninstall-compat)
+uninstall: $(if $(filter 1 yes,$(COMPAT)),uninstall-compat) uninstall-native
+
+uninstall-native: $(if $(filter 1 yes,$(COMPAT)),uninstall-compat)
 
 uninstall-native:
 	rm -f "$(DESTDIR)$(LIBDIR)/$(SO_FILE)" "$(DESTDIR)$(LIBDIR)/$(SO_MAJOR)" \
@@ -121,17 +125,37 @@ uninstall-native:
 	        echo "$(LDCONFIG)"; $(LDCONFIG) || true ;; esac; \
 	fi
 
-# ======================== COMPAT INSTALL HOOK (not implemented yet) ======================
-# `make install COMPAT=1` / `make uninstall COMPAT=1` will also run these. They are meant to
-# install the libnetfilter_queue drop-in: compat headers (include/libnetfilter_queue/*.h),
-# libnetfilter_queue.pc, and libnetfilter_queue.so.1 (+ .so) pointing at our library, and to
-# remove exactly those again. Until src/compat exists they only refuse.
-install-compat:
-	@echo "install-compat: the libnetfilter_queue compat layer is not implemented yet" >&2; exit 1
+# ---------------------------------------------------------------------------------------
+# The libnetfilter_queue drop-in (installed by default; COMPAT=0 leaves it out). It goes into its own
+# directories so it never shadows a system libnetfilter_queue:
+#   $(COMPAT_INCDIR)/libnetfilter_queue/*.h     our compat headers
+#   $(COMPAT_LIBDIR)/libnetfilter_queue.so.1    -> ../../libnfq_rs.so.0 (LD_LIBRARY_PATH switch)
+#   $(COMPAT_LIBDIR)/libnetfilter_queue.so      -> libnetfilter_queue.so.1 (for -lnetfilter_queue)
+#   $(COMPAT_LIBDIR)/pkgconfig/libnetfilter_queue.pc (PKG_CONFIG_PATH switch)
+COMPAT_LIBDIR := $(LIBDIR)/nfq_rs/compat
+COMPAT_INCDIR := $(INCLUDEDIR)/nfq_rs/compat
+COMPAT_HEADERS := $(notdir $(wildcard include/libnetfilter_queue/*.h))
+
+install-compat: install-native
+	$(INSTALL) -d "$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig" "$(DESTDIR)$(COMPAT_INCDIR)/libnetfilter_queue"
+	$(INSTALL) -m 0644 $(addprefix include/libnetfilter_queue/,$(COMPAT_HEADERS)) \
+	    "$(DESTDIR)$(COMPAT_INCDIR)/libnetfilter_queue/"
+	ln -sfn ../../$(SO_MAJOR) "$(DESTDIR)$(COMPAT_LIBDIR)/libnetfilter_queue.so.1"
+	ln -sfn libnetfilter_queue.so.1 "$(DESTDIR)$(COMPAT_LIBDIR)/libnetfilter_queue.so"
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e "s|@LIBS_PRIVATE@|$$(cat $(NATIVE_LIBS_FILE))|g" \
+	    pkgconfig/libnetfilter_queue.pc.in >"$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig/libnetfilter_queue.pc"
+	chmod 0644 "$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig/libnetfilter_queue.pc"
 
 uninstall-compat:
-	@echo "uninstall-compat: the libnetfilter_queue compat layer is not implemented yet" >&2; exit 1
-# ==========================================================================================
+	for h in $(COMPAT_HEADERS); do rm -f "$(DESTDIR)$(COMPAT_INCDIR)/libnetfilter_queue/$$h"; done
+	rm -f "$(DESTDIR)$(COMPAT_LIBDIR)/libnetfilter_queue.so.1" "$(DESTDIR)$(COMPAT_LIBDIR)/libnetfilter_queue.so" \
+	      "$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig/libnetfilter_queue.pc"
+	@for d in "$(COMPAT_INCDIR)/libnetfilter_queue" "$(COMPAT_INCDIR)" "$(INCLUDEDIR)/nfq_rs" \
+	          "$(COMPAT_LIBDIR)/pkgconfig" "$(COMPAT_LIBDIR)" "$(LIBDIR)/nfq_rs"; do \
+	    [ -d "$(DESTDIR)$$d" ] && rmdir --ignore-fail-on-non-empty "$(DESTDIR)$$d" || true; \
+	done
 
 # ---------------------------------------------------------------------------------------
 # Demo and tests (root: network namespaces and iptables inside them)
@@ -151,6 +175,10 @@ test:
 	$(MAKE) --no-print-directory check-header || failed="$$failed check-header"; \
 	echo "== scripts/test-c.sh"; \
 	scripts/test-c.sh || failed="$$failed c-tests"; \
+	echo "== scripts/test-compat.sh"; \
+	scripts/test-compat.sh || failed="$$failed compat-tests"; \
+	echo "== scripts/test-python.sh"; \
+	scripts/test-python.sh || failed="$$failed python-tests"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed" >&2; exit 1; fi; \
 	echo "make test: all passed"
 

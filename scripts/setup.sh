@@ -75,6 +75,14 @@ if ! san_ok; then
     san_ok || { say "gcc -fsanitize=address,undefined does not work"; exit 1; }
 fi
 
+# --- pytest for the Python package's tests ---------------------------------------------------
+if ! python3 -c 'import pytest' >/dev/null 2>&1; then
+    say "installing pytest"
+    quiet python3 -m pip install --quiet pytest ||
+        quiet python3 -m pip install --quiet --break-system-packages pytest ||
+        quiet apt-get install -y --no-install-recommends python3-pytest
+fi
+
 # --- kernel modules (built in on some kernels; best effort) ------------------------------
 if [ ! -e /proc/net/netfilter/nfnetlink_queue ] && command -v modprobe >/dev/null; then
     modprobe -q nfnetlink_queue 2>/dev/null || true
