@@ -15,6 +15,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+/** A verdict that sends the packet to queue `n` (0..65535); add NFQ_RS_QUEUE_BYPASS to accept
+ *  when nobody listens there. Usable as a callback answer and as a verdict argument. */
+#define NFQ_RS_QUEUE(n) ((int)((((uint32_t)(uint16_t)(n)) << 16) | NFQ_RS_QUEUE_CODE))
+
 
 /**
  * Success.
@@ -115,6 +119,12 @@
  * Callback answer: keep the packet queued; give its verdict later with `nfq_rs_verdict*`.
  */
 #define NFQ_RS_LATER 256
+
+/**
+ * Callback answer: the callback failed; give the packet the fallback verdict (set with
+ * `nfq_rs_config_set_fallback_verdict`, drop by default) and count a callback error.
+ */
+#define NFQ_RS_FAILED -1
 
 /**
  * Copy mode: nothing (the kernel then drops every packet of the queue).
@@ -332,6 +342,12 @@ int nfq_rs_last_error(const nfq_rs_queue *q, char *buf, size_t len);
  * of 16, 4 MiB receive buffer, fallback verdict drop. NULL only if out of memory.
  */
 nfq_rs_config *nfq_rs_config_new(uint16_t queue_num);
+
+/**
+ * A new config that binds no queue at open (bind later with `nfq_rs_bind`), with the same
+ * defaults as `nfq_rs_config_new`. NULL only if out of memory.
+ */
+nfq_rs_config *nfq_rs_config_new_unbound(void);
 
 /**
  * Frees a config (NULL is fine).
@@ -983,6 +999,3 @@ void nfq_rs_pool_free(nfq_rs_pool *pool);
 #endif  // __cplusplus
 
 #endif  /* NFQ_RS_H */
-
-/** A verdict that sends the packet to queue `n` (0..65535). */
-#define NFQ_RS_QUEUE(n) ((int)((((uint32_t)(uint16_t)(n)) << 16) | NFQ_RS_QUEUE_CODE))

@@ -26,6 +26,9 @@ pub const NFQ_RS_STOP: u32 = 5;
 pub const NFQ_RS_QUEUE_BYPASS: u32 = 0x8000;
 /// Callback answer: keep the packet queued; give its verdict later with `nfq_rs_verdict*`.
 pub const NFQ_RS_LATER: i32 = 0x100;
+/// Callback answer: the callback failed; give the packet the fallback verdict (set with
+/// `nfq_rs_config_set_fallback_verdict`, drop by default) and count a callback error.
+pub const NFQ_RS_FAILED: i32 = -1;
 
 /// Copy mode: nothing (the kernel then drops every packet of the queue).
 pub const NFQ_RS_COPY_NONE: c_int = 0;
@@ -145,6 +148,15 @@ pub unsafe extern "C" fn nfq_rs_last_error(q: *const nfq_rs_queue, buf: *mut c_c
 #[unsafe(no_mangle)]
 pub extern "C" fn nfq_rs_config_new(queue_num: u16) -> *mut nfq_rs_config {
     boundary("nfq_rs_config_new", std::ptr::null_mut(), || config_into_raw(ConfigBox { cfg: Config::new(queue_num) }))
+}
+
+/// A new config that binds no queue at open (bind later with `nfq_rs_bind`), with the same
+/// defaults as `nfq_rs_config_new`. NULL only if out of memory.
+#[unsafe(no_mangle)]
+pub extern "C" fn nfq_rs_config_new_unbound() -> *mut nfq_rs_config {
+    boundary("nfq_rs_config_new_unbound", std::ptr::null_mut(), || {
+        config_into_raw(ConfigBox { cfg: Config::unbound() })
+    })
 }
 
 /// Frees a config (NULL is fine).
@@ -383,11 +395,24 @@ pub unsafe extern "C" fn nfq_rs_close(q: *mut nfq_rs_queue) {
     boundary("nfq_rs_close", (), || unsafe { queue_free(q) })
 }
 
+/// Runs an export on a live handle. A failure is recorded as the handle's last error too
+/// (not only the thread's), whatever produced it.
 fn with_q(name: &str, q: *const nfq_rs_queue, f: impl FnOnce(&QueueBox) -> c_int) -> c_int {
     boundary(name, NFQ_RS_E_INTERNAL, || {
         // SAFETY: the exports' contract: q is NULL or a live handle.
         match unsafe { queue_ref(q) } {
-            Some(h) => f(h),
+            Some(h) => {
+                let rc = f(h);
+                if rc < 0 {
+                    let msg = thread_error();
+                    if h.q.last_error() != msg {
+                        let _ = h
+                            .q
+                            .record_error(crate::netlink::Error::new(crate::netlink::ErrorKind::InvalidArgument, msg));
+                    }
+                }
+                rc
+            }
             None => invalid(&format!("{name}: queue handle is NULL")),
         }
     })
@@ -495,6 +520,9 @@ pub unsafe extern "C" fn nfq_rs_set_no_enobufs(q: *mut nfq_rs_queue, on: c_int) 
 fn decide(ctx: &crate::queue::PacketCtx<'_>, answer: i32) -> Decision {
     if answer == NFQ_RS_LATER {
         return Decision::Later;
+    }
+    if answer == NFQ_RS_FAILED {
+        return Decision::Verdict(ctx.handle().callback_failed(ctx.queue(), ctx.id()));
     }
     match Verdict::from_raw(answer as u32) {
         Some(v) if answer >= 0 || answer as u32 & 0xff == NFQ_RS_QUEUE_CODE => Decision::Verdict(v),
@@ -800,7 +828,8 @@ pub unsafe extern "C" fn nfq_rs_kernel_stat(
 }
 
 // ---------------------------------------------------------------------------------------
-// Packet accessors (inside the callback only)
+// Packet accessors (inside the callback only). Those returning a plain value return 0 for a
+// NULL packet (0 is never a packet id); those returning presence return NFQ_RS_E_INVAL.
 
 fn pkt_get<T: Copy>(
     name: &str,

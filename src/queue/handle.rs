@@ -1036,11 +1036,27 @@ impl Queue {
     /// returns the fallback verdict to apply.
     pub fn invalid_answer(&self, queue: u16, id: u32, answer: i64) -> Verdict {
         bump(&self.counters.callback_errors, 1);
+        bump(&self.counters.fallback_verdicts, 1);
         let _ = self.fail(Error::new(
             ErrorKind::InvalidArgument,
             format!(
                 "the callback returned {answer} for packet {id} of queue {queue}, which is not a verdict; \
                  gave it the fallback verdict {:?}",
+                self.fallback
+            ),
+        ));
+        self.fallback
+    }
+
+    /// Counts a callback that reported a failure (used by the C and Python layers) and
+    /// returns the fallback verdict to apply.
+    pub fn callback_failed(&self, queue: u16, id: u32) -> Verdict {
+        bump(&self.counters.callback_errors, 1);
+        bump(&self.counters.fallback_verdicts, 1);
+        let _ = self.fail(Error::new(
+            ErrorKind::Internal,
+            format!(
+                "the callback reported a failure for packet {id} of queue {queue}; gave it the fallback verdict {:?}",
                 self.fallback
             ),
         ));
