@@ -147,7 +147,7 @@ pub unsafe extern "C" fn nfq_rs_last_error(q: *const nfq_rs_queue, buf: *mut c_c
 /// of 16, 4 MiB receive buffer, fallback verdict drop. NULL only if out of memory.
 #[unsafe(no_mangle)]
 pub extern "C" fn nfq_rs_config_new(queue_num: u16) -> *mut nfq_rs_config {
-    boundary("nfq_rs_config_new", std::ptr::null_mut(), || config_into_raw(ConfigBox { cfg: Config::new(queue_num) }))
+    boundary("nfq_rs_config_new", std::ptr::null_mut(), || config_into_raw(ConfigBox { magic: MAGIC_CONFIG, cfg: Config::new(queue_num) }))
 }
 
 /// A new config that binds no queue at open (bind later with `nfq_rs_bind`), with the same
@@ -155,7 +155,7 @@ pub extern "C" fn nfq_rs_config_new(queue_num: u16) -> *mut nfq_rs_config {
 #[unsafe(no_mangle)]
 pub extern "C" fn nfq_rs_config_new_unbound() -> *mut nfq_rs_config {
     boundary("nfq_rs_config_new_unbound", std::ptr::null_mut(), || {
-        config_into_raw(ConfigBox { cfg: Config::unbound() })
+        config_into_raw(ConfigBox { magic: MAGIC_CONFIG, cfg: Config::unbound() })
     })
 }
 
@@ -174,7 +174,7 @@ fn with_cfg(name: &str, cfg: *mut nfq_rs_config, f: impl FnOnce(&mut Config) -> 
         // SAFETY: the exports' contract: cfg is NULL or a live config used by one thread.
         match unsafe { config_mut(cfg) } {
             Some(c) => f(&mut c.cfg),
-            None => invalid(&format!("{name}: config is NULL")),
+            None => invalid(&format!("{name}: the config is NULL or not a live nfq_rs_config")),
         }
     })
 }
@@ -371,10 +371,7 @@ pub unsafe extern "C" fn nfq_rs_open(cfg: *const nfq_rs_config, out: *mut *mut n
         };
         match crate::queue::Queue::open(&c.cfg) {
             Ok(q) => {
-                let h = QueueBox {
-                    q: Arc::new(q),
-                    cb: std::sync::Mutex::new(UserCb { cb: None, user: std::ptr::null_mut() }),
-                };
+                let h = QueueBox::new(Arc::new(q), UserCb { cb: None, user: std::ptr::null_mut() });
                 // SAFETY: out is writable.
                 unsafe { *out = queue_into_raw(h) };
                 NFQ_RS_OK
@@ -413,7 +410,7 @@ fn with_q(name: &str, q: *const nfq_rs_queue, f: impl FnOnce(&QueueBox) -> c_int
                 }
                 rc
             }
-            None => invalid(&format!("{name}: queue handle is NULL")),
+            None => invalid(&format!("{name}: the queue handle is NULL or not a live nfq_rs_queue")),
         }
     })
 }
@@ -1325,10 +1322,10 @@ pub unsafe extern "C" fn nfq_rs_pool_start(
                 let handles = pool
                     .queues()
                     .iter()
-                    .map(|q| Box::new(QueueBox { q: Arc::clone(q), cb: std::sync::Mutex::new(ucb) }))
+                    .map(|q| Box::new(QueueBox::new(Arc::clone(q), ucb)))
                     .collect();
                 // SAFETY: out is writable.
-                unsafe { *out = pool_into_raw(PoolBox { pool: Some(pool), handles }) };
+                unsafe { *out = pool_into_raw(PoolBox { magic: MAGIC_POOL, pool: Some(pool), handles }) };
                 NFQ_RS_OK
             }
             Err(e) => fail(&e),

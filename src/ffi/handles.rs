@@ -27,8 +27,35 @@ pub struct nfq_rs_packet {
 /// give its verdict later with `nfq_rs_verdict*` (from any thread).
 pub type nfq_rs_callback = Option<unsafe extern "C" fn(pkt: *mut nfq_rs_packet, user: *mut c_void) -> i32>;
 
+/// First field of every handle box: says what the memory is, so a handle of another kind
+/// (or one already freed, while its memory is untouched) is refused instead of misused.
+pub(crate) const MAGIC_CONFIG: u64 = 0x6e66_7172_6366_6731; // "nfqrcfg1"
+pub(crate) const MAGIC_QUEUE: u64 = 0x6e66_7172_7175_6531; // "nfqrque1"
+pub(crate) const MAGIC_POOL: u64 = 0x6e66_7172_706f_6f31; // "nfqrpoo1"
+const MAGIC_FREED: u64 = 0x6e66_7172_6672_6565; // "nfqrfree"
+
+/// Reads the magic at the start of a handle box.
+///
+/// # Safety
+/// `p` is non-NULL and points at readable memory of at least 8 bytes, aligned for u64.
+unsafe fn magic_of(p: *const c_void) -> u64 {
+    // SAFETY: per the contract.
+    unsafe { std::ptr::read_volatile(p as *const u64) }
+}
+
+/// Whether `p` is non-NULL, aligned, and carries `magic`.
+///
+/// # Safety
+/// `p` is NULL or a pointer the caller got from this library (any kind of handle).
+unsafe fn is<T>(p: *const T, magic: u64) -> bool {
+    // SAFETY: non-NULL and aligned pointers from this library point at a box of at least 8 bytes.
+    !p.is_null() && (p as usize) % 8 == 0 && unsafe { magic_of(p as *const c_void) } == magic
+}
+
 /// What a config handle holds.
+#[repr(C)]
 pub(crate) struct ConfigBox {
+    pub magic: u64,
     pub cfg: Config,
 }
 
@@ -46,9 +73,23 @@ unsafe impl Send for UserCb {}
 unsafe impl Sync for UserCb {}
 
 /// What a queue handle holds.
+#[repr(C)]
 pub(crate) struct QueueBox {
+    pub magic: u64,
     pub q: Arc<Queue>,
     pub cb: Mutex<UserCb>,
+}
+
+impl QueueBox {
+    pub fn new(q: Arc<Queue>, cb: UserCb) -> QueueBox {
+        QueueBox { magic: MAGIC_QUEUE, q, cb: Mutex::new(cb) }
+    }
+}
+
+impl Drop for QueueBox {
+    fn drop(&mut self) {
+        self.magic = MAGIC_FREED;
+    }
 }
 
 /// Opaque: a pool of receiving threads, one per queue number of a range.
@@ -58,9 +99,23 @@ pub struct nfq_rs_pool {
 
 /// What a pool handle holds: the pool, and a queue handle per queue for the C API (boxed so
 /// their addresses stay fixed while the pool lives).
+#[repr(C)]
 pub(crate) struct PoolBox {
+    pub magic: u64,
     pub pool: Option<Pool>,
     pub handles: Vec<Box<QueueBox>>,
+}
+
+impl Drop for PoolBox {
+    fn drop(&mut self) {
+        self.magic = MAGIC_FREED;
+    }
+}
+
+impl Drop for ConfigBox {
+    fn drop(&mut self) {
+        self.magic = MAGIC_FREED;
+    }
 }
 
 pub(crate) fn pool_into_raw(p: PoolBox) -> *mut nfq_rs_pool {
@@ -70,14 +125,15 @@ pub(crate) fn pool_into_raw(p: PoolBox) -> *mut nfq_rs_pool {
 /// # Safety
 /// `p` is NULL or came from `pool_into_raw` and was not freed.
 pub(crate) unsafe fn pool_ref<'a>(p: *const nfq_rs_pool) -> Option<&'a PoolBox> {
-    // SAFETY: per the contract.
-    unsafe { (p as *const PoolBox).as_ref() }
+    // SAFETY: per the contract; the magic check refuses other kinds of handles.
+    unsafe { if is(p, MAGIC_POOL) { (p as *const PoolBox).as_ref() } else { None } }
 }
 
 /// # Safety
 /// `p` is NULL or came from `pool_into_raw`; no other thread uses it any more.
 pub(crate) unsafe fn pool_free(p: *mut nfq_rs_pool) {
-    if !p.is_null() {
+    // SAFETY: per the contract.
+    if unsafe { is(p, MAGIC_POOL) } {
         // SAFETY: per the contract, p is a Box<PoolBox> we gave out.
         drop(unsafe { Box::from_raw(p as *mut PoolBox) });
     }
@@ -86,8 +142,8 @@ pub(crate) unsafe fn pool_free(p: *mut nfq_rs_pool) {
 /// # Safety
 /// `p` is NULL or came from `pool_into_raw`; no other reference to it is alive.
 pub(crate) unsafe fn pool_mut<'a>(p: *mut nfq_rs_pool) -> Option<&'a mut PoolBox> {
-    // SAFETY: per the contract.
-    unsafe { (p as *mut PoolBox).as_mut() }
+    // SAFETY: per the contract; the magic check refuses other kinds of handles.
+    unsafe { if is(p, MAGIC_POOL) { (p as *mut PoolBox).as_mut() } else { None } }
 }
 
 pub(crate) fn config_into_raw(c: ConfigBox) -> *mut nfq_rs_config {
@@ -97,21 +153,22 @@ pub(crate) fn config_into_raw(c: ConfigBox) -> *mut nfq_rs_config {
 /// # Safety
 /// `p` is NULL or came from `config_into_raw` and was not freed.
 pub(crate) unsafe fn config_ref<'a>(p: *const nfq_rs_config) -> Option<&'a ConfigBox> {
-    // SAFETY: per the contract, a non-NULL p points at a live ConfigBox.
-    unsafe { (p as *const ConfigBox).as_ref() }
+    // SAFETY: per the contract; the magic check refuses other kinds of handles.
+    unsafe { if is(p, MAGIC_CONFIG) { (p as *const ConfigBox).as_ref() } else { None } }
 }
 
 /// # Safety
 /// As for `config_ref`, and no other reference to it is alive.
 pub(crate) unsafe fn config_mut<'a>(p: *mut nfq_rs_config) -> Option<&'a mut ConfigBox> {
-    // SAFETY: per the contract.
-    unsafe { (p as *mut ConfigBox).as_mut() }
+    // SAFETY: per the contract; the magic check refuses other kinds of handles.
+    unsafe { if is(p, MAGIC_CONFIG) { (p as *mut ConfigBox).as_mut() } else { None } }
 }
 
 /// # Safety
 /// `p` is NULL or came from `config_into_raw` and was not freed; it is not used afterwards.
 pub(crate) unsafe fn config_free(p: *mut nfq_rs_config) {
-    if !p.is_null() {
+    // SAFETY: per the contract.
+    if unsafe { is(p, MAGIC_CONFIG) } {
         // SAFETY: per the contract, p is a Box<ConfigBox> we gave out.
         drop(unsafe { Box::from_raw(p as *mut ConfigBox) });
     }
@@ -124,14 +181,16 @@ pub(crate) fn queue_into_raw(q: QueueBox) -> *mut nfq_rs_queue {
 /// # Safety
 /// `p` is NULL or came from `queue_into_raw` and was not closed.
 pub(crate) unsafe fn queue_ref<'a>(p: *const nfq_rs_queue) -> Option<&'a QueueBox> {
-    // SAFETY: per the contract; QueueBox is Sync, so shared references from many threads are fine.
-    unsafe { (p as *const QueueBox).as_ref() }
+    // SAFETY: per the contract; QueueBox is Sync, so shared references from many threads are
+    // fine; the magic check refuses other kinds of handles.
+    unsafe { if is(p, MAGIC_QUEUE) { (p as *const QueueBox).as_ref() } else { None } }
 }
 
 /// # Safety
 /// `p` is NULL or came from `queue_into_raw`; no other thread uses it any more.
 pub(crate) unsafe fn queue_free(p: *mut nfq_rs_queue) {
-    if !p.is_null() {
+    // SAFETY: per the contract.
+    if unsafe { is(p, MAGIC_QUEUE) } {
         // SAFETY: per the contract, p is a Box<QueueBox> we gave out.
         drop(unsafe { Box::from_raw(p as *mut QueueBox) });
     }
