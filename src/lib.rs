@@ -24,6 +24,8 @@
 pub mod netlink;
 /// cbindgen:ignore
 pub mod queue;
+/// cbindgen:ignore
+pub mod conntrack;
 
 #[doc(hidden)]
 pub mod ffi;

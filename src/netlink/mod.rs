@@ -11,7 +11,7 @@ mod socket;
 pub use builder::{MsgBuilder, NestToken};
 pub use error::{Error, ErrorKind, ParseError, Result, errno_name, kind_of_errno};
 pub use msg::{Attr, Attrs, ErrorMsg, Messages, Msg, NfGenMsg};
-pub use request::{Event, Failure, transact};
+pub use request::{DumpEnd, Event, Failure, dump, transact};
 pub use socket::{EventFd, Netns, RecvBatch, RecvInfo, Socket};
 
 /// Length of `struct nlmsghdr`.
@@ -45,6 +45,8 @@ pub const NLM_F_DUMP: u16 = 0x300;
 pub const NLM_F_CREATE: u16 = 0x400;
 /// Fail if it exists.
 pub const NLM_F_EXCL: u16 = 0x200;
+/// Set on the messages of a dump whose table changed while it was read (`NLM_F_DUMP_INTR`).
+pub const NLM_F_DUMP_INTR: u16 = 0x10;
 /// ACK flag: the extended ACK carries TLVs (`NLM_F_ACK_TLVS`).
 pub const NLM_F_ACK_TLVS: u16 = 0x200;
 /// ACK flag: the echoed request was cut to its header (`NLM_F_CAPPED`).

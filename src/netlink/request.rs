@@ -91,3 +91,127 @@ pub fn transact(
         }
     }
 }
+
+/// How a dump ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DumpEnd {
+    /// Answer messages received (handed to the callback until it asked to stop).
+    pub messages: usize,
+    /// The kernel flagged the dump as inconsistent (`NLM_F_DUMP_INTR`): the table changed
+    /// while it was read, so entries may be missing or doubled; dump again for a clean copy.
+    pub interrupted: bool,
+}
+
+/// Sends a dump request (built with `NLM_F_DUMP` and sequence number `seq`) and receives its
+/// multipart answer until `NLMSG_DONE`, handing each answer message to `on_msg`; when
+/// `on_msg` returns false the rest of the dump is still read (so the socket stays usable) but
+/// no longer handed over. `idle` bounds the wait for each datagram, not the whole dump.
+/// Messages that are not part of this answer go to `on_event`, as in [`transact`]. Returns the
+/// negated error code of an `NLMSG_ERROR` answer, of a `NLMSG_DONE` that carries one, or
+/// `ETIMEDOUT`/`EMSGSIZE` (a datagram larger than `buf_size`).
+#[allow(clippy::too_many_arguments)]
+pub fn dump(
+    sock: &Socket,
+    req: &[u8],
+    seq: u32,
+    buf: &mut Vec<u8>,
+    buf_size: usize,
+    idle: Duration,
+    on_msg: &mut dyn FnMut(Msg<'_>) -> bool,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<DumpEnd, Failure> {
+    if let Err(e) = sock.send(req) {
+        return Err((e.raw_os_error().unwrap_or(libc::EIO), None));
+    }
+    if buf.len() < buf_size {
+        buf.resize(buf_size, 0);
+    }
+    let mut end = DumpEnd::default();
+    let mut wanted = true;
+    let mut deadline = Instant::now() + idle;
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err((libc::ETIMEDOUT, Some("the dump stopped: no message from the kernel in time".into())));
+        }
+        match sock.wait(None, Some(deadline - now)) {
+            Ok((true, _)) => {}
+            Ok(_) => continue,
+            Err(e) => return Err((e.raw_os_error().unwrap_or(libc::EIO), None)),
+        }
+        let info = match sock.recv(buf, true) {
+            Ok(i) => i,
+            Err(e) => match e.raw_os_error() {
+                Some(libc::EAGAIN) | Some(libc::EINTR) => continue,
+                Some(libc::ENOBUFS) => {
+                    on_event(Event::Overflow);
+                    continue;
+                }
+                c => return Err((c.unwrap_or(libc::EIO), None)),
+            },
+        };
+        if info.sender != 0 {
+            on_event(Event::Foreign);
+            continue;
+        }
+        deadline = Instant::now() + idle;
+        let ours = |m: &Msg<'_>| m.seq() == seq && (m.pid() == sock.portid() || m.pid() == 0);
+        if info.truncated {
+            // A cut datagram loses the rest of its messages: the dump cannot be complete.
+            return Err((
+                libc::EMSGSIZE,
+                Some(format!("a datagram of {} bytes did not fit the {buf_size}-byte receive buffer", info.real_len)),
+            ));
+        }
+        for m in Messages::new(&buf[..info.len]) {
+            let Ok(m) = m else {
+                on_event(Event::Malformed);
+                break;
+            };
+            if !ours(&m) {
+                on_event(Event::Other(m, info));
+                continue;
+            }
+            if m.flags() & super::NLM_F_DUMP_INTR != 0 {
+                end.interrupted = true;
+            }
+            match m.msg_type() {
+                super::NLMSG_DONE => {
+                    let p = m.payload();
+                    let err = if p.len() >= 4 { i32::from_ne_bytes([p[0], p[1], p[2], p[3]]) } else { 0 };
+                    if err < 0 {
+                        let ext = if m.flags() & super::NLM_F_ACK_TLVS != 0 { done_ext_message(&p[4..]) } else { None };
+                        return Err((-err, ext));
+                    }
+                    return Ok(end);
+                }
+                super::NLMSG_ERROR => match m.error() {
+                    Some(Ok(e)) if e.error != 0 => return Err((-e.error, e.ext_message().map(str::to_owned))),
+                    Some(Ok(_)) => return Ok(end),
+                    _ => return Err((libc::EPROTO, Some("malformed error message in a dump".into()))),
+                },
+                super::NLMSG_NOOP => {}
+                super::NLMSG_OVERRUN => return Err((libc::ENOBUFS, Some("the kernel reported an overrun".into()))),
+                _ => {
+                    end.messages += 1;
+                    if wanted {
+                        wanted = on_msg(m);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The extended-ACK text in the TLVs after the error code of an `NLMSG_DONE`.
+fn done_ext_message(tlvs: &[u8]) -> Option<String> {
+    for a in super::Attrs::new(tlvs) {
+        let a = a.ok()?;
+        if a.kind() == 1 {
+            let s = a.data();
+            let s = &s[..memchr::memchr(0, s).unwrap_or(s.len())];
+            return std::str::from_utf8(s).ok().map(str::to_owned);
+        }
+    }
+    None
+}

@@ -112,7 +112,12 @@ pub fn encode_verdict(
             b.put_be32(CTA_MARK, cm);
         }
         if let Some((labels, mask)) = opts.labels {
-            b.put(CTA_LABELS, labels).put(CTA_LABELS_MASK, mask);
+            // The kernel computes (old & !mask) ^ labels: keep the labels inside the mask.
+            let mut l = [0u8; 16];
+            for (i, x) in l.iter_mut().enumerate() {
+                *x = labels[i] & mask[i];
+            }
+            b.put(CTA_LABELS, &l).put(CTA_LABELS_MASK, mask);
         }
         b.nest_end(n);
     }
@@ -216,6 +221,7 @@ mod tests {
     #[test]
     fn labels_and_mask_go_in_the_ct_nest_after_the_connmark() {
         let (l, m) = ([0xa5u8; 16], [0x0fu8; 16]);
+        let sent = [0x05u8; 16]; // the labels cut to the mask
         let mut buf = Vec::new();
         let opts = VerdictOpts { connmark: Some(5), labels: Some((&l, &m)), ..Default::default() };
         encode_verdict(&mut buf, 0, 1, 2, 1, &opts, false);
@@ -223,7 +229,7 @@ mod tests {
         assert_eq!(&buf[32..34], &52u16.to_ne_bytes());
         assert_eq!(&buf[44..46], &20u16.to_ne_bytes());
         assert_eq!(&buf[46..48], &CTA_LABELS.to_ne_bytes());
-        assert_eq!(&buf[48..64], &l);
+        assert_eq!(&buf[48..64], &sent);
         assert_eq!(&buf[66..68], &CTA_LABELS_MASK.to_ne_bytes());
         assert_eq!(&buf[68..84], &m);
         assert_eq!(buf.len(), 84);

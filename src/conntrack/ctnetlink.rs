@@ -1,0 +1,1234 @@
+//! ctnetlink: the conntrack table over netlink. [`Conntrack`] makes requests (dump, get,
+//! create, update, delete, flush, statistics), each answered by an ACK or a multipart dump
+//! through the core's [`transact`] and [`dump`]; [`Events`] listens to the conntrack multicast
+//! groups. Both open their socket in a chosen network namespace, since the table is per
+//! namespace.
+//!
+//! Threads: a handle serves one call at a time. A second call while one runs (from another
+//! thread, or from inside a dump or event callback on the same handle) fails at once with
+//! `Busy` rather than waiting; use a second handle for that. No lock is waited on while a
+//! callback runs. [`Events::stop`] works from any thread and from a signal handler.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
+use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::time::{Duration, Instant};
+
+use super::entry::{Conn, ConnBuf, ProtoInfo};
+use super::expect::Expect;
+use super::tuple::Tuple;
+use super::{NFNL_SUBSYS_CTNETLINK, NFNL_SUBSYS_CTNETLINK_EXP, cta, cta_stats, msg};
+use crate::netlink::{
+    DumpEnd, Error, ErrorKind, Event, EventFd, Failure, Msg, MsgBuilder, NETLINK_NETFILTER, NLM_F_ACK, NLM_F_CREATE,
+    NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, Netns, RecvBatch, Result, Socket, dump, errno_name, nfnl_msg_type, transact,
+};
+
+/// Receive buffer of a request handle: a dump datagram is at most 32 KiB.
+const REQ_BUF: usize = 128 * 1024;
+/// One receive slot of an event handle.
+const EVENT_SLOT: usize = 16 * 1024;
+/// Receive slots per `recvmmsg` of an event handle.
+const EVENT_BATCH: usize = 16;
+
+/// What to keep of a dump. The kernel filters by mark (`CTA_MARK`/`CTA_MARK_MASK`) and, since
+/// Linux 6.8, by zone (`CTA_ZONE`); every part is also checked here, so older kernels give the
+/// same result (only slower).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DumpFilter {
+    /// Keep entries whose `mark & mask == value & mask`: `(value, mask)`.
+    pub mark: Option<(u32, u32)>,
+    /// Keep entries of this zone (0 is the default zone; checked here only).
+    pub zone: Option<u16>,
+    /// Keep entries of this layer-4 protocol (checked here only).
+    pub l4proto: Option<u8>,
+}
+
+impl DumpFilter {
+    fn matches(&self, c: &Conn<'_>) -> bool {
+        if let Some((v, m)) = self.mark {
+            if c.mark().unwrap_or(0) & m != v & m {
+                return false;
+            }
+        }
+        if let Some(z) = self.zone {
+            if c.zone().unwrap_or(0) != z {
+                return false;
+            }
+        }
+        if let Some(p) = self.l4proto {
+            if c.l4proto() != Some(p) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Changes to an existing connection ([`Conntrack::update`]). Absent parts stay as they are.
+/// Masks mean "only these bits change, to their value in the new mark/labels".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Update<'a> {
+    /// New mark; with `mark_mask`, only the bits of the mask change.
+    pub mark: Option<u32>,
+    /// Which mark bits to change (default: all).
+    pub mark_mask: Option<u32>,
+    /// New timeout in seconds.
+    pub timeout: Option<u32>,
+    /// The new full status. The kernel refuses (EBUSY) to clear `CONFIRMED`, `EXPECTED`,
+    /// `SEEN_REPLY` or `ASSURED` or to change `DYING`: start from the current status.
+    pub status: Option<u32>,
+    /// New labels and the mask of the label bits to change. The connection needs label
+    /// storage, which the kernel gives connections created while a connlabel rule exists.
+    pub labels: Option<(&'a [u8; 16], &'a [u8; 16])>,
+}
+
+/// Per-CPU conntrack counters (`IPCTNL_MSG_CT_GET_STATS_CPU`, like `conntrack -S`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuStats {
+    /// The CPU.
+    pub cpu: u16,
+    /// Lookups that found an entry.
+    pub found: u32,
+    /// Packets that could not be tracked.
+    pub invalid: u32,
+    /// Entries inserted.
+    pub insert: u32,
+    /// Inserts that failed (a clash).
+    pub insert_failed: u32,
+    /// Packets dropped because the table was full or an entry could not be made.
+    pub drop: u32,
+    /// Entries dropped early to make room.
+    pub early_drop: u32,
+    /// Protocol errors.
+    pub error: u32,
+    /// Lookups restarted because the table changed.
+    pub search_restart: u32,
+    /// Clashes resolved.
+    pub clash_resolve: u32,
+    /// Hash chains found too long.
+    pub chain_toolong: u32,
+    /// Lookups (no longer counted by current kernels).
+    pub searched: u32,
+    /// New entries (no longer counted).
+    pub new: u32,
+    /// Packets already tracked (no longer counted).
+    pub ignore: u32,
+    /// Deletions (no longer counted).
+    pub delete: u32,
+    /// Deletions from the dying list (no longer counted).
+    pub delete_list: u32,
+}
+
+/// Table-wide conntrack numbers (`IPCTNL_MSG_CT_GET_STATS`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GlobalStats {
+    /// Entries in the table now.
+    pub entries: u32,
+    /// The table's limit (`nf_conntrack_max`), when the kernel sends it.
+    pub max_entries: Option<u32>,
+}
+
+/// Per-CPU expectation counters (`IPCTNL_MSG_EXP_GET_STATS_CPU`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExpCpuStats {
+    /// The CPU.
+    pub cpu: u16,
+    /// Expectations created by helpers.
+    pub new: u32,
+    /// Expectations matched by a new connection.
+    pub create: u32,
+    /// Expectations removed.
+    pub delete: u32,
+}
+
+fn cpu_stats(m: &Msg<'_>) -> std::result::Result<CpuStats, crate::netlink::ParseError> {
+    let (g, attrs) = m.nfgen()?;
+    let mut s = CpuStats { cpu: g.res_id, ..Default::default() };
+    for a in attrs {
+        let a = a?;
+        let v = a.be_u32("CTA_STATS_*")?;
+        match a.kind() {
+            cta_stats::SEARCHED => s.searched = v,
+            cta_stats::FOUND => s.found = v,
+            cta_stats::NEW => s.new = v,
+            cta_stats::INVALID => s.invalid = v,
+            cta_stats::IGNORE => s.ignore = v,
+            cta_stats::DELETE => s.delete = v,
+            cta_stats::DELETE_LIST => s.delete_list = v,
+            cta_stats::INSERT => s.insert = v,
+            cta_stats::INSERT_FAILED => s.insert_failed = v,
+            cta_stats::DROP => s.drop = v,
+            cta_stats::EARLY_DROP => s.early_drop = v,
+            cta_stats::ERROR => s.error = v,
+            cta_stats::SEARCH_RESTART => s.search_restart = v,
+            cta_stats::CLASH_RESOLVE => s.clash_resolve = v,
+            cta_stats::CHAIN_TOOLONG => s.chain_toolong = v,
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
+/// A ctnetlink request handle.
+pub struct Conntrack {
+    sock: Socket,
+    seq: AtomicU32,
+    buf: Mutex<Vec<u8>>,
+    timeout: Duration,
+    interrupted: AtomicBool,
+    last_error: Mutex<String>,
+}
+
+fn open_socket(netns: &Netns, what: &str) -> Result<Socket> {
+    let sock = Socket::open_in(NETLINK_NETFILTER, netns).map_err(|e| match netns {
+        Netns::Current => Error::from_io(&e, &format!("opening the {what} socket")),
+        ns => Error::from_io(&e, &format!("opening the {what} socket in network namespace {ns:?}")),
+    })?;
+    let _ = sock.set_ext_ack(true);
+    Ok(sock)
+}
+
+/// Starts a ctnetlink message in `buf`.
+fn start(buf: &mut Vec<u8>, subsys: u8, ty: u8, flags: u16, seq: u32, family: u8) -> MsgBuilder<'_> {
+    let mut b = MsgBuilder::new(buf, nfnl_msg_type(subsys, ty), flags, seq);
+    b.nfgen(family, 0);
+    b
+}
+
+/// Appends labels and their mask. The kernel computes `(old & !mask) ^ labels`, so the
+/// labels are cut to the mask first: the bits of the mask take their value from `labels`.
+fn put_labels(b: &mut MsgBuilder<'_>, labels: &[u8], mask: Option<&[u8]>) {
+    match mask {
+        Some(m) if m.len() == labels.len() && labels.len() <= 128 => {
+            let mut l = [0u8; 128];
+            for (i, (x, y)) in labels.iter().zip(m).enumerate() {
+                l[i] = x & y;
+            }
+            b.put(cta::LABELS, &l[..labels.len()]).put(cta::LABELS_MASK, m);
+        }
+        Some(m) => {
+            b.put(cta::LABELS, labels).put(cta::LABELS_MASK, m);
+        }
+        None => {
+            b.put(cta::LABELS, labels);
+        }
+    }
+}
+
+fn put_protoinfo(b: &mut MsgBuilder<'_>, p: &ProtoInfo) {
+    let n = b.nest_start(cta::PROTOINFO);
+    match p {
+        ProtoInfo::Tcp(t) => {
+            let x = b.nest_start(cta::PROTOINFO_TCP);
+            if let Some(s) = t.state {
+                b.put_u8(cta::TCP_STATE, s);
+            }
+            if let Some(s) = t.wscale_orig {
+                b.put_u8(cta::TCP_WSCALE_ORIGINAL, s);
+            }
+            if let Some(s) = t.wscale_reply {
+                b.put_u8(cta::TCP_WSCALE_REPLY, s);
+            }
+            if let Some(f) = t.flags_orig {
+                b.put(cta::TCP_FLAGS_ORIGINAL, &[f.flags, f.mask]);
+            }
+            if let Some(f) = t.flags_reply {
+                b.put(cta::TCP_FLAGS_REPLY, &[f.flags, f.mask]);
+            }
+            b.nest_end(x);
+        }
+        ProtoInfo::Sctp(s) => {
+            let x = b.nest_start(cta::PROTOINFO_SCTP);
+            if let Some(v) = s.state {
+                b.put_u8(cta::SCTP_STATE, v);
+            }
+            if let Some(v) = s.vtag_orig {
+                b.put_be32(cta::SCTP_VTAG_ORIGINAL, v);
+            }
+            if let Some(v) = s.vtag_reply {
+                b.put_be32(cta::SCTP_VTAG_REPLY, v);
+            }
+            b.nest_end(x);
+        }
+        ProtoInfo::Dccp(d) => {
+            let x = b.nest_start(cta::PROTOINFO_DCCP);
+            if let Some(v) = d.state {
+                b.put_u8(cta::DCCP_STATE, v);
+            }
+            if let Some(v) = d.role {
+                b.put_u8(cta::DCCP_ROLE, v);
+            }
+            if let Some(v) = d.handshake_seq {
+                b.put_be64(cta::DCCP_HANDSHAKE_SEQ, v);
+            }
+            b.nest_end(x);
+        }
+    }
+    b.nest_end(n);
+}
+
+/// Encodes a request that creates `c` (`IPCTNL_MSG_CT_NEW` with create and exclusive flags).
+/// A missing reply tuple is the original one reversed.
+pub(crate) fn encode_create(buf: &mut Vec<u8>, seq: u32, c: &Conn<'_>) {
+    let mut b = start(
+        buf,
+        NFNL_SUBSYS_CTNETLINK,
+        msg::CT_NEW,
+        NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        seq,
+        c.family(),
+    );
+    let orig = c.orig().copied().unwrap_or_default();
+    orig.put(&mut b, cta::TUPLE_ORIG);
+    c.reply().copied().unwrap_or_else(|| orig.reversed()).put(&mut b, cta::TUPLE_REPLY);
+    if let Some(s) = c.status() {
+        b.put_be32(cta::STATUS, s);
+    }
+    if let Some(t) = c.timeout() {
+        b.put_be32(cta::TIMEOUT, t);
+    }
+    if let Some(m) = c.mark() {
+        b.put_be32(cta::MARK, m);
+    }
+    if let Some(z) = c.zone() {
+        b.put_be16(cta::ZONE, z);
+    }
+    if let Some(p) = c.protoinfo() {
+        put_protoinfo(&mut b, p);
+    }
+    if let Some(l) = c.labels() {
+        put_labels(&mut b, l, c.labels_mask());
+    }
+    b.finish();
+}
+
+/// Encodes a request that changes the connection with original tuple `t`.
+pub(crate) fn encode_update(buf: &mut Vec<u8>, seq: u32, t: &Tuple, zone: Option<u16>, u: &Update<'_>) {
+    let mut b = start(buf, NFNL_SUBSYS_CTNETLINK, msg::CT_NEW, NLM_F_REQUEST | NLM_F_ACK, seq, t.family());
+    t.put(&mut b, cta::TUPLE_ORIG);
+    if let Some(z) = zone {
+        b.put_be16(cta::ZONE, z);
+    }
+    if let Some(m) = u.mark {
+        // The kernel computes (old & ~mask) ^ mark: keep the mark inside the mask.
+        let mask = u.mark_mask.unwrap_or(u32::MAX);
+        b.put_be32(cta::MARK, m & mask);
+        if u.mark_mask.is_some() {
+            b.put_be32(cta::MARK_MASK, mask);
+        }
+    }
+    if let Some(t) = u.timeout {
+        b.put_be32(cta::TIMEOUT, t);
+    }
+    if let Some(s) = u.status {
+        b.put_be32(cta::STATUS, s);
+    }
+    if let Some((l, m)) = u.labels {
+        put_labels(&mut b, l, Some(m));
+    }
+    b.finish();
+}
+
+/// Encodes a get (`IPCTNL_MSG_CT_GET`) or delete (`IPCTNL_MSG_CT_DELETE`) of one connection.
+pub(crate) fn encode_key(buf: &mut Vec<u8>, seq: u32, ty: u8, t: &Tuple, zone: Option<u16>, id: Option<u32>) {
+    let mut b = start(buf, NFNL_SUBSYS_CTNETLINK, ty, NLM_F_REQUEST | NLM_F_ACK, seq, t.family());
+    t.put(&mut b, cta::TUPLE_ORIG);
+    if let Some(z) = zone {
+        b.put_be16(cta::ZONE, z);
+    }
+    if let Some(id) = id {
+        b.put_be32(cta::ID, id);
+    }
+    b.finish();
+}
+
+/// Encodes a dump request of the connection table with the kernel-side part of `f`.
+pub(crate) fn encode_dump(buf: &mut Vec<u8>, seq: u32, family: u8, f: &DumpFilter) {
+    let mut b = start(buf, NFNL_SUBSYS_CTNETLINK, msg::CT_GET, NLM_F_REQUEST | NLM_F_DUMP, seq, family);
+    if let Some((v, m)) = f.mark {
+        b.put_be32(cta::MARK, v & m).put_be32(cta::MARK_MASK, m);
+    }
+    if let Some(z) = f.zone.filter(|&z| z != 0) {
+        b.put_be16(cta::ZONE, z);
+    }
+    b.finish();
+}
+
+impl Conntrack {
+    /// Opens a ctnetlink socket in `netns`. Requests need CAP_NET_ADMIN in that namespace.
+    pub fn open(netns: &Netns) -> Result<Conntrack> {
+        let sock = open_socket(netns, "ctnetlink")?;
+        let _ = sock.set_rcvbuf(1 << 20);
+        Ok(Conntrack {
+            sock,
+            seq: AtomicU32::new(1),
+            buf: Mutex::new(Vec::new()),
+            timeout: Duration::from_secs(5),
+            interrupted: AtomicBool::new(false),
+            last_error: Mutex::new(String::new()),
+        })
+    }
+
+    /// How long a request waits for its answer (and a dump for each of its datagrams).
+    pub fn set_timeout(&mut self, d: Duration) {
+        self.timeout = d;
+    }
+
+    /// The socket descriptor.
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        self.sock.fd()
+    }
+
+    /// The last error recorded on this handle (empty if none).
+    pub fn last_error(&self) -> String {
+        self.last_error.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Whether the kernel flagged the last dump as inconsistent (`NLM_F_DUMP_INTR`: the table
+    /// changed while it was read, so an entry may be missing or seen twice).
+    pub fn last_dump_interrupted(&self) -> bool {
+        self.interrupted.load(Relaxed)
+    }
+
+    /// Records an error as the handle's last error and returns it (for the FFI layer).
+    pub fn record_error(&self, e: Error) -> Error {
+        if let Ok(mut s) = self.last_error.lock() {
+            s.clear();
+            s.push_str(e.message());
+        }
+        e
+    }
+
+    fn next_seq(&self) -> u32 {
+        loop {
+            let s = self.seq.fetch_add(1, Relaxed);
+            if s != 0 {
+                return s;
+            }
+        }
+    }
+
+    fn claim(&self, what: &str) -> Result<MutexGuard<'_, Vec<u8>>> {
+        match self.buf.try_lock() {
+            Ok(g) => Ok(g),
+            Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(TryLockError::WouldBlock) => Err(self.record_error(Error::new(
+                ErrorKind::Busy,
+                format!(
+                    "{what}: another call is in progress on this conntrack handle (another thread, or a callback \
+                     calling back into its own handle); use a second handle"
+                ),
+            ))),
+        }
+    }
+
+    fn failure(&self, (errno, ext): Failure, what: &str) -> Error {
+        let hint = match errno {
+            libc::EPERM => Some("EPERM: the process lacks CAP_NET_ADMIN in the network namespace".to_string()),
+            libc::ENOENT => Some("ENOENT: no such connection".to_string()),
+            libc::EEXIST => Some("EEXIST: the connection exists already".to_string()),
+            libc::ENOSPC => Some(
+                "ENOSPC: the connection has no label storage; the kernel gives it to connections created while a \
+                 connlabel rule exists in the namespace (e.g. iptables -m connlabel --label N)"
+                    .to_string(),
+            ),
+            libc::EBUSY => Some(
+                "EBUSY: the status change is not allowed (CONFIRMED, EXPECTED, SEEN_REPLY and ASSURED can't be \
+                 cleared, DYING can't be changed); start from the current status"
+                    .to_string(),
+            ),
+            libc::EOPNOTSUPP | libc::EAFNOSUPPORT => {
+                Some(format!("{}: not supported by this kernel (for this family or protocol)", errno_name(errno)))
+            }
+            _ => None,
+        };
+        let mut e = Error::from_errno(errno, what);
+        if let Some(h) = hint {
+            e = e.with_message(format!("{what}: {h}"));
+        }
+        if let Some(x) = ext {
+            let m = format!("{} (kernel: {x})", e.message());
+            e = e.with_message(m);
+        }
+        self.record_error(e)
+    }
+
+    /// Sends a request built by `build` and waits for its ACK; answer messages with its
+    /// sequence number go to `on_answer`.
+    fn request(
+        &self,
+        what: &str,
+        build: impl FnOnce(&mut Vec<u8>, u32),
+        on_answer: &mut dyn FnMut(Msg<'_>),
+    ) -> Result<()> {
+        let mut buf = self.claim(what)?;
+        let seq = self.next_seq();
+        let mut req = Vec::with_capacity(256);
+        build(&mut req, seq);
+        let r = transact(&self.sock, &req, seq, &mut buf, REQ_BUF, self.timeout, &mut |ev| {
+            if let Event::Other(m, _) = ev {
+                if m.seq() == seq {
+                    on_answer(m);
+                }
+            }
+        });
+        drop(buf);
+        r.map_err(|f| self.failure(f, what))
+    }
+
+    /// Sends a dump request and hands each answer message to `on_msg` (false stops).
+    fn dump_msgs(
+        &self,
+        what: &str,
+        build: impl FnOnce(&mut Vec<u8>, u32),
+        on_msg: &mut dyn FnMut(Msg<'_>) -> bool,
+    ) -> Result<DumpEnd> {
+        let mut buf = self.claim(what)?;
+        let seq = self.next_seq();
+        let mut req = Vec::with_capacity(64);
+        build(&mut req, seq);
+        let r = dump(&self.sock, &req, seq, &mut buf, REQ_BUF, self.timeout, on_msg, &mut |_| {});
+        drop(buf);
+        let end = r.map_err(|f| self.failure(f, what))?;
+        self.interrupted.store(end.interrupted, Relaxed);
+        Ok(end)
+    }
+
+    /// Dumps the connection table of `family` (0: every family), handing each entry that
+    /// passes `filter` to `cb` until it returns false. Returns the number handed over.
+    pub fn dump(&self, family: u8, filter: &DumpFilter, cb: &mut dyn FnMut(&Conn<'_>) -> bool) -> Result<usize> {
+        let mut n = 0;
+        let mut bad = None;
+        self.dump_msgs("dumping the conntrack table", |b, seq| encode_dump(b, seq, family, filter), &mut |m| {
+            match Conn::from_msg(&m) {
+                Ok(c) if (family == 0 || c.family() == family) && filter.matches(&c) => {
+                    n += 1;
+                    cb(&c)
+                }
+                Ok(_) => true,
+                Err(e) => {
+                    bad.get_or_insert(e);
+                    true
+                }
+            }
+        })?;
+        if let Some(e) = bad {
+            return Err(self.record_error(Error::parse(e, "dumping the conntrack table: malformed entry")));
+        }
+        Ok(n)
+    }
+
+    /// The connection table of `family` (0: every family) as owned entries.
+    pub fn list(&self, family: u8, filter: &DumpFilter) -> Result<Vec<ConnBuf>> {
+        let mut v = Vec::new();
+        self.dump(family, filter, &mut |c| {
+            v.push(c.to_owned());
+            true
+        })?;
+        Ok(v)
+    }
+
+    /// Dumps the expectation table of `family` (0: every family).
+    pub fn dump_expect(&self, family: u8, cb: &mut dyn FnMut(&Expect<'_>) -> bool) -> Result<usize> {
+        let mut n = 0;
+        let mut bad = None;
+        self.dump_msgs(
+            "dumping the expectation table",
+            |buf, seq| {
+                start(buf, NFNL_SUBSYS_CTNETLINK_EXP, msg::EXP_GET, NLM_F_REQUEST | NLM_F_DUMP, seq, family).finish();
+            },
+            &mut |m| match Expect::from_msg(&m) {
+                Ok(e) => {
+                    n += 1;
+                    cb(&e)
+                }
+                Err(e) => {
+                    bad.get_or_insert(e);
+                    true
+                }
+            },
+        )?;
+        if let Some(e) = bad {
+            return Err(self.record_error(Error::parse(e, "dumping the expectation table: malformed entry")));
+        }
+        Ok(n)
+    }
+
+    fn need_family(&self, t: &Tuple, what: &str) -> Result<()> {
+        if t.family() == 0 {
+            return Err(self.record_error(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("{what}: the tuple needs its addresses (they give the family)"),
+            )));
+        }
+        Ok(())
+    }
+
+    /// The connection whose original tuple is `t` (in `zone`, default 0). `NotFound` if none.
+    pub fn get(&self, t: &Tuple, zone: Option<u16>) -> Result<ConnBuf> {
+        let what = "getting a connection";
+        self.need_family(t, what)?;
+        let mut out = None;
+        let mut bad = None;
+        self.request(
+            what,
+            |b, seq| encode_key(b, seq, msg::CT_GET, t, zone, None),
+            &mut |m| match Conn::from_msg(&m) {
+                Ok(c) => out = Some(c.to_owned()),
+                Err(e) => bad = Some(e),
+            },
+        )?;
+        match (out, bad) {
+            (Some(c), _) => Ok(c),
+            (None, Some(e)) => Err(self.record_error(Error::parse(e, "getting a connection: malformed answer"))),
+            (None, None) => Err(self.record_error(Error::new(
+                ErrorKind::Protocol,
+                "getting a connection: the kernel acknowledged without sending the entry",
+            ))),
+        }
+    }
+
+    /// Creates a connection. It needs an original tuple, a timeout and, for TCP, usually a
+    /// state (`ProtoInfo::Tcp`); a missing reply tuple is the original one reversed.
+    pub fn create(&self, c: &Conn<'_>) -> Result<()> {
+        let what = "creating a connection";
+        match c.orig() {
+            Some(t) => self.need_family(t, what)?,
+            None => {
+                return Err(
+                    self.record_error(Error::new(ErrorKind::InvalidArgument, format!("{what}: no original tuple")))
+                );
+            }
+        }
+        if c.timeout().is_none() {
+            return Err(self.record_error(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("{what}: a timeout is required (the kernel refuses a new entry without one)"),
+            )));
+        }
+        self.request(what, |b, seq| encode_create(b, seq, c), &mut |_| {})
+    }
+
+    /// Changes the connection whose original tuple is `t` (in `zone`).
+    pub fn update(&self, t: &Tuple, zone: Option<u16>, u: &Update<'_>) -> Result<()> {
+        let what = "updating a connection";
+        self.need_family(t, what)?;
+        self.request(what, |b, seq| encode_update(b, seq, t, zone, u), &mut |_| {})
+    }
+
+    /// Deletes the connection whose original tuple is `t` (in `zone`).
+    pub fn delete(&self, t: &Tuple, zone: Option<u16>) -> Result<()> {
+        let what = "deleting a connection";
+        self.need_family(t, what)?;
+        self.request(what, |b, seq| encode_key(b, seq, msg::CT_DELETE, t, zone, None), &mut |_| {})
+    }
+
+    /// Deletes the entry `c` describes (its original tuple and zone), and only that one: when
+    /// it has an id, an entry that replaced it meanwhile is left alone (ENOENT).
+    pub fn delete_entry(&self, c: &Conn<'_>) -> Result<()> {
+        let what = "deleting a connection";
+        let Some(t) = c.orig() else {
+            return Err(self.record_error(Error::new(ErrorKind::InvalidArgument, format!("{what}: no original tuple"))));
+        };
+        self.need_family(t, what)?;
+        self.request(what, |b, seq| encode_key(b, seq, msg::CT_DELETE, t, c.zone(), c.id()), &mut |_| {})
+    }
+
+    /// Deletes every connection of `family` (0: all families).
+    pub fn flush(&self, family: u8) -> Result<()> {
+        self.request(
+            "flushing the conntrack table",
+            |buf, seq| {
+                start(buf, NFNL_SUBSYS_CTNETLINK, msg::CT_DELETE, NLM_F_REQUEST | NLM_F_ACK, seq, family).finish();
+            },
+            &mut |_| {},
+        )
+    }
+
+    /// Deletes every expectation of `family` (0: all families).
+    pub fn flush_expect(&self, family: u8) -> Result<()> {
+        self.request(
+            "flushing the expectation table",
+            |buf, seq| {
+                start(buf, NFNL_SUBSYS_CTNETLINK_EXP, msg::EXP_DELETE, NLM_F_REQUEST | NLM_F_ACK, seq, family).finish();
+            },
+            &mut |_| {},
+        )
+    }
+
+    /// Per-CPU conntrack counters.
+    pub fn stats_cpu(&self) -> Result<Vec<CpuStats>> {
+        let mut v = Vec::new();
+        let mut bad = None;
+        self.dump_msgs(
+            "reading per-CPU conntrack statistics",
+            |buf, seq| {
+                start(buf, NFNL_SUBSYS_CTNETLINK, msg::CT_GET_STATS_CPU, NLM_F_REQUEST | NLM_F_DUMP, seq, 0).finish();
+            },
+            &mut |m| {
+                match cpu_stats(&m) {
+                    Ok(s) => v.push(s),
+                    Err(e) => bad = Some(e),
+                }
+                true
+            },
+        )?;
+        match bad {
+            Some(e) => Err(self.record_error(Error::parse(e, "reading per-CPU conntrack statistics"))),
+            None => Ok(v),
+        }
+    }
+
+    /// Table-wide numbers: entries now and the limit.
+    pub fn stats(&self) -> Result<GlobalStats> {
+        let mut out = None;
+        let mut bad = None;
+        self.request(
+            "reading conntrack statistics",
+            |buf, seq| {
+                start(buf, NFNL_SUBSYS_CTNETLINK, msg::CT_GET_STATS, NLM_F_REQUEST | NLM_F_ACK, seq, 0).finish();
+            },
+            &mut |m| {
+                let r = (|| {
+                    let (_, attrs) = m.nfgen()?;
+                    let mut s = GlobalStats::default();
+                    for a in attrs {
+                        let a = a?;
+                        match a.kind() {
+                            cta_stats::GLOBAL_ENTRIES => s.entries = a.be_u32("CTA_STATS_GLOBAL_ENTRIES")?,
+                            cta_stats::GLOBAL_MAX_ENTRIES => {
+                                s.max_entries = Some(a.be_u32("CTA_STATS_GLOBAL_MAX_ENTRIES")?)
+                            }
+                            _ => {}
+                        }
+                    }
+                    Ok::<_, crate::netlink::ParseError>(s)
+                })();
+                match r {
+                    Ok(s) => out = Some(s),
+                    Err(e) => bad = Some(e),
+                }
+            },
+        )?;
+        match (out, bad) {
+            (Some(s), _) => Ok(s),
+            (None, Some(e)) => Err(self.record_error(Error::parse(e, "reading conntrack statistics"))),
+            (None, None) => Err(self.record_error(Error::new(
+                ErrorKind::Protocol,
+                "reading conntrack statistics: the kernel acknowledged without sending them",
+            ))),
+        }
+    }
+
+    /// Per-CPU expectation counters.
+    pub fn exp_stats_cpu(&self) -> Result<Vec<ExpCpuStats>> {
+        let mut v = Vec::new();
+        let mut bad = None;
+        self.dump_msgs(
+            "reading per-CPU expectation statistics",
+            |buf, seq| {
+                start(buf, NFNL_SUBSYS_CTNETLINK_EXP, msg::EXP_GET_STATS_CPU, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
+                    .finish();
+            },
+            &mut |m| {
+                let r = (|| {
+                    let (g, attrs) = m.nfgen()?;
+                    let mut s = ExpCpuStats { cpu: g.res_id, ..Default::default() };
+                    for a in attrs {
+                        let a = a?;
+                        let val = a.be_u32("CTA_STATS_EXP_*")?;
+                        match a.kind() {
+                            cta_stats::EXP_NEW => s.new = val,
+                            cta_stats::EXP_CREATE => s.create = val,
+                            cta_stats::EXP_DELETE => s.delete = val,
+                            _ => {}
+                        }
+                    }
+                    Ok::<_, crate::netlink::ParseError>(s)
+                })();
+                match r {
+                    Ok(s) => v.push(s),
+                    Err(e) => bad = Some(e),
+                }
+                true
+            },
+        )?;
+        match bad {
+            Some(e) => Err(self.record_error(Error::parse(e, "reading per-CPU expectation statistics"))),
+            None => Ok(v),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+/// What happened to a connection or an expectation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// Created.
+    New,
+    /// Changed (state, status, mark, labels, ...).
+    Update,
+    /// Removed.
+    Destroy,
+}
+
+impl EventKind {
+    /// The tag `conntrack -E` prints: "[NEW]", "[UPDATE]", "[DESTROY]".
+    pub fn tag(self) -> &'static str {
+        match self {
+            EventKind::New => "[NEW]",
+            EventKind::Update => "[UPDATE]",
+            EventKind::Destroy => "[DESTROY]",
+        }
+    }
+}
+
+/// One event.
+#[derive(Clone, Copy, Debug)]
+#[allow(clippy::large_enum_variant)] // both variants are views of a few hundred bytes
+pub enum CtEvent<'a> {
+    /// A connection event.
+    Conn(EventKind, Conn<'a>),
+    /// An expectation event.
+    Expect(EventKind, Expect<'a>),
+}
+
+impl<'a> CtEvent<'a> {
+    /// Decodes an event message; `Ok(None)` for messages that are not events.
+    pub fn from_msg(m: &Msg<'a>) -> std::result::Result<Option<CtEvent<'a>>, crate::netlink::ParseError> {
+        let created = m.flags() & (NLM_F_CREATE | NLM_F_EXCL) != 0;
+        let ty = m.msg_type() as u8;
+        match m.subsys() {
+            NFNL_SUBSYS_CTNETLINK => {
+                let kind = match ty {
+                    msg::CT_NEW if created => EventKind::New,
+                    msg::CT_NEW => EventKind::Update,
+                    msg::CT_DELETE => EventKind::Destroy,
+                    _ => return Ok(None),
+                };
+                Ok(Some(CtEvent::Conn(kind, Conn::from_msg(m)?)))
+            }
+            NFNL_SUBSYS_CTNETLINK_EXP => {
+                let kind = match ty {
+                    msg::EXP_NEW if created => EventKind::New,
+                    msg::EXP_NEW => EventKind::Update,
+                    msg::EXP_DELETE => EventKind::Destroy,
+                    _ => return Ok(None),
+                };
+                Ok(Some(CtEvent::Expect(kind, Expect::from_msg(m)?)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The event's kind.
+    pub fn kind(&self) -> EventKind {
+        match self {
+            CtEvent::Conn(k, _) | CtEvent::Expect(k, _) => *k,
+        }
+    }
+
+    /// The `groups::*` bit this event belongs to.
+    pub fn group(&self) -> u32 {
+        use super::groups;
+        match self {
+            CtEvent::Conn(EventKind::New, _) => groups::NEW,
+            CtEvent::Conn(EventKind::Update, _) => groups::UPDATE,
+            CtEvent::Conn(EventKind::Destroy, _) => groups::DESTROY,
+            CtEvent::Expect(EventKind::New, _) => groups::EXP_NEW,
+            CtEvent::Expect(EventKind::Update, _) => groups::EXP_UPDATE,
+            CtEvent::Expect(EventKind::Destroy, _) => groups::EXP_DESTROY,
+        }
+    }
+}
+
+/// Which events to hand over, checked in userspace on each event (the kernel sends every
+/// event of the subscribed groups).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// `groups::*` bits of the events to keep (0: all).
+    pub kinds: u32,
+    /// Keep events of this family only.
+    pub family: Option<u8>,
+    /// Keep connection events of this layer-4 protocol (for expectations: of the expected tuple).
+    pub l4proto: Option<u8>,
+    /// Keep connection events whose `mark & mask == value & mask`: `(value, mask)`.
+    pub mark: Option<(u32, u32)>,
+    /// Keep events of this zone (0 is the default zone).
+    pub zone: Option<u16>,
+}
+
+impl EventFilter {
+    /// Whether `ev` passes.
+    pub fn matches(&self, ev: &CtEvent<'_>) -> bool {
+        if self.kinds != 0 && self.kinds & ev.group() == 0 {
+            return false;
+        }
+        match ev {
+            CtEvent::Conn(_, c) => {
+                let f = DumpFilter { mark: self.mark, zone: self.zone, l4proto: self.l4proto };
+                self.family.is_none_or(|fam| c.family() == fam) && f.matches(c)
+            }
+            CtEvent::Expect(_, e) => {
+                self.family.is_none_or(|fam| e.family() == fam)
+                    && self.zone.is_none_or(|z| e.zone().unwrap_or(0) == z)
+                    && self.l4proto.is_none_or(|p| e.tuple().and_then(|t| t.proto) == Some(p))
+                    && self.mark.is_none()
+            }
+        }
+    }
+}
+
+/// Counters of an event handle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventStats {
+    /// Event messages received.
+    pub received: u64,
+    /// Events handed to the callback.
+    pub delivered: u64,
+    /// Events the filter left out.
+    pub filtered: u64,
+    /// Receive-buffer overflows (ENOBUFS): events were lost.
+    pub overflows: u64,
+    /// Malformed or cut messages.
+    pub parse_errors: u64,
+}
+
+/// A subscription to conntrack events.
+pub struct Events {
+    sock: Socket,
+    wake: EventFd,
+    stop: AtomicBool,
+    rx: Mutex<Option<RecvBatch>>,
+    filter: Mutex<EventFilter>,
+    received: AtomicU64,
+    delivered: AtomicU64,
+    filtered: AtomicU64,
+    overflows: AtomicU64,
+    parse_errors: AtomicU64,
+    last_error: Mutex<String>,
+}
+
+impl Events {
+    /// Opens a socket in `netns` subscribed to `groups` (`groups::*` bits). Needs CAP_NET_ADMIN
+    /// in that namespace. The receive buffer is 4 MiB; a burst larger than that loses events
+    /// (counted as overflows).
+    pub fn open(netns: &Netns, groups: u32) -> Result<Events> {
+        if groups == 0 || groups & !super::groups::ALL != 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("subscribing to conntrack events: bad group mask {groups:#x} (use groups::*)"),
+            ));
+        }
+        let sock = open_socket(netns, "conntrack event")?;
+        let _ = sock.set_rcvbuf(4 << 20);
+        for bit in 0..6 {
+            if groups & (1 << bit) != 0 {
+                sock.add_membership(bit + 1)
+                    .map_err(|e| Error::from_io(&e, &format!("joining conntrack event group {}", bit + 1)))?;
+            }
+        }
+        Ok(Events {
+            sock,
+            wake: EventFd::new().map_err(|e| Error::from_io(&e, "creating the wake-up eventfd"))?,
+            stop: AtomicBool::new(false),
+            rx: Mutex::new(None),
+            filter: Mutex::new(EventFilter::default()),
+            received: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            filtered: AtomicU64::new(0),
+            overflows: AtomicU64::new(0),
+            parse_errors: AtomicU64::new(0),
+            last_error: Mutex::new(String::new()),
+        })
+    }
+
+    /// The socket descriptor (readable when events wait).
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        self.sock.fd()
+    }
+
+    /// Sets the receive buffer; returns what the kernel reports afterwards.
+    pub fn set_rcvbuf(&self, bytes: usize) -> Result<usize> {
+        self.sock
+            .set_rcvbuf(bytes)
+            .map_err(|e| self.record_error(Error::from_io(&e, "setting the receive buffer size")))
+    }
+
+    /// Replaces the filter.
+    pub fn set_filter(&self, f: EventFilter) {
+        if let Ok(mut g) = self.filter.lock() {
+            *g = f;
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> EventStats {
+        EventStats {
+            received: self.received.load(Relaxed),
+            delivered: self.delivered.load(Relaxed),
+            filtered: self.filtered.load(Relaxed),
+            overflows: self.overflows.load(Relaxed),
+            parse_errors: self.parse_errors.load(Relaxed),
+        }
+    }
+
+    /// The last error recorded on this handle (empty if none).
+    pub fn last_error(&self) -> String {
+        self.last_error.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Records an error as the handle's last error and returns it.
+    pub fn record_error(&self, e: Error) -> Error {
+        if let Ok(mut s) = self.last_error.lock() {
+            s.clear();
+            s.push_str(e.message());
+        }
+        e
+    }
+
+    /// Asks a running [`run`](Self::run) or [`poll`](Self::poll) to return. Safe from any
+    /// thread and from a signal handler.
+    pub fn stop(&self) {
+        self.stop.store(true, SeqCst);
+        self.wake.wake();
+    }
+
+    /// Waits up to `timeout` (`None`: until something arrives or [`stop`](Self::stop)) and
+    /// hands every waiting event that passes the filter to `cb` (false from `cb` skips the
+    /// rest of this batch and asks the loop to stop). Returns (events handed over, stop asked).
+    /// Overflows are counted and recorded, and do not fail the call.
+    pub fn poll(&self, timeout: Option<Duration>, cb: &mut dyn FnMut(&CtEvent<'_>) -> bool) -> Result<(usize, bool)> {
+        let mut rx = match self.rx.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                return Err(self.record_error(Error::new(
+                    ErrorKind::Busy,
+                    "receiving conntrack events: another thread (or a callback) is receiving on this handle",
+                )));
+            }
+        };
+        let batch = rx.get_or_insert_with(|| RecvBatch::new(EVENT_BATCH, EVENT_SLOT));
+        if self.stop.swap(false, SeqCst) {
+            self.wake.drain();
+            return Ok((0, true));
+        }
+        let (readable, woke) = self
+            .sock
+            .wait(Some(self.wake.fd()), timeout)
+            .map_err(|e| self.record_error(Error::from_io(&e, "waiting for conntrack events")))?;
+        let mut stopped = false;
+        if woke {
+            self.wake.drain();
+            stopped = self.stop.swap(false, SeqCst);
+        }
+        if !readable {
+            return Ok((0, stopped));
+        }
+        let n = match self.sock.recv_batch(batch) {
+            Ok(n) => n,
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                self.overflows.fetch_add(1, Relaxed);
+                let _ = self.record_error(Error::from_errno(libc::ENOBUFS, "receiving conntrack events"));
+                return Ok((0, stopped));
+            }
+            Err(e) => return Err(self.record_error(Error::from_io(&e, "receiving conntrack events"))),
+        };
+        let filter = self.filter.lock().map(|f| *f).unwrap_or_default();
+        let mut delivered = 0;
+        'outer: for i in 0..n {
+            let (buf, info) = batch.get(i);
+            if info.sender != 0 {
+                continue;
+            }
+            if info.truncated {
+                self.parse_errors.fetch_add(1, Relaxed);
+                let _ = self.record_error(Error::new(
+                    ErrorKind::Protocol,
+                    format!("an event datagram of {} bytes was cut to {}", info.real_len, info.len),
+                ));
+                continue;
+            }
+            for m in crate::netlink::Messages::new(buf) {
+                let ev = match m.map(|m| CtEvent::from_msg(&m)) {
+                    Ok(Ok(Some(ev))) => ev,
+                    Ok(Ok(None)) => continue,
+                    Ok(Err(e)) | Err(e) => {
+                        self.parse_errors.fetch_add(1, Relaxed);
+                        let _ = self.record_error(Error::parse(e, "malformed conntrack event"));
+                        continue;
+                    }
+                };
+                self.received.fetch_add(1, Relaxed);
+                if !filter.matches(&ev) {
+                    self.filtered.fetch_add(1, Relaxed);
+                    continue;
+                }
+                delivered += 1;
+                self.delivered.fetch_add(1, Relaxed);
+                if !cb(&ev) {
+                    stopped = true;
+                    break 'outer;
+                }
+            }
+        }
+        Ok((delivered, stopped))
+    }
+
+    /// Hands events to `cb` until [`stop`](Self::stop), `cb` returns false, `max` events were
+    /// handed over, or `timeout` (the whole run) passed. Returns the number handed over.
+    pub fn run(
+        &self,
+        max: Option<u64>,
+        timeout: Option<Duration>,
+        cb: &mut dyn FnMut(&CtEvent<'_>) -> bool,
+    ) -> Result<u64> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut total = 0u64;
+        loop {
+            if max.is_some_and(|m| total >= m) {
+                return Ok(total);
+            }
+            let wait = match deadline {
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Ok(total);
+                    }
+                    Some(d - now)
+                }
+                None => None,
+            };
+            let left = max.map(|m| m - total);
+            let mut n = 0u64;
+            let (_, stopped) = self.poll(wait, &mut |ev| {
+                n += 1;
+                let more = cb(ev);
+                more && left.is_none_or(|l| n < l)
+            })?;
+            total += n;
+            if stopped && max.is_none_or(|m| total < m) {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conntrack::entry::tests::{ct_msg, full_tcp, v4};
+    use crate::conntrack::{groups, status};
+    use crate::netlink::Messages;
+
+    fn one(buf: &[u8]) -> Msg<'_> {
+        Messages::new(buf).next().unwrap().unwrap()
+    }
+
+    #[test]
+    fn event_kinds_come_from_type_and_flags() {
+        let new = ct_msg(msg::CT_NEW, NLM_F_CREATE | NLM_F_EXCL, 2, full_tcp);
+        let upd = ct_msg(msg::CT_NEW, 0, 2, full_tcp);
+        let del = ct_msg(msg::CT_DELETE, 0, 2, full_tcp);
+        let get = ct_msg(msg::CT_GET_STATS_CPU, 0, 2, |_| {});
+        assert_eq!(CtEvent::from_msg(&one(&new)).unwrap().unwrap().kind(), EventKind::New);
+        assert_eq!(CtEvent::from_msg(&one(&upd)).unwrap().unwrap().kind(), EventKind::Update);
+        let d = CtEvent::from_msg(&one(&del)).unwrap().unwrap();
+        assert_eq!((d.kind(), d.group()), (EventKind::Destroy, groups::DESTROY));
+        assert!(CtEvent::from_msg(&one(&get)).unwrap().is_none());
+        let mut broken = ct_msg(msg::CT_NEW, 0, 2, |b| {
+            b.put(cta::MARK, &[1]);
+        });
+        assert!(CtEvent::from_msg(&one(&broken)).is_err());
+        broken[5] = 9; // another subsystem
+        assert!(CtEvent::from_msg(&one(&broken)).unwrap().is_none());
+    }
+
+    #[test]
+    fn filters_check_kind_family_proto_mark_and_zone() {
+        let m = ct_msg(msg::CT_NEW, NLM_F_CREATE, 2, full_tcp); // tcp, mark 0xbeef, zone 3
+        let ev = CtEvent::from_msg(&one(&m)).unwrap().unwrap();
+        assert!(EventFilter::default().matches(&ev));
+        assert!(EventFilter { kinds: groups::NEW, ..Default::default() }.matches(&ev));
+        assert!(!EventFilter { kinds: groups::DESTROY, ..Default::default() }.matches(&ev));
+        assert!(!EventFilter { family: Some(10), ..Default::default() }.matches(&ev));
+        assert!(EventFilter { l4proto: Some(6), ..Default::default() }.matches(&ev));
+        assert!(!EventFilter { l4proto: Some(17), ..Default::default() }.matches(&ev));
+        assert!(EventFilter { mark: Some((0xef, 0xff)), ..Default::default() }.matches(&ev));
+        assert!(!EventFilter { mark: Some((0xee, 0xff)), ..Default::default() }.matches(&ev));
+        assert!(EventFilter { zone: Some(3), ..Default::default() }.matches(&ev));
+        assert!(!EventFilter { zone: Some(0), ..Default::default() }.matches(&ev));
+    }
+
+    fn attrs(buf: &[u8]) -> Vec<(u16, Vec<u8>)> {
+        one(buf).nfgen().unwrap().1.map(|a| a.unwrap()).map(|a| (a.raw_type(), a.data().to_vec())).collect()
+    }
+
+    #[test]
+    fn request_layouts() {
+        let t = Tuple::ports(v4([127, 0, 0, 1]), v4([127, 0, 0, 2]), 17, 1000, 53);
+        // get: orig tuple + zone, ACK asked, family from the tuple
+        let mut buf = Vec::new();
+        encode_key(&mut buf, 7, msg::CT_GET, &t, Some(4), None);
+        let m = one(&buf);
+        assert_eq!((m.msg_type(), m.flags(), m.seq()), (0x101, NLM_F_REQUEST | NLM_F_ACK, 7));
+        assert_eq!(m.nfgen().unwrap().0.family, 2);
+        let a = attrs(&buf);
+        assert_eq!(a[0].0, cta::TUPLE_ORIG | crate::netlink::NLA_F_NESTED);
+        assert_eq!(a[1], (cta::ZONE, vec![0, 4]));
+        let back = Conn::parse(2, &buf[20..]).unwrap();
+        assert_eq!(back.orig(), Some(&t));
+        // update: mark kept inside the mask, mask sent
+        buf.clear();
+        let (l, lm) = ([1u8; 16], [0xffu8; 16]);
+        let u = Update {
+            mark: Some(0x1234),
+            mark_mask: Some(0xff),
+            timeout: Some(60),
+            status: Some(status::ASSURED),
+            labels: Some((&l, &lm)),
+        };
+        encode_update(&mut buf, 1, &t, None, &u);
+        let c = Conn::parse(2, &buf[20..]).unwrap();
+        assert_eq!((c.mark(), c.mark_mask(), c.timeout(), c.status()), (Some(0x34), Some(0xff), Some(60), Some(4)));
+        assert_eq!((c.labels(), c.labels_mask()), (Some(&l[..]), Some(&lm[..])));
+        // Labels outside the mask are not sent (the kernel would XOR them in).
+        buf.clear();
+        let (l, lm) = ([0xffu8; 16], [0x0fu8; 16]);
+        encode_update(&mut buf, 1, &t, None, &Update { labels: Some((&l, &lm)), ..Default::default() });
+        assert_eq!(Conn::parse(2, &buf[20..]).unwrap().labels(), Some(&[0x0fu8; 16][..]));
+        assert_eq!(one(&buf).flags() & NLM_F_CREATE, 0);
+        // create: reply tuple filled in, create|excl
+        buf.clear();
+        let mut cb = ConnBuf::new(0);
+        cb.set_orig(t).set_timeout(30).set_mark(9);
+        encode_create(&mut buf, 1, &cb.view());
+        assert_eq!(one(&buf).flags(), NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
+        let c = Conn::parse(2, &buf[20..]).unwrap();
+        assert_eq!(c.reply(), Some(&t.reversed()));
+        // dump: mark filter kernel-side, zone 0 not sent
+        buf.clear();
+        encode_dump(&mut buf, 3, 10, &DumpFilter { mark: Some((0x10f, 0xff)), zone: Some(0), l4proto: Some(6) });
+        let m = one(&buf);
+        assert_eq!((m.msg_type(), m.flags()), (0x101, NLM_F_REQUEST | NLM_F_DUMP));
+        assert_eq!(m.nfgen().unwrap().0.family, 10);
+        assert_eq!(attrs(&buf), vec![(cta::MARK, vec![0, 0, 0, 0x0f]), (cta::MARK_MASK, vec![0, 0, 0, 0xff])]);
+    }
+
+    #[test]
+    fn stats_messages_decode() {
+        let m = ct_msg(msg::CT_GET_STATS_CPU, 0, 0, |b| {
+            b.put_be32(cta_stats::FOUND, 5).put_be32(cta_stats::INVALID, 2).put_be32(cta_stats::CHAIN_TOOLONG, 1);
+        });
+        let mut v = m.clone();
+        v[18..20].copy_from_slice(&3u16.to_be_bytes());
+        let s = cpu_stats(&one(&v)).unwrap();
+        assert_eq!((s.cpu, s.found, s.invalid, s.chain_toolong, s.drop), (3, 5, 2, 1, 0));
+        let bad = ct_msg(msg::CT_GET_STATS_CPU, 0, 0, |b| {
+            b.put(cta_stats::FOUND, &[1, 2]);
+        });
+        assert!(cpu_stats(&one(&bad)).is_err());
+    }
+}
