@@ -86,6 +86,11 @@
 #define NFQ_RS_E_INTERNAL -12
 
 /**
+ * Exists already (e.g. a conntrack entry being created).
+ */
+#define NFQ_RS_E_EXIST -13
+
+/**
  * Verdict: drop the packet.
  */
 #define NFQ_RS_DROP 0
@@ -287,9 +292,421 @@
 #define NFQ_RS_KSTAT_COPY_RANGE 6
 
 /**
+ * Tuple of an entry: original direction.
+ */
+#define NFQ_RS_CT_DIR_ORIG 0
+
+/**
+ * Tuple of an entry: reply direction.
+ */
+#define NFQ_RS_CT_DIR_REPLY 1
+
+/**
+ * Tuple of an entry: the master connection (of an expected connection).
+ */
+#define NFQ_RS_CT_DIR_MASTER 2
+
+/**
+ * Tuple of an expectation: the master connection.
+ */
+#define NFQ_RS_CT_EXP_MASTER 0
+
+/**
+ * Tuple of an expectation: the expected connection.
+ */
+#define NFQ_RS_CT_EXP_TUPLE 1
+
+/**
+ * Tuple of an expectation: the mask (zero parts are wildcards).
+ */
+#define NFQ_RS_CT_EXP_MASK 2
+
+/**
+ * Tuple of an expectation: its NAT tuple.
+ */
+#define NFQ_RS_CT_EXP_NAT 3
+
+/**
+ * Event group / callback type: new connections.
+ */
+#define NFQ_RS_CT_EV_NEW 1
+
+/**
+ * Event group / callback type: connection updates.
+ */
+#define NFQ_RS_CT_EV_UPDATE 2
+
+/**
+ * Event group / callback type: destroyed connections.
+ */
+#define NFQ_RS_CT_EV_DESTROY 4
+
+/**
+ * Event group / callback type: new expectations.
+ */
+#define NFQ_RS_CT_EV_EXP_NEW 8
+
+/**
+ * Event group / callback type: expectation updates.
+ */
+#define NFQ_RS_CT_EV_EXP_UPDATE 16
+
+/**
+ * Event group / callback type: destroyed expectations.
+ */
+#define NFQ_RS_CT_EV_EXP_DESTROY 32
+
+/**
+ * The three connection event groups.
+ */
+#define NFQ_RS_CT_EV_CONNTRACK 7
+
+/**
+ * The three expectation event groups.
+ */
+#define NFQ_RS_CT_EV_EXPECT 56
+
+/**
+ * Every event group.
+ */
+#define NFQ_RS_CT_EV_ALL 63
+
+/**
+ * Filter part: by mark (`mark & mask == value & mask`).
+ */
+#define NFQ_RS_CT_FILTER_MARK 1
+
+/**
+ * Filter part: by zone.
+ */
+#define NFQ_RS_CT_FILTER_ZONE 2
+
+/**
+ * Filter part: by layer-4 protocol.
+ */
+#define NFQ_RS_CT_FILTER_L4PROTO 4
+
+/**
+ * Filter part (events): by address family.
+ */
+#define NFQ_RS_CT_FILTER_FAMILY 8
+
+/**
+ * `nfq_rs_ct_update`: set the mark (with its mask).
+ */
+#define NFQ_RS_CT_SET_MARK 1
+
+/**
+ * `nfq_rs_ct_update`: set the timeout.
+ */
+#define NFQ_RS_CT_SET_TIMEOUT 2
+
+/**
+ * `nfq_rs_ct_update`: set the status.
+ */
+#define NFQ_RS_CT_SET_STATUS 4
+
+/**
+ * `nfq_rs_ct_update`: set the labels (with their mask).
+ */
+#define NFQ_RS_CT_SET_LABELS 8
+
+/**
+ * `nfq_rs_ct_snprintf`: prefix the family (`conntrack -o extended`).
+ */
+#define NFQ_RS_CT_FMT_EXTENDED 1
+
+/**
+ * `nfq_rs_ct_snprintf`: append the id (`conntrack -o id`).
+ */
+#define NFQ_RS_CT_FMT_ID 2
+
+/**
+ * Status bit: an expected connection.
+ */
+#define NFQ_RS_CT_STATUS_EXPECTED (1 << 0)
+
+/**
+ * Status bit: packets seen in both directions.
+ */
+#define NFQ_RS_CT_STATUS_SEEN_REPLY (1 << 1)
+
+/**
+ * Status bit: never early-expired.
+ */
+#define NFQ_RS_CT_STATUS_ASSURED (1 << 2)
+
+/**
+ * Status bit: in the table.
+ */
+#define NFQ_RS_CT_STATUS_CONFIRMED (1 << 3)
+
+/**
+ * Status bit: needs source NAT.
+ */
+#define NFQ_RS_CT_STATUS_SRC_NAT (1 << 4)
+
+/**
+ * Status bit: needs destination NAT.
+ */
+#define NFQ_RS_CT_STATUS_DST_NAT (1 << 5)
+
+/**
+ * Status bit: TCP sequence numbers adjusted.
+ */
+#define NFQ_RS_CT_STATUS_SEQ_ADJUST (1 << 6)
+
+/**
+ * Status bit: source NAT set up.
+ */
+#define NFQ_RS_CT_STATUS_SRC_NAT_DONE (1 << 7)
+
+/**
+ * Status bit: destination NAT set up.
+ */
+#define NFQ_RS_CT_STATUS_DST_NAT_DONE (1 << 8)
+
+/**
+ * Status bit: being removed.
+ */
+#define NFQ_RS_CT_STATUS_DYING (1 << 9)
+
+/**
+ * Status bit: fixed timeout.
+ */
+#define NFQ_RS_CT_STATUS_FIXED_TIMEOUT (1 << 10)
+
+/**
+ * Status bit: a template.
+ */
+#define NFQ_RS_CT_STATUS_TEMPLATE (1 << 11)
+
+/**
+ * Status bit: a helper attached explicitly.
+ */
+#define NFQ_RS_CT_STATUS_HELPER (1 << 13)
+
+/**
+ * Status bit: offloaded to a flow table.
+ */
+#define NFQ_RS_CT_STATUS_OFFLOAD (1 << 14)
+
+/**
+ * Status bit: offloaded to hardware.
+ */
+#define NFQ_RS_CT_STATUS_HW_OFFLOAD (1 << 15)
+
+/**
+ * `nfq_rs_packet_ct_info`: part of an established connection, original direction.
+ */
+#define NFQ_RS_CTINFO_ESTABLISHED 0
+
+/**
+ * `nfq_rs_packet_ct_info`: related to a connection (ICMP error, FTP data, ...).
+ */
+#define NFQ_RS_CTINFO_RELATED 1
+
+/**
+ * `nfq_rs_packet_ct_info`: starts a new connection.
+ */
+#define NFQ_RS_CTINFO_NEW 2
+
+/**
+ * `nfq_rs_packet_ct_info`: established, reply direction.
+ */
+#define NFQ_RS_CTINFO_ESTABLISHED_REPLY 3
+
+/**
+ * `nfq_rs_packet_ct_info`: related, reply direction.
+ */
+#define NFQ_RS_CTINFO_RELATED_REPLY 4
+
+/**
+ * `nfq_rs_packet_ct_info`: values from this one up are the reply direction.
+ */
+#define NFQ_RS_CTINFO_IS_REPLY 3
+
+/**
+ * TCP state: none.
+ */
+#define NFQ_RS_CT_TCP_NONE 0
+
+/**
+ * TCP state: SYN sent.
+ */
+#define NFQ_RS_CT_TCP_SYN_SENT 1
+
+/**
+ * TCP state: SYN received.
+ */
+#define NFQ_RS_CT_TCP_SYN_RECV 2
+
+/**
+ * TCP state: established.
+ */
+#define NFQ_RS_CT_TCP_ESTABLISHED 3
+
+/**
+ * TCP state: FIN wait.
+ */
+#define NFQ_RS_CT_TCP_FIN_WAIT 4
+
+/**
+ * TCP state: close wait.
+ */
+#define NFQ_RS_CT_TCP_CLOSE_WAIT 5
+
+/**
+ * TCP state: last ACK.
+ */
+#define NFQ_RS_CT_TCP_LAST_ACK 6
+
+/**
+ * TCP state: time wait.
+ */
+#define NFQ_RS_CT_TCP_TIME_WAIT 7
+
+/**
+ * TCP state: closed.
+ */
+#define NFQ_RS_CT_TCP_CLOSE 8
+
+/**
+ * TCP state: simultaneous open (SYN sent both ways).
+ */
+#define NFQ_RS_CT_TCP_SYN_SENT2 9
+
+/**
+ * `nfq_rs_ct_stats_cpu`: the CPU number.
+ */
+#define NFQ_RS_CT_STAT_CPU 0
+
+/**
+ * `nfq_rs_ct_stats_cpu`: lookups that found an entry.
+ */
+#define NFQ_RS_CT_STAT_FOUND 1
+
+/**
+ * `nfq_rs_ct_stats_cpu`: packets that could not be tracked.
+ */
+#define NFQ_RS_CT_STAT_INVALID 2
+
+/**
+ * `nfq_rs_ct_stats_cpu`: entries inserted.
+ */
+#define NFQ_RS_CT_STAT_INSERT 3
+
+/**
+ * `nfq_rs_ct_stats_cpu`: inserts that failed.
+ */
+#define NFQ_RS_CT_STAT_INSERT_FAILED 4
+
+/**
+ * `nfq_rs_ct_stats_cpu`: packets dropped.
+ */
+#define NFQ_RS_CT_STAT_DROP 5
+
+/**
+ * `nfq_rs_ct_stats_cpu`: entries dropped early.
+ */
+#define NFQ_RS_CT_STAT_EARLY_DROP 6
+
+/**
+ * `nfq_rs_ct_stats_cpu`: protocol errors.
+ */
+#define NFQ_RS_CT_STAT_ERROR 7
+
+/**
+ * `nfq_rs_ct_stats_cpu`: lookups restarted.
+ */
+#define NFQ_RS_CT_STAT_SEARCH_RESTART 8
+
+/**
+ * `nfq_rs_ct_stats_cpu`: clashes resolved.
+ */
+#define NFQ_RS_CT_STAT_CLASH_RESOLVE 9
+
+/**
+ * `nfq_rs_ct_stats_cpu`: hash chains too long.
+ */
+#define NFQ_RS_CT_STAT_CHAIN_TOOLONG 10
+
+/**
+ * `nfq_rs_ct_exp_stats_cpu`: the CPU number.
+ */
+#define NFQ_RS_CT_EXP_STAT_CPU 0
+
+/**
+ * `nfq_rs_ct_exp_stats_cpu`: expectations created.
+ */
+#define NFQ_RS_CT_EXP_STAT_NEW 1
+
+/**
+ * `nfq_rs_ct_exp_stats_cpu`: expectations matched.
+ */
+#define NFQ_RS_CT_EXP_STAT_CREATE 2
+
+/**
+ * `nfq_rs_ct_exp_stats_cpu`: expectations removed.
+ */
+#define NFQ_RS_CT_EXP_STAT_DELETE 3
+
+/**
+ * `nfq_rs_ct_events_stat`: event messages received.
+ */
+#define NFQ_RS_CT_EVSTAT_RECEIVED 0
+
+/**
+ * `nfq_rs_ct_events_stat`: events handed to the callback.
+ */
+#define NFQ_RS_CT_EVSTAT_DELIVERED 1
+
+/**
+ * `nfq_rs_ct_events_stat`: events the filter left out.
+ */
+#define NFQ_RS_CT_EVSTAT_FILTERED 2
+
+/**
+ * `nfq_rs_ct_events_stat`: receive-buffer overflows (events lost).
+ */
+#define NFQ_RS_CT_EVSTAT_OVERFLOWS 3
+
+/**
+ * `nfq_rs_ct_events_stat`: malformed messages.
+ */
+#define NFQ_RS_CT_EVSTAT_PARSE_ERRORS 4
+
+/**
  * Opaque: settings for `nfq_rs_open`.
  */
 typedef struct nfq_rs_config nfq_rs_config;
+
+/**
+ * Opaque: a ctnetlink socket for requests on the conntrack table of one network namespace.
+ */
+typedef struct nfq_rs_ct nfq_rs_ct;
+
+/**
+ * Opaque: a conntrack entry (decoded, or being described for a request). Used by one thread
+ * at a time.
+ */
+typedef struct nfq_rs_ct_entry nfq_rs_ct_entry;
+
+/**
+ * Opaque: a subscription to conntrack events of one network namespace.
+ */
+typedef struct nfq_rs_ct_events nfq_rs_ct_events;
+
+/**
+ * Opaque: an expectation.
+ */
+typedef struct nfq_rs_ct_exp nfq_rs_ct_exp;
+
+/**
+ * Opaque: one tuple (direction) of an entry or an expectation; valid while that entry lives
+ * and is not decoded into or changed again.
+ */
+typedef struct nfq_rs_ct_tuple nfq_rs_ct_tuple;
 
 /**
  * Opaque: a queued packet, valid only during the callback that received it.
@@ -312,6 +729,17 @@ typedef struct nfq_rs_queue nfq_rs_queue;
  * give its verdict later with `nfq_rs_verdict*` (from any thread).
  */
 typedef int32_t (*nfq_rs_callback)(nfq_rs_packet *pkt, void *user);
+
+/**
+ * Callback for dumps and events. `event` is 0 for a dump entry, else the `NFQ_RS_CT_EV_*` bit
+ * of the event; exactly one of `ct` and `exp` is non-NULL, valid only during the call (keep a
+ * copy with `nfq_rs_ct_entry_clone` / `nfq_rs_ct_exp_clone`). Return 0 to go on, nonzero to
+ * stop.
+ */
+typedef int32_t (*nfq_rs_ct_callback)(uint32_t event,
+                                      const nfq_rs_ct_entry *ct,
+                                      const nfq_rs_ct_exp *exp,
+                                      void *user);
 
 #ifdef __cplusplus
 extern "C" {
@@ -993,6 +1421,790 @@ const nfq_rs_queue *nfq_rs_pool_queue(const nfq_rs_pool *pool, uint32_t index);
  * `pool` is NULL or a live pool, not used afterwards.
  */
 void nfq_rs_pool_free(nfq_rs_pool *pool);
+
+/**
+ * A new, empty entry (to decode into, or to describe an entry for a request). NULL only if
+ * out of memory. Free with `nfq_rs_ct_entry_free`.
+ */
+nfq_rs_ct_entry *nfq_rs_ct_entry_new(void);
+
+/**
+ * Frees an entry; NULL is fine.
+ *
+ * # Safety
+ * `ct` is NULL or an entry from `nfq_rs_ct_entry_new`/`_clone` not used afterwards.
+ */
+void nfq_rs_ct_entry_free(nfq_rs_ct_entry *ct);
+
+/**
+ * An owned copy of an entry (e.g. of a callback's entry, to keep it). NULL on error.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry.
+ */
+nfq_rs_ct_entry *nfq_rs_ct_entry_clone(const nfq_rs_ct_entry *ct);
+
+/**
+ * Decodes `len` bytes of `CTA_*` attributes (the payload of `NFQA_CT` from `nfq_rs_packet_ct`,
+ * or of a ctnetlink message after its nfgenmsg) into `ct`, replacing its contents and reusing
+ * its memory. `family` is the address family if known (0: from the addresses). Returns 0, or
+ * `NFQ_RS_E_PROTO` for malformed bytes (the entry is then empty).
+ *
+ * # Safety
+ * `ct` is NULL or a live entry; `data` is readable for `len` bytes.
+ */
+int nfq_rs_ct_entry_decode(nfq_rs_ct_entry *ct, uint8_t family, const void *data, size_t len);
+
+/**
+ * Decodes the connection of a queued packet (`NFQA_CT`, sent with `NFQ_RS_F_CONNTRACK`) into
+ * `out`, reusing its memory (no allocation once it has grown). Returns 1 if the packet had
+ * one, 0 if not, or a negative error code (malformed: `NFQ_RS_E_PROTO`).
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running callback; `out` is NULL or a live entry.
+ */
+int nfq_rs_packet_ct_entry(const nfq_rs_packet *pkt, nfq_rs_ct_entry *out);
+
+/**
+ * Decodes the expectation of a queued packet (`NFQA_EXP`) into `out`: 1 if present, 0 if not,
+ * or a negative error code.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running callback; `out` is NULL or a live expectation.
+ */
+int nfq_rs_packet_ct_exp(const nfq_rs_packet *pkt, nfq_rs_ct_exp *out);
+
+/**
+ * The entry's address family (AF_INET, AF_INET6), 0 if unknown or on error.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry.
+ */
+int nfq_rs_ct_family(const nfq_rs_ct_entry *ct);
+
+/**
+ * The tuple of direction `dir` (`NFQ_RS_CT_DIR_*`), NULL if absent. Valid while `ct` lives
+ * and is not decoded into or changed.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry.
+ */
+const nfq_rs_ct_tuple *nfq_rs_ct_entry_tuple(const nfq_rs_ct_entry *ct, int dir);
+
+/**
+ * Raw `CTA_*` bytes the entry was decoded from (or built of): 1, with `*data`/`*len` set.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; `data`/`len` are NULL or writable.
+ */
+int nfq_rs_ct_raw(const nfq_rs_ct_entry *ct, const uint8_t **data, size_t *len);
+
+/**
+ * Status bits (`NFQ_RS_CT_STATUS_*`): 1 if present.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; `out` is NULL or writable.
+ */
+int nfq_rs_ct_status(const nfq_rs_ct_entry *ct, uint32_t *out);
+
+/**
+ * Connection mark: 1 if present.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; `out` is NULL or writable.
+ */
+int nfq_rs_ct_mark(const nfq_rs_ct_entry *ct, uint32_t *out);
+
+/**
+ * Zone: 1 if present.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; `out` is NULL or writable.
+ */
+int nfq_rs_ct_zone(const nfq_rs_ct_entry *ct, uint16_t *out);
+
+/**
+ * Entry id: 1 if present.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; `out` is NULL or writable.
+ */
+int nfq_rs_ct_id(const nfq_rs_ct_entry *ct, uint32_t *out);
+
+/**
+ * Reference count: 1 if present.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; `out` is NULL or writable.
+ */
+int nfq_rs_ct_use(const nfq_rs_ct_entry *ct, uint32_t *out);
+
+/**
+ * Seconds until the entry expires: 1 if present.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; `out` is NULL or writable.
+ */
+int nfq_rs_ct_timeout(const nfq_rs_ct_entry *ct, uint32_t *out);
+
+/**
+ * Security mark: 1 if present.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; `out` is NULL or writable.
+ */
+int nfq_rs_ct_secmark(const nfq_rs_ct_entry *ct, uint32_t *out);
+
+/**
+ * Layer-4 protocol (from the original, else the reply tuple): 1 if present.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; `out` is NULL or writable.
+ */
+int nfq_rs_ct_l4proto(const nfq_rs_ct_entry *ct, uint8_t *out);
+
+/**
+ * Protocol state (TCP `NFQ_RS_CT_TCP_*`, SCTP or DCCP): 1 if present.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; `out` is NULL or writable.
+ */
+int nfq_rs_ct_proto_state(const nfq_rs_ct_entry *ct, uint8_t *out);
+
+/**
+ * The protocol state's name as `conntrack` prints it ("ESTABLISHED", ...), or NULL.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry.
+ */
+const char *nfq_rs_ct_proto_state_name(const nfq_rs_ct_entry *ct);
+
+/**
+ * Packet and byte counters of direction `dir` (`NFQ_RS_CT_DIR_ORIG`/`_REPLY`): 1 if present.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; `packets`/`bytes` are NULL or writable.
+ */
+int nfq_rs_ct_counters(const nfq_rs_ct_entry *ct, int dir, uint64_t *packets, uint64_t *bytes);
+
+/**
+ * Start and stop times in nanoseconds since the epoch: 1 if either is present (an absent one
+ * is written as 0).
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; `start`/`stop` are NULL or writable.
+ */
+int nfq_rs_ct_timestamp(const nfq_rs_ct_entry *ct, uint64_t *start, uint64_t *stop);
+
+/**
+ * TCP window scales and flags (`IP_CT_TCP_FLAG_*`) per direction: 1 if the entry has TCP
+ * state (absent parts are written as 0).
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; the out-pointers are NULL or writable.
+ */
+int nfq_rs_ct_tcp_info(const nfq_rs_ct_entry *ct,
+                       uint8_t *wscale_orig,
+                       uint8_t *wscale_reply,
+                       uint8_t *flags_orig,
+                       uint8_t *flags_reply);
+
+/**
+ * SCTP verification tags: 1 if the entry has SCTP state (absent tags are written as 0).
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; the out-pointers are NULL or writable.
+ */
+int nfq_rs_ct_sctp_vtags(const nfq_rs_ct_entry *ct, uint32_t *orig, uint32_t *reply);
+
+/**
+ * DCCP role and handshake sequence: 1 if the entry has DCCP state.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; the out-pointers are NULL or writable.
+ */
+int nfq_rs_ct_dccp_info(const nfq_rs_ct_entry *ct, uint8_t *role, uint64_t *handshake_seq);
+
+/**
+ * The 16 label bytes (as the kernel stores them: 32-bit words in host order): 1 if present.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; `out` is NULL or writable for 16 bytes.
+ */
+int nfq_rs_ct_labels(const nfq_rs_ct_entry *ct, uint8_t *out);
+
+/**
+ * Whether label bit `bit` (0..127) is set: 1 or 0.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry.
+ */
+int nfq_rs_ct_has_label(const nfq_rs_ct_entry *ct, uint32_t bit);
+
+/**
+ * The helper name ("ftp", ...) into `buf` (NUL-terminated, cut to `len`): its full length,
+ * 0 if absent.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; `buf` is NULL or has room for `len` bytes.
+ */
+int nfq_rs_ct_helper_name(const nfq_rs_ct_entry *ct, char *buf, size_t len);
+
+/**
+ * The security context into `buf`: its full length, 0 if absent.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; `buf` is NULL or has room for `len` bytes.
+ */
+int nfq_rs_ct_secctx(const nfq_rs_ct_entry *ct, char *buf, size_t len);
+
+/**
+ * A NAT range (`which` 0: source NAT, 1: destination NAT): 0 if absent; otherwise the family
+ * of its addresses (AF_INET/AF_INET6, writing 4 or 16 bytes to `min_ip`/`max_ip`), or 1 when
+ * it has ports only. Absent ports are written as 0.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; `min_ip`/`max_ip` are NULL or writable
+ * for 16 bytes; the port pointers are NULL or writable.
+ */
+int nfq_rs_ct_nat(const nfq_rs_ct_entry *ct,
+                  int which,
+                  uint8_t *min_ip,
+                  uint8_t *max_ip,
+                  uint16_t *min_port,
+                  uint16_t *max_port);
+
+/**
+ * TCP sequence adjustment of direction `dir`: 1 if present (absent parts written as 0).
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; the out-pointers are NULL or writable.
+ */
+int nfq_rs_ct_seq_adj(const nfq_rs_ct_entry *ct,
+                      int dir,
+                      uint32_t *correction_pos,
+                      uint32_t *offset_before,
+                      uint32_t *offset_after);
+
+/**
+ * SYN proxy state: 1 if present (absent parts written as 0).
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; the out-pointers are NULL or writable.
+ */
+int nfq_rs_ct_synproxy(const nfq_rs_ct_entry *ct, uint32_t *isn, uint32_t *its, uint32_t *tsoff);
+
+/**
+ * The entry as one line in the `conntrack -L` layout (`flags`: `NFQ_RS_CT_FMT_*`) into `buf`
+ * (NUL-terminated, cut to `len`): the line's full length.
+ *
+ * # Safety
+ * `ct` is NULL, a live entry, or a callback's entry; `buf` is NULL or has room for `len` bytes.
+ */
+int nfq_rs_ct_snprintf(const nfq_rs_ct_entry *ct, char *buf, size_t len, uint32_t flags);
+
+/**
+ * Sets a tuple with ports (TCP, UDP, SCTP, ...): `src`/`dst` are 4 (AF_INET) or 16
+ * (AF_INET6) bytes in network order, ports in host order.
+ *
+ * # Safety
+ * `ct` is NULL or a live entry from `nfq_rs_ct_entry_new`; `src`/`dst` are readable for the
+ * family's address size.
+ */
+int nfq_rs_ct_entry_set_tuple(nfq_rs_ct_entry *ct,
+                              int dir,
+                              uint8_t family,
+                              const void *src,
+                              const void *dst,
+                              uint8_t l4proto,
+                              uint16_t sport,
+                              uint16_t dport);
+
+/**
+ * Sets an ICMP (AF_INET) or ICMPv6 (AF_INET6) tuple: type, code and echo id (host order).
+ *
+ * # Safety
+ * As for `nfq_rs_ct_entry_set_tuple`.
+ */
+int nfq_rs_ct_entry_set_tuple_icmp(nfq_rs_ct_entry *ct,
+                                   int dir,
+                                   uint8_t family,
+                                   const void *src,
+                                   const void *dst,
+                                   uint8_t icmp_type,
+                                   uint8_t code,
+                                   uint16_t id);
+
+/**
+ * Sets the mark (for create).
+ *
+ * # Safety
+ * `ct` is NULL or a live entry from `nfq_rs_ct_entry_new`/`_clone`.
+ */
+int nfq_rs_ct_entry_set_mark(nfq_rs_ct_entry *ct, uint32_t value);
+
+/**
+ * Sets the timeout in seconds (required for create).
+ *
+ * # Safety
+ * `ct` is NULL or a live entry from `nfq_rs_ct_entry_new`/`_clone`.
+ */
+int nfq_rs_ct_entry_set_timeout(nfq_rs_ct_entry *ct, uint32_t value);
+
+/**
+ * Sets the status bits (for create).
+ *
+ * # Safety
+ * `ct` is NULL or a live entry from `nfq_rs_ct_entry_new`/`_clone`.
+ */
+int nfq_rs_ct_entry_set_status(nfq_rs_ct_entry *ct, uint32_t value);
+
+/**
+ * Sets the zone (for every request).
+ *
+ * # Safety
+ * `ct` is NULL or a live entry from `nfq_rs_ct_entry_new`/`_clone`.
+ */
+int nfq_rs_ct_entry_set_zone(nfq_rs_ct_entry *ct, uint16_t value);
+
+/**
+ * Sets the id (a delete then removes only the entry with this id).
+ *
+ * # Safety
+ * `ct` is NULL or a live entry from `nfq_rs_ct_entry_new`/`_clone`.
+ */
+int nfq_rs_ct_entry_set_id(nfq_rs_ct_entry *ct, uint32_t value);
+
+/**
+ * Sets the TCP state (`NFQ_RS_CT_TCP_*`, for creating a TCP entry).
+ *
+ * # Safety
+ * `ct` is NULL or a live entry from `nfq_rs_ct_entry_new`/`_clone`.
+ */
+int nfq_rs_ct_entry_set_tcp_state(nfq_rs_ct_entry *ct, uint8_t state);
+
+/**
+ * Sets the labels and the mask of the label bits meant (16 bytes each, for create).
+ *
+ * # Safety
+ * `ct` is NULL or a live entry; `labels`/`mask` are readable for 16 bytes.
+ */
+int nfq_rs_ct_entry_set_labels(nfq_rs_ct_entry *ct, const uint8_t *labels, const uint8_t *mask);
+
+/**
+ * Source address: AF_INET (4 bytes written) or AF_INET6 (16 bytes), 0 if absent.
+ *
+ * # Safety
+ * `t` is NULL or a valid tuple pointer; `out` is NULL or writable for 16 bytes.
+ */
+int nfq_rs_ct_tuple_src(const nfq_rs_ct_tuple *t, uint8_t *out);
+
+/**
+ * Destination address: AF_INET (4 bytes written) or AF_INET6 (16 bytes), 0 if absent.
+ *
+ * # Safety
+ * `t` is NULL or a valid tuple pointer; `out` is NULL or writable for 16 bytes.
+ */
+int nfq_rs_ct_tuple_dst(const nfq_rs_ct_tuple *t, uint8_t *out);
+
+/**
+ * Layer-4 protocol number: 1 if present.
+ *
+ * # Safety
+ * `t` is NULL or a valid tuple pointer; `out` is NULL or writable.
+ */
+int nfq_rs_ct_tuple_l4proto(const nfq_rs_ct_tuple *t, uint8_t *out);
+
+/**
+ * Ports in host order: 1 if both are present.
+ *
+ * # Safety
+ * `t` is NULL or a valid tuple pointer; `sport`/`dport` are NULL or writable.
+ */
+int nfq_rs_ct_tuple_ports(const nfq_rs_ct_tuple *t, uint16_t *sport, uint16_t *dport);
+
+/**
+ * ICMP/ICMPv6 type, code and echo id: 1 if the type is present (absent parts written as 0).
+ *
+ * # Safety
+ * `t` is NULL or a valid tuple pointer; the out-pointers are NULL or writable.
+ */
+int nfq_rs_ct_tuple_icmp(const nfq_rs_ct_tuple *t, uint8_t *icmp_type, uint8_t *code, uint16_t *id);
+
+/**
+ * The tuple's own zone (`CTA_TUPLE_ZONE`): 1 if present.
+ *
+ * # Safety
+ * `t` is NULL or a valid tuple pointer; `out` is NULL or writable.
+ */
+int nfq_rs_ct_tuple_zone(const nfq_rs_ct_tuple *t, uint16_t *out);
+
+/**
+ * The tuple as `conntrack` prints it (`src=A dst=B sport=P dport=Q`, or the ICMP fields) into
+ * `buf`: the text's full length.
+ *
+ * # Safety
+ * `t` is NULL or a valid tuple pointer; `buf` is NULL or has room for `len` bytes.
+ */
+int nfq_rs_ct_tuple_snprintf(const nfq_rs_ct_tuple *t, char *buf, size_t len);
+
+/**
+ * The name `conntrack` uses for a layer-4 protocol ("tcp", "udp", "icmp", ...; "unknown").
+ */
+const char *nfq_rs_ct_l4proto_name(uint8_t proto);
+
+/**
+ * The name of a TCP state (`NFQ_RS_CT_TCP_*`): "ESTABLISHED", ...
+ */
+const char *nfq_rs_ct_tcp_state_name(uint8_t state);
+
+/**
+ * The state name of a `nfq_rs_packet_ct_info` value: "ESTABLISHED", "RELATED", "NEW" or
+ * "UNKNOWN" (either direction).
+ */
+const char *nfq_rs_ctinfo_name(uint32_t ctinfo);
+
+/**
+ * A new, empty expectation (to decode into). Free with `nfq_rs_ct_exp_free`.
+ */
+nfq_rs_ct_exp *nfq_rs_ct_exp_new(void);
+
+/**
+ * Frees an expectation; NULL is fine.
+ *
+ * # Safety
+ * `exp` is NULL or from `nfq_rs_ct_exp_new`/`_clone`, not used afterwards.
+ */
+void nfq_rs_ct_exp_free(nfq_rs_ct_exp *exp);
+
+/**
+ * An owned copy of an expectation. NULL on error.
+ *
+ * # Safety
+ * `exp` is NULL, a live expectation, or a callback's.
+ */
+nfq_rs_ct_exp *nfq_rs_ct_exp_clone(const nfq_rs_ct_exp *exp);
+
+/**
+ * Decodes `len` bytes of `CTA_EXPECT_*` attributes into `exp`: 0 or `NFQ_RS_E_PROTO`.
+ *
+ * # Safety
+ * `exp` is NULL or a live expectation; `data` is readable for `len` bytes.
+ */
+int nfq_rs_ct_exp_decode(nfq_rs_ct_exp *exp, uint8_t family, const void *data, size_t len);
+
+/**
+ * A tuple of the expectation (`NFQ_RS_CT_EXP_*`), NULL if absent.
+ *
+ * # Safety
+ * `exp` is NULL, a live expectation, or a callback's.
+ */
+const nfq_rs_ct_tuple *nfq_rs_ct_exp_tuple(const nfq_rs_ct_exp *exp, int which);
+
+/**
+ * Seconds until the expectation expires: 1 if present.
+ *
+ * # Safety
+ * `exp` is NULL, a live expectation, or a callback's; `out` is NULL or writable.
+ */
+int nfq_rs_ct_exp_timeout(const nfq_rs_ct_exp *exp, uint32_t *out);
+
+/**
+ * The expectation's id: 1 if present.
+ *
+ * # Safety
+ * `exp` is NULL, a live expectation, or a callback's; `out` is NULL or writable.
+ */
+int nfq_rs_ct_exp_id(const nfq_rs_ct_exp *exp, uint32_t *out);
+
+/**
+ * Its zone: 1 if present.
+ *
+ * # Safety
+ * `exp` is NULL, a live expectation, or a callback's; `out` is NULL or writable.
+ */
+int nfq_rs_ct_exp_zone(const nfq_rs_ct_exp *exp, uint16_t *out);
+
+/**
+ * Its flags (1 permanent, 2 inactive, 4 userspace): 1 if present.
+ *
+ * # Safety
+ * `exp` is NULL, a live expectation, or a callback's; `out` is NULL or writable.
+ */
+int nfq_rs_ct_exp_flags(const nfq_rs_ct_exp *exp, uint32_t *out);
+
+/**
+ * The helper's expectation class: 1 if present.
+ *
+ * # Safety
+ * `exp` is NULL, a live expectation, or a callback's; `out` is NULL or writable.
+ */
+int nfq_rs_ct_exp_class(const nfq_rs_ct_exp *exp, uint32_t *out);
+
+/**
+ * The expectation's address family, 0 if unknown.
+ *
+ * # Safety
+ * `exp` is NULL, a live expectation, or a callback's.
+ */
+int nfq_rs_ct_exp_family(const nfq_rs_ct_exp *exp);
+
+/**
+ * The helper name into `buf`: its full length, 0 if absent.
+ *
+ * # Safety
+ * `exp` is NULL, a live expectation, or a callback's; `buf` is NULL or has room for `len`.
+ */
+int nfq_rs_ct_exp_helper_name(const nfq_rs_ct_exp *exp, char *buf, size_t len);
+
+/**
+ * The expectation as one line of text into `buf`: the line's full length.
+ *
+ * # Safety
+ * `exp` is NULL, a live expectation, or a callback's; `buf` is NULL or has room for `len`.
+ */
+int nfq_rs_ct_exp_snprintf(const nfq_rs_ct_exp *exp, char *buf, size_t len);
+
+/**
+ * Opens a ctnetlink socket in the network namespace at `netns_path` (e.g.
+ * "/var/run/netns/NAME"; NULL: the caller's namespace) and stores the handle in `*out`.
+ * Requests need CAP_NET_ADMIN there. Close with `nfq_rs_ct_close`.
+ *
+ * # Safety
+ * `netns_path` is NULL or a NUL-terminated string; `out` is writable.
+ */
+int nfq_rs_ct_open(const char *netns_path, nfq_rs_ct **out);
+
+/**
+ * Closes the handle; NULL is fine.
+ *
+ * # Safety
+ * `ct` is NULL or a live handle not used afterwards (by any thread).
+ */
+void nfq_rs_ct_close(nfq_rs_ct *ct);
+
+/**
+ * Copies the handle's last error message into `buf` (NUL-terminated, cut to `len`); returns
+ * its full length. With `ct` NULL: the calling thread's last error.
+ *
+ * # Safety
+ * `ct` is NULL or a live handle; `buf` is NULL or has room for `len` bytes.
+ */
+int nfq_rs_ct_last_error(const nfq_rs_ct *ct, char *buf, size_t len);
+
+/**
+ * Dumps the connection table of `family` (0: all families) and calls `cb` (type 0) for each
+ * entry that passes the filter: `filter` is a mask of `NFQ_RS_CT_FILTER_MARK` (`mark &
+ * mark_mask == value & mark_mask`, checked by the kernel), `_ZONE` and `_L4PROTO`. `cb` may be
+ * NULL (to count). Returns the number of entries handed over, or a negative error code.
+ * Calling into the same handle from `cb` fails with `NFQ_RS_E_BUSY` (use a second handle).
+ *
+ * # Safety
+ * `ct` is NULL or a live handle; `cb` is NULL or a valid function.
+ */
+int nfq_rs_ct_dump(const nfq_rs_ct *ct,
+                   uint8_t family,
+                   uint32_t filter,
+                   uint32_t mark,
+                   uint32_t mark_mask,
+                   uint16_t zone,
+                   uint8_t l4proto,
+                   nfq_rs_ct_callback cb,
+                   void *user);
+
+/**
+ * Dumps the expectation table of `family` (0: all), calling `cb` (type 0, `exp` set) for each.
+ * Returns the number handed over.
+ *
+ * # Safety
+ * `ct` is NULL or a live handle; `cb` is NULL or a valid function.
+ */
+int nfq_rs_ct_dump_expect(const nfq_rs_ct *ct, uint8_t family, nfq_rs_ct_callback cb, void *user);
+
+/**
+ * Gets the connection whose original tuple (and zone) are those of `key` into `out` (which
+ * may be `key` itself). `NFQ_RS_E_NOENT` if there is none.
+ *
+ * # Safety
+ * `ct` is NULL or a live handle; `key` is NULL, a live entry or a callback's entry; `out` is
+ * NULL or a live entry from `nfq_rs_ct_entry_new`.
+ */
+int nfq_rs_ct_get(const nfq_rs_ct *ct, const nfq_rs_ct_entry *key, nfq_rs_ct_entry *out);
+
+/**
+ * Creates the connection `entry` describes: original tuple and timeout required (the reply
+ * tuple defaults to the original reversed), mark, status, zone, TCP state and labels
+ * optional. `NFQ_RS_E_EXIST` if it exists.
+ *
+ * # Safety
+ * `ct` is NULL or a live handle; `entry` is NULL, a live entry or a callback's entry.
+ */
+int nfq_rs_ct_create(const nfq_rs_ct *ct, const nfq_rs_ct_entry *entry);
+
+/**
+ * Changes the connection whose original tuple (and zone) are those of `key`. `set` is a mask
+ * of `NFQ_RS_CT_SET_*` saying which of the values apply: the mark (only the bits of
+ * `mark_mask` change), the timeout, the full status (clearing CONFIRMED, EXPECTED,
+ * SEEN_REPLY or ASSURED fails with EBUSY), the labels (16 bytes; only the bits of the 16-byte
+ * `labels_mask` change).
+ *
+ * # Safety
+ * `ct` is NULL or a live handle; `key` is NULL, a live entry or a callback's entry;
+ * `labels`/`labels_mask` are NULL or readable for 16 bytes.
+ */
+int nfq_rs_ct_update(const nfq_rs_ct *ct,
+                     const nfq_rs_ct_entry *key,
+                     uint32_t set,
+                     uint32_t mark,
+                     uint32_t mark_mask,
+                     uint32_t timeout,
+                     uint32_t status,
+                     const uint8_t *labels,
+                     const uint8_t *labels_mask);
+
+/**
+ * Deletes the connection whose original tuple (and zone) are those of `key`; when `key` has
+ * an id (e.g. it came from a dump), only the entry with that id. `NFQ_RS_E_NOENT` if none.
+ *
+ * # Safety
+ * `ct` is NULL or a live handle; `key` is NULL, a live entry or a callback's entry.
+ */
+int nfq_rs_ct_delete(const nfq_rs_ct *ct, const nfq_rs_ct_entry *key);
+
+/**
+ * Deletes every connection of `family` (0: all families).
+ *
+ * # Safety
+ * `ct` is NULL or a live handle.
+ */
+int nfq_rs_ct_flush(const nfq_rs_ct *ct, uint8_t family);
+
+/**
+ * Deletes every expectation of `family` (0: all families).
+ *
+ * # Safety
+ * `ct` is NULL or a live handle.
+ */
+int nfq_rs_ct_flush_expect(const nfq_rs_ct *ct, uint8_t family);
+
+/**
+ * Table-wide numbers: entries now, and the limit (0 if the kernel does not say).
+ *
+ * # Safety
+ * `ct` is NULL or a live handle; `entries`/`max_entries` are NULL or writable.
+ */
+int nfq_rs_ct_stats(const nfq_rs_ct *ct, uint32_t *entries, uint32_t *max_entries);
+
+/**
+ * One per-CPU conntrack counter (`which`: `NFQ_RS_CT_STAT_*`) for each CPU: writes up to `n`
+ * values to `out` (`NFQ_RS_CT_STAT_CPU` gives the CPU numbers, in the same order) and returns
+ * the number of CPUs the kernel reported.
+ *
+ * # Safety
+ * `ct` is NULL or a live handle; `out` is NULL or writable for `n` values.
+ */
+int nfq_rs_ct_stats_cpu(const nfq_rs_ct *ct, int which, uint32_t *out, size_t n);
+
+/**
+ * One per-CPU expectation counter (`which`: `NFQ_RS_CT_EXP_STAT_*`) for each CPU, as
+ * `nfq_rs_ct_stats_cpu`.
+ *
+ * # Safety
+ * `ct` is NULL or a live handle; `out` is NULL or writable for `n` values.
+ */
+int nfq_rs_ct_exp_stats_cpu(const nfq_rs_ct *ct, int which, uint32_t *out, size_t n);
+
+/**
+ * Subscribes to the conntrack events `groups` (a mask of `NFQ_RS_CT_EV_*`) of the network
+ * namespace at `netns_path` (NULL: the caller's) and stores the handle in `*out`. Needs
+ * CAP_NET_ADMIN there. Close with `nfq_rs_ct_events_close`.
+ *
+ * # Safety
+ * `netns_path` is NULL or a NUL-terminated string; `out` is writable.
+ */
+int nfq_rs_ct_events_open(const char *netns_path, uint32_t groups, nfq_rs_ct_events **out);
+
+/**
+ * Closes the handle; NULL is fine.
+ *
+ * # Safety
+ * `ev` is NULL or a live handle not used afterwards (by any thread).
+ */
+void nfq_rs_ct_events_close(nfq_rs_ct_events *ev);
+
+/**
+ * The socket descriptor (readable when events wait), for poll/epoll loops.
+ *
+ * # Safety
+ * `ev` is NULL or a live handle.
+ */
+int nfq_rs_ct_events_fd(const nfq_rs_ct_events *ev);
+
+/**
+ * Sets the socket receive buffer (default 4 MiB; a burst larger than it loses events).
+ *
+ * # Safety
+ * `ev` is NULL or a live handle.
+ */
+int nfq_rs_ct_events_set_rcvbuf(const nfq_rs_ct_events *ev, size_t bytes);
+
+/**
+ * Sets which events are handed over (checked in the library on each event): `kinds` is a mask
+ * of `NFQ_RS_CT_EV_*` (0: all subscribed), `filter` a mask of `NFQ_RS_CT_FILTER_*` saying
+ * which of `family`, `l4proto`, `mark`/`mark_mask` and `zone` apply.
+ *
+ * # Safety
+ * `ev` is NULL or a live handle.
+ */
+int nfq_rs_ct_events_set_filter(const nfq_rs_ct_events *ev,
+                                uint32_t kinds,
+                                uint32_t filter,
+                                uint8_t family,
+                                uint8_t l4proto,
+                                uint32_t mark,
+                                uint32_t mark_mask,
+                                uint16_t zone);
+
+/**
+ * Receives events and calls `cb` (type: the event's `NFQ_RS_CT_EV_*` bit) for each that
+ * passes the filter, until `nfq_rs_ct_events_stop`, `cb` returns nonzero, `max_events` were
+ * handed over (0: no limit) or `timeout_ms` passed (negative: no limit). Returns the number
+ * handed over. Overflows (lost events) are counted (`NFQ_RS_CT_EVSTAT_OVERFLOWS`) and do not
+ * end the loop.
+ *
+ * # Safety
+ * `ev` is NULL or a live handle; `cb` is NULL or a valid function.
+ */
+int nfq_rs_ct_events_run(const nfq_rs_ct_events *ev,
+                         nfq_rs_ct_callback cb,
+                         void *user,
+                         uint64_t max_events,
+                         int timeout_ms);
+
+/**
+ * Asks a running `nfq_rs_ct_events_run` to return. Safe from any thread and from a signal
+ * handler.
+ *
+ * # Safety
+ * `ev` is NULL or a live handle.
+ */
+void nfq_rs_ct_events_stop(const nfq_rs_ct_events *ev);
+
+/**
+ * Reads an event-handle counter (`NFQ_RS_CT_EVSTAT_*`) into `*out`.
+ *
+ * # Safety
+ * `ev` is NULL or a live handle; `out` is NULL or writable.
+ */
+int nfq_rs_ct_events_stat(const nfq_rs_ct_events *ev, int which, uint64_t *out);
+
+/**
+ * Copies the event handle's last error message into `buf`; returns its full length.
+ *
+ * # Safety
+ * `ev` is NULL or a live handle; `buf` is NULL or has room for `len` bytes.
+ */
+int nfq_rs_ct_events_last_error(const nfq_rs_ct_events *ev, char *buf, size_t len);
 
 #ifdef __cplusplus
 }  // extern "C"

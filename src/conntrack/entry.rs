@@ -601,6 +601,16 @@ impl ConnBuf {
         Conn { buf: &self.buf, f: self.f }
     }
 
+    /// The stored tuple (0 original, 1 reply, 2 master), for the C layer's tuple pointers.
+    pub(crate) fn tuple_ref(&self, which: u32) -> Option<&Tuple> {
+        match which {
+            0 => self.f.orig.as_ref(),
+            1 => self.f.reply.as_ref(),
+            2 => self.f.master.as_ref(),
+            _ => None,
+        }
+    }
+
     /// Decodes `attrs` (as [`Conn::parse`]) into this buffer, replacing what it held. On error
     /// the buffer is left empty.
     pub fn decode(&mut self, family: u8, attrs: &[u8]) -> Result<(), ParseError> {

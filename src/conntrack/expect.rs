@@ -162,6 +162,16 @@ impl ExpectBuf {
     pub fn view(&self) -> Expect<'_> {
         Expect { buf: &self.buf, f: self.f }
     }
+    /// The stored tuple (0 master, 1 expected, 2 mask, 3 NAT), for the C layer's pointers.
+    pub(crate) fn tuple_ref(&self, which: u32) -> Option<&Tuple> {
+        match which {
+            0 => self.f.master.as_ref(),
+            1 => self.f.tuple.as_ref(),
+            2 => self.f.mask.as_ref(),
+            3 => self.f.nat_tuple.as_ref(),
+            _ => None,
+        }
+    }
     /// Decodes `attrs` into this buffer, keeping its allocation. On error it is left empty.
     pub fn decode(&mut self, family: u8, attrs: &[u8]) -> Result<(), ParseError> {
         self.buf.clear();

@@ -49,6 +49,7 @@ pub use entry::{
     Conn, ConnBuf, Counters, DccpInfo, NatRange, ProtoInfo, SctpInfo, SeqAdj, Synproxy, TcpFlags, TcpInfo,
 };
 pub use expect::{Expect, ExpectBuf};
+pub(crate) use fmt::write_tuple;
 pub use fmt::{dccp_state_name, l4proto_name, sctp_state_name, tcp_state_name};
 pub use tuple::Tuple;
 

@@ -213,3 +213,220 @@ pub(crate) unsafe fn packet_ref<'a>(p: *const nfq_rs_packet) -> Option<&'a Packe
     // SAFETY: per the contract.
     unsafe { (p as *const PacketCtx<'a>).as_ref() }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Conntrack handles (src/ffi/ct.rs)
+
+use crate::conntrack::{ConnBuf, Conntrack, Events, ExpectBuf, Tuple};
+
+/// Opaque: a ctnetlink socket for requests on the conntrack table of one network namespace.
+pub struct nfq_rs_ct {
+    _private: [u8; 0],
+}
+
+/// Opaque: a subscription to conntrack events of one network namespace.
+pub struct nfq_rs_ct_events {
+    _private: [u8; 0],
+}
+
+/// Opaque: a conntrack entry (decoded, or being described for a request). Used by one thread
+/// at a time.
+pub struct nfq_rs_ct_entry {
+    _private: [u8; 0],
+}
+
+/// Opaque: an expectation.
+pub struct nfq_rs_ct_exp {
+    _private: [u8; 0],
+}
+
+/// Opaque: one tuple (direction) of an entry or an expectation; valid while that entry lives
+/// and is not decoded into or changed again.
+pub struct nfq_rs_ct_tuple {
+    _private: [u8; 0],
+}
+
+/// Callback for dumps and events. `event` is 0 for a dump entry, else the `NFQ_RS_CT_EV_*` bit
+/// of the event; exactly one of `ct` and `exp` is non-NULL, valid only during the call (keep a
+/// copy with `nfq_rs_ct_entry_clone` / `nfq_rs_ct_exp_clone`). Return 0 to go on, nonzero to
+/// stop.
+pub type nfq_rs_ct_callback = Option<
+    unsafe extern "C" fn(event: u32, ct: *const nfq_rs_ct_entry, exp: *const nfq_rs_ct_exp, user: *mut c_void) -> i32,
+>;
+
+pub(crate) const MAGIC_CT: u64 = 0x6e66_7172_6374_6831; // "nfqrcth1"
+pub(crate) const MAGIC_CT_EVENTS: u64 = 0x6e66_7172_6374_6531; // "nfqrcte1"
+pub(crate) const MAGIC_CT_ENTRY: u64 = 0x6e66_7172_6374_6e31; // "nfqrctn1"
+pub(crate) const MAGIC_CT_EXP: u64 = 0x6e66_7172_6374_7831; // "nfqrctx1"
+
+/// What a ctnetlink handle holds.
+#[repr(C)]
+pub(crate) struct CtBox {
+    pub magic: u64,
+    pub ct: Conntrack,
+}
+
+/// What an event handle holds.
+#[repr(C)]
+pub(crate) struct CtEventsBox {
+    pub magic: u64,
+    pub ev: Events,
+}
+
+/// What an entry handle holds (also made on the stack for callbacks).
+#[repr(C)]
+pub(crate) struct CtEntryBox {
+    pub magic: u64,
+    pub c: ConnBuf,
+}
+
+/// What an expectation handle holds (also made on the stack for callbacks).
+#[repr(C)]
+pub(crate) struct CtExpBox {
+    pub magic: u64,
+    pub e: ExpectBuf,
+}
+
+impl CtEntryBox {
+    pub fn new(c: ConnBuf) -> CtEntryBox {
+        CtEntryBox { magic: MAGIC_CT_ENTRY, c }
+    }
+}
+
+impl CtExpBox {
+    pub fn new(e: ExpectBuf) -> CtExpBox {
+        CtExpBox { magic: MAGIC_CT_EXP, e }
+    }
+}
+
+macro_rules! freed_on_drop {
+    ($($t:ty),*) => {$(
+        impl Drop for $t {
+            fn drop(&mut self) {
+                self.magic = MAGIC_FREED;
+            }
+        }
+    )*};
+}
+freed_on_drop!(CtBox, CtEventsBox, CtEntryBox, CtExpBox);
+
+pub(crate) fn ct_into_raw(ct: Conntrack) -> *mut nfq_rs_ct {
+    Box::into_raw(Box::new(CtBox { magic: MAGIC_CT, ct })) as *mut nfq_rs_ct
+}
+
+/// # Safety
+/// `p` is NULL or came from `ct_into_raw` and was not closed.
+pub(crate) unsafe fn ct_ref<'a>(p: *const nfq_rs_ct) -> Option<&'a CtBox> {
+    // SAFETY: per the contract; CtBox is Sync; the magic check refuses other kinds of handles.
+    unsafe { if is(p, MAGIC_CT) { (p as *const CtBox).as_ref() } else { None } }
+}
+
+/// # Safety
+/// `p` is NULL or came from `ct_into_raw`; no other thread uses it any more.
+pub(crate) unsafe fn ct_free(p: *mut nfq_rs_ct) {
+    // SAFETY: per the contract.
+    if unsafe { is(p, MAGIC_CT) } {
+        // SAFETY: per the contract, p is a Box<CtBox> we gave out.
+        drop(unsafe { Box::from_raw(p as *mut CtBox) });
+    }
+}
+
+pub(crate) fn events_into_raw(ev: Events) -> *mut nfq_rs_ct_events {
+    Box::into_raw(Box::new(CtEventsBox { magic: MAGIC_CT_EVENTS, ev })) as *mut nfq_rs_ct_events
+}
+
+/// # Safety
+/// `p` is NULL or came from `events_into_raw` and was not closed.
+pub(crate) unsafe fn events_ref<'a>(p: *const nfq_rs_ct_events) -> Option<&'a CtEventsBox> {
+    // SAFETY: per the contract; CtEventsBox is Sync; the magic check refuses other kinds.
+    unsafe { if is(p, MAGIC_CT_EVENTS) { (p as *const CtEventsBox).as_ref() } else { None } }
+}
+
+/// # Safety
+/// `p` is NULL or came from `events_into_raw`; no other thread uses it any more.
+pub(crate) unsafe fn events_free(p: *mut nfq_rs_ct_events) {
+    // SAFETY: per the contract.
+    if unsafe { is(p, MAGIC_CT_EVENTS) } {
+        // SAFETY: per the contract, p is a Box<CtEventsBox> we gave out.
+        drop(unsafe { Box::from_raw(p as *mut CtEventsBox) });
+    }
+}
+
+pub(crate) fn entry_into_raw(c: ConnBuf) -> *mut nfq_rs_ct_entry {
+    Box::into_raw(Box::new(CtEntryBox::new(c))) as *mut nfq_rs_ct_entry
+}
+
+/// A pointer to an entry box that lives on the caller's stack (for a callback).
+pub(crate) fn entry_stack_ptr(b: &CtEntryBox) -> *const nfq_rs_ct_entry {
+    b as *const CtEntryBox as *const nfq_rs_ct_entry
+}
+
+/// # Safety
+/// `p` is NULL, came from `entry_into_raw` and was not freed, or is the entry of a running
+/// callback.
+pub(crate) unsafe fn entry_ref<'a>(p: *const nfq_rs_ct_entry) -> Option<&'a CtEntryBox> {
+    // SAFETY: per the contract; the magic check refuses other kinds of handles.
+    unsafe { if is(p, MAGIC_CT_ENTRY) { (p as *const CtEntryBox).as_ref() } else { None } }
+}
+
+/// # Safety
+/// `p` is NULL or came from `entry_into_raw` and was not freed; no other reference to it is
+/// alive (an entry is used by one thread at a time).
+pub(crate) unsafe fn entry_mut<'a>(p: *mut nfq_rs_ct_entry) -> Option<&'a mut CtEntryBox> {
+    // SAFETY: per the contract; the magic check refuses other kinds of handles.
+    unsafe { if is(p, MAGIC_CT_ENTRY) { (p as *mut CtEntryBox).as_mut() } else { None } }
+}
+
+/// # Safety
+/// `p` is NULL or came from `entry_into_raw` and was not freed; it is not used afterwards.
+pub(crate) unsafe fn entry_free(p: *mut nfq_rs_ct_entry) {
+    // SAFETY: per the contract.
+    if unsafe { is(p, MAGIC_CT_ENTRY) } {
+        // SAFETY: per the contract, p is a Box<CtEntryBox> we gave out.
+        drop(unsafe { Box::from_raw(p as *mut CtEntryBox) });
+    }
+}
+
+pub(crate) fn exp_into_raw(e: ExpectBuf) -> *mut nfq_rs_ct_exp {
+    Box::into_raw(Box::new(CtExpBox::new(e))) as *mut nfq_rs_ct_exp
+}
+
+/// A pointer to an expectation box that lives on the caller's stack (for a callback).
+pub(crate) fn exp_stack_ptr(b: &CtExpBox) -> *const nfq_rs_ct_exp {
+    b as *const CtExpBox as *const nfq_rs_ct_exp
+}
+
+/// # Safety
+/// As for `entry_ref`, for expectations.
+pub(crate) unsafe fn exp_ref<'a>(p: *const nfq_rs_ct_exp) -> Option<&'a CtExpBox> {
+    // SAFETY: per the contract; the magic check refuses other kinds of handles.
+    unsafe { if is(p, MAGIC_CT_EXP) { (p as *const CtExpBox).as_ref() } else { None } }
+}
+
+/// # Safety
+/// As for `entry_mut`, for expectations.
+pub(crate) unsafe fn exp_mut<'a>(p: *mut nfq_rs_ct_exp) -> Option<&'a mut CtExpBox> {
+    // SAFETY: per the contract; the magic check refuses other kinds of handles.
+    unsafe { if is(p, MAGIC_CT_EXP) { (p as *mut CtExpBox).as_mut() } else { None } }
+}
+
+/// # Safety
+/// As for `entry_free`, for expectations.
+pub(crate) unsafe fn exp_free(p: *mut nfq_rs_ct_exp) {
+    // SAFETY: per the contract.
+    if unsafe { is(p, MAGIC_CT_EXP) } {
+        // SAFETY: per the contract, p is a Box<CtExpBox> we gave out.
+        drop(unsafe { Box::from_raw(p as *mut CtExpBox) });
+    }
+}
+
+pub(crate) fn tuple_raw(t: &Tuple) -> *const nfq_rs_ct_tuple {
+    t as *const Tuple as *const nfq_rs_ct_tuple
+}
+
+/// # Safety
+/// `p` is NULL or came from `tuple_raw` on a tuple that is still alive and unchanged.
+pub(crate) unsafe fn tuple_ref<'a>(p: *const nfq_rs_ct_tuple) -> Option<&'a Tuple> {
+    // SAFETY: per the contract.
+    unsafe { (p as *const Tuple).as_ref() }
+}

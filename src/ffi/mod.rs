@@ -11,9 +11,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use crate::netlink::{Error, ErrorKind};
 
 mod api;
+mod ct;
 mod handles;
 
 pub use api::*;
+pub use ct::*;
 
 /// Success.
 pub const NFQ_RS_OK: i32 = 0;
@@ -41,6 +43,8 @@ pub const NFQ_RS_E_SYS: i32 = -10;
 pub const NFQ_RS_E_NOMEM: i32 = -11;
 /// Internal error (a bug: a caught panic).
 pub const NFQ_RS_E_INTERNAL: i32 = -12;
+/// Exists already (e.g. a conntrack entry being created).
+pub const NFQ_RS_E_EXIST: i32 = -13;
 
 /// The stable code of an error kind.
 pub(crate) fn code_of(kind: ErrorKind) -> i32 {
@@ -56,6 +60,7 @@ pub(crate) fn code_of(kind: ErrorKind) -> i32 {
         ErrorKind::Timeout => NFQ_RS_E_TIMEOUT,
         ErrorKind::System => NFQ_RS_E_SYS,
         ErrorKind::NoMemory => NFQ_RS_E_NOMEM,
+        ErrorKind::Exists => NFQ_RS_E_EXIST,
         _ => NFQ_RS_E_INTERNAL,
     }
 }
@@ -67,7 +72,7 @@ pub(crate) fn strerror(code: i32) -> &'static str {
         NFQ_RS_E_PERM => "permission denied: CAP_NET_ADMIN missing, or the queue is bound by another process\0",
         NFQ_RS_E_BUSY => "busy: queue already bound on this handle, or the handle is in use by another thread\0",
         NFQ_RS_E_NOTSUP => "operation not supported by this kernel\0",
-        NFQ_RS_E_NOENT => "not found: unknown packet id\0",
+        NFQ_RS_E_NOENT => "not found: unknown packet id, or no such connection\0",
         NFQ_RS_E_NODEV => "the queue is not bound\0",
         NFQ_RS_E_NOBUFS => "socket receive buffer overflowed; the kernel dropped messages\0",
         NFQ_RS_E_PROTO => "malformed message from the kernel\0",
@@ -75,6 +80,7 @@ pub(crate) fn strerror(code: i32) -> &'static str {
         NFQ_RS_E_SYS => "system error\0",
         NFQ_RS_E_NOMEM => "out of memory\0",
         NFQ_RS_E_INTERNAL => "internal error in nfq-rs (please report)\0",
+        NFQ_RS_E_EXIST => "exists already\0",
         _ => "unknown error code\0",
     }
 }

@@ -32,6 +32,8 @@ pub enum ErrorKind {
     NoMemory,
     /// A bug in the library (a caught panic).
     Internal,
+    /// EEXIST: the object exists already (e.g. creating a conntrack entry twice).
+    Exists,
 }
 
 /// Why a byte buffer could not be parsed.
@@ -176,6 +178,7 @@ pub fn kind_of_errno(errno: i32) -> ErrorKind {
         libc::ENOBUFS => ErrorKind::NoBuffers,
         libc::ENOMEM => ErrorKind::NoMemory,
         libc::ETIMEDOUT => ErrorKind::Timeout,
+        libc::EEXIST => ErrorKind::Exists,
         _ => ErrorKind::System,
     }
 }
