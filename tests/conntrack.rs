@@ -583,3 +583,63 @@ fn kernel_messages_cut_or_damaged_anywhere_give_errors_not_panics() {
         }
     }
 }
+
+/// Whether the running kernel was built with CONFIG_NETFILTER_NETLINK_GLUE_CT (None: unknown).
+fn kernel_has_glue_ct() -> Option<bool> {
+    let out = Command::new("sh").args(["-c", "zcat /proc/config.gz 2>/dev/null"]).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.is_empty() {
+        return None;
+    }
+    Some(text.lines().any(|l| l == "CONFIG_NETFILTER_NETLINK_GLUE_CT=y"))
+}
+
+#[test]
+fn a_verdict_setting_connmark_and_labels_is_accepted_and_applied_only_with_conntrack_glue() {
+    use nfq_rs::queue::{Config, Decision, Queue, Verdict};
+    let ns = tracked_ns("ctverdict");
+    ns.iptables("-A OUTPUT -m connlabel --label 100 -j ACCEPT");
+    // Before the accept-all conntrack rule of tracked_ns.
+    ns.iptables("-I OUTPUT 1 -p udp --dport 9555 -j NFQUEUE --queue-num 7");
+    let ct = open(&ns);
+    let mut cfg = Config::new(7);
+    cfg.netns(ns.netns());
+    let q = Queue::open(&cfg).expect("open queue 7 in the namespace");
+    let rx = ns.udp("127.0.0.1:9555");
+    let tx = ns.udp("127.0.0.1:0");
+    tx.send_to(b"labelled", ("127.0.0.1", 9555)).unwrap();
+    let (mut labels, mut mask) = ([0u8; 16], [0u8; 16]);
+    labels[..4].copy_from_slice(&(1u32 << 4).to_ne_bytes());
+    mask[..4].copy_from_slice(&(1u32 << 4).to_ne_bytes());
+    let mut handled = 0;
+    let end = Instant::now() + WAIT;
+    while handled == 0 && Instant::now() < end {
+        handled += q
+            .dispatch(Some(Duration::from_millis(50)), &mut |p| {
+                p.set_connmark(0x77);
+                p.set_labels(&labels, &mask);
+                Decision::Verdict(Verdict::Accept)
+            })
+            .unwrap();
+    }
+    assert_eq!(handled, 1);
+    assert_eq!(recv_all(&rx, 1, WAIT).len(), 1, "the packet was accepted");
+    // A rejected verdict would come back as an error message: give it the time to arrive.
+    q.dispatch(Some(Duration::from_millis(200)), &mut |_| Decision::Verdict(Verdict::Accept)).unwrap();
+    assert_eq!(q.stats().verdict_errors, 0, "{}", q.last_error());
+    let t = Tuple::ports(LO, LO, 17, tx.local_addr().unwrap().port(), 9555);
+    let entry = ct.get(&t, None).unwrap();
+    let v = entry.view();
+    match kernel_has_glue_ct() {
+        Some(false) => {
+            // This kernel ignores NFQA_CT in verdicts (no nfnetlink glue): nothing changed.
+            assert_eq!(v.mark(), Some(0));
+            assert!(!v.has_label(4));
+        }
+        Some(true) => {
+            assert_eq!(v.mark(), Some(0x77));
+            assert!(v.has_label(4));
+        }
+        None => {}
+    }
+}

@@ -774,7 +774,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    /// The tag `conntrack -E` prints: "[NEW]", "[UPDATE]", "[DESTROY]".
+    /// The tag `conntrack -E` prints: `[NEW]`, `[UPDATE]`, `[DESTROY]`.
     pub fn tag(self) -> &'static str {
         match self {
             EventKind::New => "[NEW]",

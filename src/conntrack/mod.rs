@@ -21,6 +21,45 @@
 //! 08 00 08 00 00 00 00 2a        CTA_MARK 42
 //! ```
 //!
+//! # The table: dump, get, update, delete, events
+//!
+//! ```no_run
+//! use nfq_rs::conntrack::{Conntrack, CtEvent, DumpFilter, Events, Tuple, Update, groups};
+//! use nfq_rs::netlink::Netns;
+//! use std::time::Duration;
+//!
+//! let ns = Netns::Path("/var/run/netns/blue".into()); // or Netns::Current
+//! let ct = Conntrack::open(&ns)?;
+//! // Every IPv4 entry with mark 0x10 in its low byte (the kernel filters by mark).
+//! ct.dump(libc::AF_INET as u8, &DumpFilter { mark: Some((0x10, 0xff)), ..Default::default() }, &mut |c| {
+//!     println!("{c}"); // the `conntrack -L` layout
+//!     true // go on
+//! })?;
+//! let t = Tuple::ports("10.0.0.1".parse()?, "10.0.0.2".parse()?, 17, 40000, 53);
+//! let entry = ct.get(&t, None)?; // ErrorKind::NotFound if there is none
+//! println!("timeout {:?}s, state {:?}", entry.view().timeout(), entry.view().proto_state_name());
+//! ct.update(&t, None, &Update { mark: Some(0x20), mark_mask: Some(0xf0), ..Default::default() })?;
+//! ct.delete(&t, None)?;
+//!
+//! let ev = Events::open(&ns, groups::NEW | groups::DESTROY)?;
+//! ev.run(Some(10), Some(Duration::from_secs(5)), &mut |e| {
+//!     if let CtEvent::Conn(kind, c) = e {
+//!         println!("{:>9} {c}", kind.tag()); // like `conntrack -E`
+//!     }
+//!     true
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Queued packets
+//!
+//! With the conntrack queue flag (a kernel with `CONFIG_NETFILTER_NETLINK_GLUE_CT`), each
+//! packet carries its connection: [`packet_conn`], [`packet_ct_info`], [`packet_expect`]; a
+//! verdict can set the connection mark and labels (`PacketCtx::set_connmark`,
+//! `PacketCtx::set_labels`).
+//!
+//! # Decoding bytes
+//!
 //! ```
 //! use nfq_rs::conntrack::Conn;
 //! let bytes = [
@@ -471,6 +510,88 @@ pub fn packet_ct_info(p: &Packet<'_>) -> Option<CtInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::netlink::{Messages, MsgBuilder};
+    use crate::queue::attr;
+
+    /// An NFQUEUE packet message as a kernel with conntrack glue sends it with the conntrack
+    /// flag: the connection in `NFQA_CT`, how the packet relates to it in `NFQA_CT_INFO`, and
+    /// (for an expected connection) the expectation in `NFQA_EXP`.
+    fn queued_packet_with_conntrack(ctinfo: u32, with_exp: bool) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let mut b = MsgBuilder::new(&mut buf, crate::netlink::nfnl_msg_type(3, 0), 0, 0);
+        b.nfgen(2, 0);
+        b.put(attr::PACKET_HDR, &[0, 0, 0, 9, 8, 0, 3]);
+        let ct = b.nest_start(attr::CT);
+        entry::tests::full_tcp(&mut b);
+        b.nest_end(ct);
+        b.put_be32(attr::CT_INFO, ctinfo);
+        if with_exp {
+            let e = b.nest_start(attr::EXP);
+            let ip = |x| std::net::IpAddr::from([10, 0, 0, x]);
+            Tuple::ports(ip(1), ip(2), 6, 40000, 21).put(&mut b, cta_exp::MASTER);
+            Tuple::ports(ip(1), ip(2), 6, 0, 50000).put(&mut b, cta_exp::TUPLE);
+            b.put_be32(cta_exp::TIMEOUT, 300).put(cta_exp::HELP_NAME, b"ftp\0");
+            b.nest_end(e);
+        }
+        b.put(attr::PAYLOAD, &[0x45, 0, 0, 20]);
+        b.finish();
+        buf
+    }
+
+    #[test]
+    fn a_queued_packet_carries_its_connection_ctinfo_and_expectation() {
+        let buf = queued_packet_with_conntrack(CtInfo::EstablishedReply.raw(), true);
+        let m = Messages::new(&buf).next().unwrap().unwrap();
+        let p = Packet::parse(&m).unwrap();
+        let c = packet_conn(&p).expect("NFQA_CT present").unwrap();
+        assert_eq!(c.family(), 2, "the family comes from the packet");
+        assert_eq!(c.orig().unwrap().dst_port, Some(80));
+        assert_eq!((c.mark(), c.zone(), c.proto_state_name()), (Some(0xbeef), Some(3), Some("ESTABLISHED")));
+        let info = packet_ct_info(&p).unwrap();
+        assert!(info.is_reply() && info.is_established());
+        let e = packet_expect(&p).expect("NFQA_EXP present").unwrap();
+        assert_eq!(e.tuple().unwrap().dst_port, Some(50000));
+        assert_eq!(e.helper_name(), Some(&b"ftp"[..]));
+        // Without the conntrack flag there is nothing to decode.
+        let mut plain = Vec::new();
+        let mut b = MsgBuilder::new(&mut plain, crate::netlink::nfnl_msg_type(3, 0), 0, 0);
+        b.nfgen(2, 0);
+        b.put(attr::PACKET_HDR, &[0, 0, 0, 9, 8, 0, 3]);
+        b.finish();
+        let m = Messages::new(&plain).next().unwrap().unwrap();
+        let p = Packet::parse(&m).unwrap();
+        assert!(packet_conn(&p).is_none() && packet_ct_info(&p).is_none() && packet_expect(&p).is_none());
+    }
+
+    #[test]
+    fn a_damaged_ct_nest_is_an_error_of_the_nest_not_of_the_packet() {
+        let buf = queued_packet_with_conntrack(2, false);
+        // Every cut of the message: the packet may parse or not, nothing panics, and a CT nest
+        // that parses as part of a valid packet decodes or errors cleanly.
+        for cut in 20..buf.len() {
+            let mut v = buf[..cut].to_vec();
+            v[..4].copy_from_slice(&(cut as u32).to_ne_bytes());
+            if let Some(Ok(m)) = Messages::new(&v).next() {
+                if let Ok(p) = Packet::parse(&m) {
+                    if let Some(Ok(c)) = packet_conn(&p) {
+                        let _ = c.to_string();
+                    }
+                }
+            }
+        }
+        // A mark of the wrong size inside NFQA_CT: the packet is fine, its connection is not.
+        let mut buf = Vec::new();
+        let mut b = MsgBuilder::new(&mut buf, crate::netlink::nfnl_msg_type(3, 0), 0, 0);
+        b.nfgen(2, 0);
+        b.put(attr::PACKET_HDR, &[0, 0, 0, 9, 8, 0, 3]);
+        let ct = b.nest_start(attr::CT);
+        b.put(cta::MARK, &[1, 2, 3]);
+        b.nest_end(ct);
+        b.finish();
+        let m = Messages::new(&buf).next().unwrap().unwrap();
+        let p = Packet::parse(&m).unwrap();
+        assert!(matches!(packet_conn(&p), Some(Err(crate::netlink::ParseError::AttrSize { .. }))));
+    }
 
     #[test]
     fn ctinfo_values_follow_the_kernel_enum() {
