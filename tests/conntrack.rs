@@ -643,3 +643,31 @@ fn a_verdict_setting_connmark_and_labels_is_accepted_and_applied_only_with_connt
         None => {}
     }
 }
+
+#[test]
+fn events_left_over_by_a_bounded_run_are_handed_to_the_next_one() {
+    let ns = tracked_ns("ctevkeep");
+    let ct = open(&ns);
+    let ev = Events::open(&ns.netns(), groups::NEW).unwrap();
+    for port in 1..=5u16 {
+        let mut c = ConnBuf::new(0);
+        c.set_orig(Tuple::ports(LO, LO, 17, 7000 + port, 53)).set_timeout(60);
+        ct.create(&c.view()).unwrap();
+    }
+    // All five wait in the socket; each run takes one, in order, and loses none.
+    let mut ports = Vec::new();
+    for _ in 0..5 {
+        let n = ev
+            .run(Some(1), Some(WAIT), &mut |e| {
+                if let CtEvent::Conn(EventKind::New, c) = e {
+                    ports.push(c.orig().and_then(|t| t.src_port).unwrap_or(0));
+                }
+                true
+            })
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    assert_eq!(ports, [7001, 7002, 7003, 7004, 7005]);
+    assert_eq!(ev.run(None, Some(Duration::from_millis(200)), &mut |_| true).unwrap(), 0);
+    assert_eq!(ev.stats().delivered, 5);
+}

@@ -895,12 +895,23 @@ pub struct EventStats {
     pub parse_errors: u64,
 }
 
+/// Received event datagrams and how far they were handed over.
+struct EventRx {
+    batch: RecvBatch,
+    /// Datagrams in the batch.
+    count: usize,
+    /// The datagram to go on with.
+    next: usize,
+    /// The offset of the next message in it.
+    off: usize,
+}
+
 /// A subscription to conntrack events.
 pub struct Events {
     sock: Socket,
     wake: EventFd,
     stop: AtomicBool,
-    rx: Mutex<Option<RecvBatch>>,
+    rx: Mutex<Option<EventRx>>,
     filter: Mutex<EventFilter>,
     received: AtomicU64,
     delivered: AtomicU64,
@@ -995,10 +1006,12 @@ impl Events {
         self.wake.wake();
     }
 
-    /// Waits up to `timeout` (`None`: until something arrives or [`stop`](Self::stop)) and
-    /// hands every waiting event that passes the filter to `cb` (false from `cb` skips the
-    /// rest of this batch and asks the loop to stop). Returns (events handed over, stop asked).
-    /// Overflows are counted and recorded, and do not fail the call.
+    /// Hands over the events already received and not yet handed over; otherwise waits up to
+    /// `timeout` (`None`: until something arrives or [`stop`](Self::stop)), receives what is
+    /// waiting (many datagrams per syscall) and hands each event that passes the filter to
+    /// `cb`. When `cb` returns false the call returns at once, and the events after that one
+    /// are kept for the next call. Returns (events handed over, stop asked: by `cb` or by
+    /// [`stop`](Self::stop)). Overflows are counted and recorded, and do not fail the call.
     pub fn poll(&self, timeout: Option<Duration>, cb: &mut dyn FnMut(&CtEvent<'_>) -> bool) -> Result<(usize, bool)> {
         let mut rx = match self.rx.try_lock() {
             Ok(g) => g,
@@ -1010,10 +1023,19 @@ impl Events {
                 )));
             }
         };
-        let batch = rx.get_or_insert_with(|| RecvBatch::new(EVENT_BATCH, EVENT_SLOT));
+        let st = rx.get_or_insert_with(|| EventRx {
+            batch: RecvBatch::new(EVENT_BATCH, EVENT_SLOT),
+            count: 0,
+            next: 0,
+            off: 0,
+        });
         if self.stop.swap(false, SeqCst) {
             self.wake.drain();
             return Ok((0, true));
+        }
+        let filter = self.filter.lock().map(|f| *f).unwrap_or_default();
+        if st.next < st.count {
+            return Ok(self.deliver(st, &filter, cb));
         }
         let (readable, woke) = self
             .sock
@@ -1027,7 +1049,7 @@ impl Events {
         if !readable {
             return Ok((0, stopped));
         }
-        let n = match self.sock.recv_batch(batch) {
+        st.count = match self.sock.recv_batch(&mut st.batch) {
             Ok(n) => n,
             Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
                 self.overflows.fetch_add(1, Relaxed);
@@ -1036,45 +1058,72 @@ impl Events {
             }
             Err(e) => return Err(self.record_error(Error::from_io(&e, "receiving conntrack events"))),
         };
-        let filter = self.filter.lock().map(|f| *f).unwrap_or_default();
+        st.next = 0;
+        st.off = 0;
+        let (delivered, cb_stopped) = self.deliver(st, &filter, cb);
+        Ok((delivered, stopped || cb_stopped))
+    }
+
+    /// Hands the received events from the position in `st` on to `cb`, until it returns false
+    /// (then the position is kept for the next call) or the batch is used up.
+    fn deliver(
+        &self,
+        st: &mut EventRx,
+        filter: &EventFilter,
+        cb: &mut dyn FnMut(&CtEvent<'_>) -> bool,
+    ) -> (usize, bool) {
         let mut delivered = 0;
-        'outer: for i in 0..n {
-            let (buf, info) = batch.get(i);
-            if info.sender != 0 {
+        while st.next < st.count {
+            let (buf, info) = st.batch.get(st.next);
+            if info.sender != 0 || info.truncated {
+                if info.truncated {
+                    self.parse_errors.fetch_add(1, Relaxed);
+                    let _ = self.record_error(Error::new(
+                        ErrorKind::Protocol,
+                        format!("an event datagram of {} bytes was cut to {}", info.real_len, info.len),
+                    ));
+                }
+                st.next += 1;
+                st.off = 0;
                 continue;
             }
-            if info.truncated {
-                self.parse_errors.fetch_add(1, Relaxed);
-                let _ = self.record_error(Error::new(
-                    ErrorKind::Protocol,
-                    format!("an event datagram of {} bytes was cut to {}", info.real_len, info.len),
-                ));
-                continue;
-            }
-            for m in crate::netlink::Messages::new(buf) {
-                let ev = match m.map(|m| CtEvent::from_msg(&m)) {
-                    Ok(Ok(Some(ev))) => ev,
-                    Ok(Ok(None)) => continue,
-                    Ok(Err(e)) | Err(e) => {
-                        self.parse_errors.fetch_add(1, Relaxed);
-                        let _ = self.record_error(Error::parse(e, "malformed conntrack event"));
-                        continue;
-                    }
-                };
-                self.received.fetch_add(1, Relaxed);
-                if !filter.matches(&ev) {
-                    self.filtered.fetch_add(1, Relaxed);
+            let m = match crate::netlink::Messages::new(buf.get(st.off..).unwrap_or(&[])).next() {
+                None => {
+                    st.next += 1;
+                    st.off = 0;
                     continue;
                 }
-                delivered += 1;
-                self.delivered.fetch_add(1, Relaxed);
-                if !cb(&ev) {
-                    stopped = true;
-                    break 'outer;
+                Some(Err(e)) => {
+                    self.parse_errors.fetch_add(1, Relaxed);
+                    let _ = self.record_error(Error::parse(e, "malformed conntrack event"));
+                    st.next += 1;
+                    st.off = 0;
+                    continue;
                 }
+                Some(Ok(m)) => m,
+            };
+            st.off += crate::netlink::align4(m.len());
+            let ev = match CtEvent::from_msg(&m) {
+                Ok(Some(ev)) => ev,
+                Ok(None) => continue,
+                Err(e) => {
+                    self.parse_errors.fetch_add(1, Relaxed);
+                    let _ = self.record_error(Error::parse(e, "malformed conntrack event"));
+                    continue;
+                }
+            };
+            self.received.fetch_add(1, Relaxed);
+            if !filter.matches(&ev) {
+                self.filtered.fetch_add(1, Relaxed);
+                continue;
+            }
+            delivered += 1;
+            self.delivered.fetch_add(1, Relaxed);
+            if !cb(&ev) {
+                return (delivered, true);
             }
         }
-        Ok((delivered, stopped))
+        (delivered, false)
     }
 
     /// Hands events to `cb` until [`stop`](Self::stop), `cb` returns false, `max` events were
