@@ -26,6 +26,8 @@ pub mod netlink;
 pub mod queue;
 /// cbindgen:ignore
 pub mod conntrack;
+/// cbindgen:ignore
+pub mod packet;
 
 #[doc(hidden)]
 pub mod ffi;

@@ -8,6 +8,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 mod legacy;
 mod nlmsg;
+mod pktbuff;
+mod proto;
 
 /// Sets the C `errno` of the calling thread.
 pub(crate) fn set_errno(e: i32) {
