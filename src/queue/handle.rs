@@ -294,9 +294,10 @@ fn my_tid() -> i32 {
     TID.with(|t| *t)
 }
 
-/// Whether the process has CAP_NET_ADMIN in its effective set (for error messages).
+/// Whether the calling thread has CAP_NET_ADMIN in its effective set (for error messages;
+/// capabilities are per thread, and the kernel checks the sending thread's).
 fn has_cap_net_admin() -> bool {
-    let Ok(s) = std::fs::read_to_string("/proc/self/status") else { return false };
+    let Ok(s) = std::fs::read_to_string("/proc/thread-self/status") else { return false };
     s.lines()
         .find_map(|l| l.strip_prefix("CapEff:"))
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
@@ -678,7 +679,10 @@ impl Queue {
                 let hint = match errno {
                     libc::ENOENT => ": unknown packet id (already given a verdict, or never queued)",
                     libc::ENODEV => ": the queue is not bound",
-                    libc::EPERM => ": the queue belongs to another socket",
+                    libc::EPERM => {
+                        ": the sending thread lacks CAP_NET_ADMIN in its effective set (the kernel checks it \
+                         on every message), or the queue belongs to another socket"
+                    }
                     libc::EINVAL => ": invalid verdict",
                     _ => "",
                 };
