@@ -73,7 +73,10 @@ impl<'a> Packet<'a> {
             return Err(ParseError::UnexpectedType(msg.msg_type()));
         }
         let (g, attrs) = msg.nfgen()?;
-        let mut p = Packet { family: g.family, queue: g.res_id, ..Default::default() };
+        // Built in place inside the result: returning a local Packet as Ok(p) copied its fields
+        // one by one into the caller's slot.
+        let mut out = Ok(Packet { family: g.family, queue: g.res_id, ..Default::default() });
+        let Ok(p) = &mut out else { return out };
         let mut have_hdr = false;
         for a in attrs {
             let a = a?;
@@ -151,7 +154,7 @@ impl<'a> Packet<'a> {
         if !have_hdr {
             return Err(ParseError::Missing("NFQA_PACKET_HDR"));
         }
-        Ok(p)
+        out
     }
 
     /// Finds the queue number and packet id of a packet message that does not parse whole
