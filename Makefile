@@ -8,6 +8,7 @@
 #   make demo               setup, build, staged install, C examples on real traffic in a netns
 #   make test               setup, cargo test --release, check-header, C tests (needs root)
 #   make test-c             only the C tests (scripts/test-c.sh)
+#   make bench              setup, build, benchmark vs libnetfilter_queue (scripts/bench.sh; root)
 #   make clean
 #
 # Plain GNU make; recipes use bash.
@@ -51,7 +52,7 @@ NATIVE_LIBS_FILE    := $(BUILD_DIR)/native-static-libs.txt
 NATIVE_LIBS_DEFAULT := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
 .PHONY: all build header check-header install uninstall install-native uninstall-native \
-        install-compat uninstall-compat demo test test-c clean
+        install-compat uninstall-compat demo test test-c bench clean
 
 all: build
 
@@ -185,6 +186,12 @@ test:
 test-c:
 	scripts/setup.sh
 	scripts/test-c.sh
+
+# Not a test: throughput, parse cost, pool and latency against libnetfilter_queue, in a netns.
+bench:
+	scripts/setup.sh
+	$(MAKE) --no-print-directory build
+	scripts/bench.sh
 
 clean:
 	$(CARGO) clean

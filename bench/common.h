@@ -1,0 +1,224 @@
+/*
+ * common.h: shared by the benchmark programs (make bench): clocks, argument helpers, the
+ * kernel's per-queue counters, and the throughput meter every consumer uses.
+ *
+ * The meter: a consumer calls meter_add(n) for every n packets it has given a verdict, and
+ * meter_start() once its queue is bound. A helper thread waits for the first packet (bounded),
+ * lets the consumer warm up, then counts packets over a fixed window and prints one line
+ *   result packets=N seconds=S pps=P cpu=C pps_per_cpu=Q kq_enqueued=E kq_dropped=D ...
+ * where cpu is the CPU time all the consumer's threads used in the window (user + system,
+ * including the kernel work done in their system calls: CLOCK_PROCESS_CPUTIME_ID), so
+ * pps_per_cpu = packets / cpu is what one fully busy CPU would verdict: unlike pps it holds
+ * when the sender cannot keep the consumer busy or other processes share its CPU. The kq_* numbers are the kernel's own view of the same window, summed over the queues
+ * (/proc/net/netfilter/nfnetlink_queue: id_sequence, queue_dropped, user_dropped, queue_total):
+ * kq_dropped > 0 means the queue was full, i.e. the sender offered more than the consumer took.
+ * Then it calls the consumer's stop function and sets meter_done.
+ * SPDX-License-Identifier: MIT OR Apache-2.0
+ */
+#ifndef NFQ_BENCH_COMMON_H
+#define NFQ_BENCH_COMMON_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static inline uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline double now_s(void)
+{
+    return (double)now_ns() * 1e-9;
+}
+
+static inline double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static inline void sleep_s(double s)
+{
+    struct timespec ts;
+    if (s <= 0) return;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static inline void die(const char *prog, const char *what)
+{
+    fprintf(stderr, "%s: %s: %s\n", prog, what, strerror(errno));
+    exit(1);
+}
+
+/* "A:B" or "A" into first/last. */
+static inline int parse_range(const char *s, unsigned *first, unsigned *last)
+{
+    char *end;
+    unsigned long a = strtoul(s, &end, 10), b = a;
+    if (end == s) return -1;
+    if (*end == ':') {
+        const char *t = end + 1;
+        b = strtoul(t, &end, 10);
+        if (end == t) return -1;
+    }
+    if (*end || a > 65535 || b > 65535 || b < a) return -1;
+    *first = (unsigned)a;
+    *last = (unsigned)b;
+    return 0;
+}
+
+/* The kernel's counters of one queue (summed over a range). */
+struct kq {
+    long long backlog, dropped, user_dropped, id_seq;
+    int found;
+};
+
+static inline void read_kq(unsigned first, unsigned last, struct kq *k)
+{
+    FILE *f = fopen("/proc/net/netfilter/nfnetlink_queue", "r");
+    unsigned q, portid, total, mode, range, dropped, udropped, idseq, one;
+    memset(k, 0, sizeof *k);
+    if (!f) return;
+    while (fscanf(f, "%u %u %u %u %u %u %u %u %u", &q, &portid, &total, &mode, &range, &dropped, &udropped,
+                  &idseq, &one) == 9) {
+        if (q < first || q > last) continue;
+        k->backlog += total;
+        k->dropped += dropped;
+        k->user_dropped += udropped;
+        k->id_seq += idseq;
+        k->found++;
+    }
+    fclose(f);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The meter */
+
+static uint64_t meter_count;        /* packets verdicted so far (atomic, relaxed) */
+static volatile int meter_done;     /* set when the window is over */
+
+static inline void meter_add(uint64_t n)
+{
+    __atomic_fetch_add(&meter_count, n, __ATOMIC_RELAXED);
+}
+
+struct meter {
+    double first_wait, warmup, window;
+    unsigned q_first, q_last;
+    void (*stop)(void *);
+    void *stop_arg;
+    pthread_t thread;
+};
+
+static void *meter_main(void *arg)
+{
+    struct meter *m = arg;
+    struct kq k0, k1;
+    uint64_t c0, c1;
+    double t0, t1, u0, u1, start = now_s();
+
+    while (__atomic_load_n(&meter_count, __ATOMIC_RELAXED) == 0) {
+        if (now_s() - start > m->first_wait) {
+            printf("result packets=0 seconds=0 pps=0 error=no-packets-within-%.1fs\n", m->first_wait);
+            fflush(stdout);
+            meter_done = 1;
+            m->stop(m->stop_arg);
+            return NULL;
+        }
+        sleep_s(0.001);
+    }
+    sleep_s(m->warmup);
+    read_kq(m->q_first, m->q_last, &k0);
+    c0 = __atomic_load_n(&meter_count, __ATOMIC_RELAXED);
+    t0 = now_s();
+    u0 = cpu_s();
+    sleep_s(m->window);
+    c1 = __atomic_load_n(&meter_count, __ATOMIC_RELAXED);
+    t1 = now_s();
+    u1 = cpu_s();
+    read_kq(m->q_first, m->q_last, &k1);
+    printf("result packets=%llu seconds=%.6f pps=%.1f cpu=%.6f pps_per_cpu=%.1f kq_enqueued=%lld kq_dropped=%lld "
+           "kq_user_dropped=%lld kq_backlog=%lld\n",
+           (unsigned long long)(c1 - c0), t1 - t0, (double)(c1 - c0) / (t1 - t0), u1 - u0,
+           u1 > u0 ? (double)(c1 - c0) / (u1 - u0) : 0.0, k1.id_seq - k0.id_seq,
+           k1.dropped - k0.dropped, k1.user_dropped - k0.user_dropped, k1.backlog);
+    fflush(stdout);
+    meter_done = 1;
+    m->stop(m->stop_arg);
+    return NULL;
+}
+
+static inline int meter_start(struct meter *m)
+{
+    return pthread_create(&m->thread, NULL, meter_main, m);
+}
+
+static inline void meter_join(struct meter *m)
+{
+    pthread_join(m->thread, NULL);
+}
+
+/* Common consumer options: --queue A[:B] --rcvbuf BYTES --warmup S --seconds S --first-wait S */
+struct copts {
+    unsigned q_first, q_last;
+    unsigned long rcvbuf;
+    unsigned batch;
+    double warmup, window, first_wait;
+    const char *dump;
+    unsigned dump_count;
+};
+
+static inline void copts_default(struct copts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->rcvbuf = 4ul << 20;
+    o->batch = 64;
+    o->warmup = 0.25;
+    o->window = 1.5;
+    o->first_wait = 10;
+}
+
+/* Parses one option at argv[*i]; returns 1 if it was one of the common ones. */
+static inline int copts_parse(struct copts *o, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    if (*i + 1 >= argc) return 0;
+    const char *v = argv[*i + 1];
+    if (!strcmp(a, "--queue")) {
+        if (parse_range(v, &o->q_first, &o->q_last)) return 0;
+    } else if (!strcmp(a, "--rcvbuf")) {
+        o->rcvbuf = strtoul(v, NULL, 0);
+    } else if (!strcmp(a, "--batch")) {
+        o->batch = (unsigned)strtoul(v, NULL, 0);
+    } else if (!strcmp(a, "--warmup")) {
+        o->warmup = atof(v);
+    } else if (!strcmp(a, "--seconds")) {
+        o->window = atof(v);
+    } else if (!strcmp(a, "--first-wait")) {
+        o->first_wait = atof(v);
+    } else if (!strcmp(a, "--dump")) {
+        o->dump = v;
+    } else if (!strcmp(a, "--dump-count")) {
+        o->dump_count = (unsigned)strtoul(v, NULL, 0);
+    } else {
+        return 0;
+    }
+    (*i)++;
+    return 1;
+}
+
+#endif
