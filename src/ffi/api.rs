@@ -669,6 +669,12 @@ pub unsafe extern "C" fn nfq_rs_verdict_ex(
                 return invalid("nfq_rs_verdict_ex: payload is NULL but len is not 0");
             }
             None
+        } else if len > crate::queue::MAX_PAYLOAD {
+            // Checked before a slice is made: a huge len must not even describe memory.
+            return invalid(&format!(
+                "nfq_rs_verdict_ex: replacement payload of {len} bytes exceeds the maximum of {}",
+                crate::queue::MAX_PAYLOAD
+            ));
         } else {
             // SAFETY: payload is readable for len bytes per the contract.
             Some(unsafe { std::slice::from_raw_parts(payload as *const u8, len) })
@@ -1263,6 +1269,17 @@ pub unsafe extern "C" fn nfq_rs_packet_set_payload(pkt: *mut nfq_rs_packet, data
     pkt_set("nfq_rs_packet_set_payload", pkt, |c| {
         if data.is_null() {
             return invalid("nfq_rs_packet_set_payload: data is NULL");
+        }
+        if len > crate::queue::MAX_PAYLOAD {
+            // Checked before a slice is made: a huge len must not even describe memory.
+            let e = crate::netlink::Error::new(
+                crate::netlink::ErrorKind::InvalidArgument,
+                format!(
+                    "nfq_rs_packet_set_payload: replacement payload of {len} bytes exceeds the maximum of {}",
+                    crate::queue::MAX_PAYLOAD
+                ),
+            );
+            return fail(&c.handle().record_error(e));
         }
         // SAFETY: data is readable for len bytes per the contract.
         let d = unsafe { std::slice::from_raw_parts(data as *const u8, len) };
