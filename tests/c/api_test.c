@@ -178,10 +178,10 @@ static void test_static(void)
     CHECK(v && strcmp(v, NFQ_RS_EXPECTED_VERSION) == 0, "nfq_rs_version() = %s, pkg-config says %s",
           v ? v : "(null)", NFQ_RS_EXPECTED_VERSION);
 
-    const char *msgs[13];
+    const char *msgs[14];
     const char *unknown = nfq_rs_strerror(-1000);
     CHECK(unknown && strstr(unknown, "unknown"), "strerror(-1000) = %s", unknown ? unknown : "(null)");
-    for (int code = 0; code >= NFQ_RS_E_INTERNAL; code--) {
+    for (int code = 0; code >= NFQ_RS_E_EXIST; code--) {
         const char *m = nfq_rs_strerror(code);
         msgs[-code] = m;
         CHECK(m && *m, "strerror(%d) is empty", code);
@@ -192,7 +192,8 @@ static void test_static(void)
     }
     CHECK(strstr(nfq_rs_strerror(NFQ_RS_OK), "success") != NULL, "strerror(0) = %s", nfq_rs_strerror(0));
     CHECK(strstr(nfq_rs_strerror(NFQ_RS_E_PERM), "permission") != NULL, "strerror(PERM)");
-    CHECK(strcmp(nfq_rs_strerror(-13), unknown) == 0, "strerror(-13) is not 'unknown'");
+    CHECK(strcmp(nfq_rs_strerror(NFQ_RS_E_EXIST - 1), unknown) == 0, "strerror(%d) is not 'unknown'",
+          NFQ_RS_E_EXIST - 1);
     CHECK(strcmp(nfq_rs_strerror(1), unknown) == 0, "strerror(1) is not 'unknown'");
     CHECK(strcmp(nfq_rs_strerror(INT_MIN), unknown) == 0, "strerror(INT_MIN) is not 'unknown'");
     CHECK(strcmp(nfq_rs_strerror(INT_MAX), unknown) == 0, "strerror(INT_MAX) is not 'unknown'");
