@@ -9,6 +9,8 @@
 #   make test               setup, cargo test --release, check-header, C tests (needs root)
 #   make test-c             only the C tests (scripts/test-c.sh)
 #   make bench              setup, build, benchmark vs libnetfilter_queue (scripts/bench.sh; root)
+#   make fuzz               every fuzz target for FUZZ_SECONDS (60) each (cargo fuzz; installs it if missing)
+#   make soak               1M packets through the Rust API and the C API (root)
 #   make clean
 #
 # Plain GNU make; recipes use bash.
@@ -52,7 +54,7 @@ NATIVE_LIBS_FILE    := $(BUILD_DIR)/native-static-libs.txt
 NATIVE_LIBS_DEFAULT := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
 .PHONY: all build header check-header install uninstall install-native uninstall-native \
-        install-compat uninstall-compat demo test test-c bench clean
+        install-compat uninstall-compat demo test test-c bench fuzz soak clean
 
 all: build
 
@@ -180,12 +182,35 @@ test:
 	scripts/test-compat.sh || failed="$$failed compat-tests"; \
 	echo "== scripts/test-python.sh"; \
 	scripts/test-python.sh || failed="$$failed python-tests"; \
+	echo "== scripts/test-fuzz.sh"; \
+	scripts/test-fuzz.sh || failed="$$failed fuzz-smoke"; \
+	echo "== scripts/test-soak-c.sh"; \
+	scripts/test-soak-c.sh || failed="$$failed soak-c"; \
+	echo "== scripts/test-hostile.sh"; \
+	scripts/test-hostile.sh || failed="$$failed hostile"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed" >&2; exit 1; fi; \
 	echo "make test: all passed"
 
 test-c:
 	scripts/setup.sh
 	scripts/test-c.sh
+
+# Fuzzing for longer than the smoke run of `make test`. New inputs go to build/fuzz/long, crashes
+# to fuzz/artifacts/<target>/. cargo-fuzz needs nightly flags: RUSTC_BOOTSTRAP=1 on stable.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	@cd fuzz && for t in $$(RUSTC_BOOTSTRAP=1 $(CARGO) fuzz list); do \
+	    echo "== fuzz $$t ($(FUZZ_SECONDS)s)"; mkdir -p ../build/fuzz/long/$$t; \
+	    RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$t ../build/fuzz/long/$$t corpus/$$t -- \
+	        -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 || exit 1; \
+	done
+
+# The long soak: 1M packets through accept/mark/rewrite verdicts (Rust API, then C API).
+soak:
+	scripts/setup.sh
+	$(CARGO) test --release --test reliability -- --ignored --nocapture soak_one_million
+	SOAK_C_PACKETS=1000000 scripts/test-soak-c.sh
 
 # Not a test: throughput, parse cost, pool and latency against libnetfilter_queue, in a netns.
 bench:
