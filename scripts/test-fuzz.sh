@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Fuzz smoke test: builds every target of fuzz/ exactly as `cargo fuzz build -O` does (same
 # RUSTFLAGS and cargo arguments, so cargo-fuzz reuses the build; cargo-fuzz itself is not
-# needed here) and runs each one for FUZZ_SECONDS (default 8) from the committed seed corpus.
+# needed here) and runs each one for FUZZ_SECONDS (default 6) from the committed seed corpus.
 # New inputs go to a scratch corpus under build/fuzz, never into fuzz/corpus; a crash leaves
 # its input in build/fuzz/artifacts/<target>/ and fails the run.
 #
-#   scripts/test-fuzz.sh [TARGET-REGEX]        FUZZ_SECONDS=8 by default
+#   scripts/test-fuzz.sh [TARGET-REGEX]        FUZZ_SECONDS=6 by default
 #   make fuzz                                  the long run (cargo fuzz, 60 s per target)
 #
 # cargo-fuzz needs nightly-only flags (-Zsanitizer=address): on a stable toolchain
@@ -14,7 +14,7 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PATH="$HOME/.cargo/bin:$PATH"
-SECS=${FUZZ_SECONDS:-8}
+SECS=${FUZZ_SECONDS:-6}
 ONLY=${1:-}
 OUT=$ROOT/build/fuzz
 TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
