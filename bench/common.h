@@ -9,9 +9,11 @@
  * where cpu is the CPU time all the consumer's threads used in the window (user + system,
  * including the kernel work done in their system calls: CLOCK_PROCESS_CPUTIME_ID), so
  * pps_per_cpu = packets / cpu is what one fully busy CPU would verdict: unlike pps it holds
- * when the sender cannot keep the consumer busy or other processes share its CPU. The kq_* numbers are the kernel's own view of the same window, summed over the queues
- * (/proc/net/netfilter/nfnetlink_queue: id_sequence, queue_dropped, user_dropped, queue_total):
- * kq_dropped > 0 means the queue was full, i.e. the sender offered more than the consumer took.
+ * when the sender cannot keep the consumer busy or other processes share its CPU. The kq_*
+ * numbers are the kernel's own view of the same window, summed over the queues
+ * (/proc/net/netfilter/nfnetlink_queue: id_sequence, queue_dropped, user_dropped,
+ * queue_total), and kq_empty of kq_samples: how often the backlog, sampled every 10 ms, was
+ * found empty. A queue never found empty means the consumer, not the sender, set the pace.
  * Then it calls the consumer's stop function and sets meter_done.
  * SPDX-License-Identifier: MIT OR Apache-2.0
  */
@@ -146,16 +148,25 @@ static void *meter_main(void *arg)
     c0 = __atomic_load_n(&meter_count, __ATOMIC_RELAXED);
     t0 = now_s();
     u0 = cpu_s();
-    sleep_s(m->window);
+    /* Sample the queue's backlog every 10 ms: a queue found empty means the consumer had
+     * caught up with the sender, i.e. the sender set the pace at that moment. */
+    unsigned samples = 0, empty = 0;
+    for (double end = t0 + m->window, t = t0; t < end; t = now_s()) {
+        struct kq k;
+        sleep_s(end - t < 0.01 ? end - t : 0.01);
+        read_kq(m->q_first, m->q_last, &k);
+        samples++;
+        empty += k.backlog == 0;
+    }
     c1 = __atomic_load_n(&meter_count, __ATOMIC_RELAXED);
     t1 = now_s();
     u1 = cpu_s();
     read_kq(m->q_first, m->q_last, &k1);
     printf("result packets=%llu seconds=%.6f pps=%.1f cpu=%.6f pps_per_cpu=%.1f kq_enqueued=%lld kq_dropped=%lld "
-           "kq_user_dropped=%lld kq_backlog=%lld\n",
+           "kq_user_dropped=%lld kq_backlog=%lld kq_empty=%u kq_samples=%u\n",
            (unsigned long long)(c1 - c0), t1 - t0, (double)(c1 - c0) / (t1 - t0), u1 - u0,
            u1 > u0 ? (double)(c1 - c0) / (u1 - u0) : 0.0, k1.id_seq - k0.id_seq,
-           k1.dropped - k0.dropped, k1.user_dropped - k0.user_dropped, k1.backlog);
+           k1.dropped - k0.dropped, k1.user_dropped - k0.user_dropped, k1.backlog, empty, samples);
     fflush(stdout);
     meter_done = 1;
     m->stop(m->stop_arg);

@@ -7,11 +7,13 @@
  *   flood --port P --size S [--dst 127.0.0.1] [--seconds T] [--max N] [--srcs K] [--batch B]
  *         [--rate PPS]          paced: one datagram every 1/PPS s (send(), not sendmmsg)
  *         [--stamp]             the payload starts with the CLOCK_MONOTONIC send time (u64 ns)
+ *         [--sndbuf BYTES]      send buffer of each socket (default 64 MiB)
  *
  * Saturating mode (no --rate) uses sendmmsg with --batch datagrams per call. A datagram the
- * kernel refuses (NFQUEUE full: EPERM) counts as failed. Each socket gets a 64 MiB send buffer:
- * queued packets stay charged to the sender's socket until their verdict, and the default
- * buffer would block the sender long before the queue fills.
+ * kernel refuses (NFQUEUE full: EPERM) counts as failed. Queued packets stay charged to the
+ * sender's socket until their verdict, so --sndbuf bounds how many wait in the queue: the
+ * sender then blocks on its socket instead of overflowing the queue (make bench sizes it for
+ * about 600 packets); the default is large enough never to block before the queue is full.
  * Prints: flood sent=N failed=F seconds=T offered_pps=X sent_pps=Y
  * SPDX-License-Identifier: MIT OR Apache-2.0
  */
@@ -48,6 +50,7 @@ int main(int argc, char **argv)
     unsigned port = 0, size = 64, srcs = 1, batch = 64;
     double seconds = 5, rate = 0;
     unsigned long long max = 100000000ull;
+    int sndbuf = 64 << 20;
     int stamp = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -65,6 +68,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--srcs")) srcs = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(a, "--batch")) batch = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(a, "--rate")) rate = atof(v);
+        else if (!strcmp(a, "--sndbuf")) sndbuf = (int)strtoul(v, NULL, 0);
         else usage();
         i++;
     }
@@ -84,11 +88,10 @@ int main(int argc, char **argv)
     if (inet_pton(AF_INET, dst, &to.sin_addr) != 1) usage();
     for (unsigned s = 0; s < srcs; s++) {
         struct sockaddr_in from = {.sin_family = AF_INET};
-        int big = 64 << 20;
         fds[s] = socket(AF_INET, SOCK_DGRAM, 0);
         if (fds[s] < 0) die("flood", "socket");
-        if (setsockopt(fds[s], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big) < 0)
-            setsockopt(fds[s], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+        if (setsockopt(fds[s], SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) < 0)
+            setsockopt(fds[s], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
         from.sin_addr.s_addr = htonl(0x7f000001u + s); /* 127.0.0.1 + s */
         if (bind(fds[s], (struct sockaddr *)&from, sizeof from) < 0) die("flood", "bind");
         if (connect(fds[s], (struct sockaddr *)&to, sizeof to) < 0) die("flood", "connect");

@@ -8,9 +8,13 @@
 #               and time) into `-A OUTPUT -p udp --dport 9000 -j NFQUEUE --queue-num 0` (no
 #               --queue-bypass); after the verdict a raw-table PREROUTING rule drops the
 #               datagrams, so every consumer pays the same small cost after its verdict.
-#               Accept-all consumers, each measuring the packets it verdicted over a fixed
-#               window after a warm-up (bench/common.h), interleaved round by round in a
-#               rotating order:
+#               The sender's socket send buffer admits about BENCH_INFLIGHT packets waiting in
+#               the queue (a queued packet stays charged to its socket until its verdict): the
+#               sender blocks on its socket instead of overflowing the queue (1024), so the
+#               consumer always finds a backlog but does not fight a storm of queue-full drops
+#               for the queue's lock. Accept-all consumers, each measuring over a fixed window
+#               after a warm-up (bench/common.h) the packets it verdicted, its CPU time and how
+#               often the queue was found empty, interleaved round by round, rotating order:
 #                 native   (1) bench/native_consumer.c on the nfq-rs C API (nfq_rs_run)
 #                 real     (2) bench/lnfq_consumer.c on the real libnetfilter_queue
 #                 compat   (3) the same source built against the nfq-rs drop-in
@@ -31,7 +35,8 @@
 #
 # Knobs (environment): BENCH_ROUNDS (5), BENCH_SECONDS (window, 1.5), BENCH_WARMUP (0.25),
 # BENCH_SIZES ("64 1400"), BENCH_BATCH (64), BENCH_RCVBUF (4194304), BENCH_POOL_ROUNDS (3),
-# BENCH_LAT_ROUNDS (5), BENCH_LAT_RATE (20000), BENCH_LAT_SECONDS (1.5), BENCH_PARSE_ITERS (200).
+# BENCH_LAT_ROUNDS (5), BENCH_LAT_RATE (20000), BENCH_LAT_SECONDS (1.5), BENCH_PARSE_ITERS (200),
+# BENCH_INFLIGHT (600: packets the sender's socket buffer lets wait in the queue).
 # Output: a markdown report on stdout and in build/bench/results.md; raw runs in build/bench/.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -49,6 +54,7 @@ LAT_ROUNDS=${BENCH_LAT_ROUNDS:-5}
 LAT_RATE=${BENCH_LAT_RATE:-20000}
 LAT_SECONDS=${BENCH_LAT_SECONDS:-1.5}
 PARSE_ITERS=${BENCH_PARSE_ITERS:-200}
+INFLIGHT=${BENCH_INFLIGHT:-600}
 DUMP_PER_SIZE=256
 
 PORT_TPUT=9000 PORT_POOL1=9001 PORT_POOL2=9002 PORT_LAT=9003
@@ -59,6 +65,8 @@ COMPAT_PC=$COMPAT_LIB/pkgconfig
 RAW=$OUT/raw.tsv
 FAILED_RUNS=()
 STARTED=$(date +%s)
+# The BENCH_* settings given in the environment, for the command that reproduces this run.
+OVERRIDES=$(env | grep -E '^BENCH_[A-Z_]+=' | sort | tr '\n' ' ' | sed 's/ $//' || true)
 
 trap ns_cleanup EXIT
 trap 'exit 130' INT TERM
@@ -158,11 +166,15 @@ consumer_cmd() {
     esac
 }
 
-# run_tput LABEL KIND SIZE ROUND PORT CPUS [flood args...]: one measured run; appends to $RAW:
+# sndbuf_for SIZE SOURCES: the send buffer per socket that admits about $INFLIGHT packets of SIZE in
+# flight in all (the kernel doubles the value; a queued packet costs roughly SIZE + 800 bytes of it).
+sndbuf_for() { echo $((INFLIGHT * ($1 + 800) / 2 / $2)); }
+
+# run_tput LABEL KIND SIZE ROUND PORT CPUS (SRCS=n: sources): one measured run; appends to $RAW:
 #   label kind size round pps packets seconds kq_enqueued kq_dropped offered_pps extra cpu pps_per_cpu
+#   kq_empty kq_samples
 run_tput() {
     local label=$1 kind=$2 size=$3 round=$4 port=$5 cpus=$6
-    shift 6
     local log=$OUT/runs/$label-$size-r$round.log flog=$OUT/runs/$label-$size-r$round.flood
     local cpid fpid rc=0 q=$Q_TPUT
     # shellcheck disable=SC2046
@@ -177,7 +189,8 @@ run_tput() {
     local fsecs
     fsecs=$(awk -v w="$WARMUP" -v s="$WINDOW" 'BEGIN { print w + s + 5 }')
     bg_start fpid ip netns exec "$NS" timeout 30 taskset -c "$CPU_SENDER" \
-        "$B/flood" --port "$port" --size "$size" --seconds "$fsecs" "$@" >"$flog" 2>&1
+        "$B/flood" --port "$port" --size "$size" --seconds "$fsecs" --sndbuf "$(sndbuf_for "$size" "${SRCS:-1}")" \
+        --srcs "${SRCS:-1}" >"$flog" 2>&1
     wait_pid "$cpid" 20 || rc=$?
     kill -TERM "$fpid" 2>/dev/null || true
     wait_pid "$fpid" 5 || true
@@ -192,12 +205,14 @@ run_tput() {
     if grep -q '^queue ' "$log"; then
         extra=$(awk '/^queue / { sub("packets=", "", $3); printf "%s%s", sep, $3; sep = "/" }' "$log")
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$kind" "$size" "$round" "$pps" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$kind" "$size" "$round" "$pps" \
         "$(kv "$log" packets)" "$(kv "$log" seconds)" "$(kv "$log" kq_enqueued)" "$(kv "$log" kq_dropped)" \
-        "$(kv "$flog" offered_pps)" "${extra:--}" "$(kv "$log" cpu)" "$(kv "$log" pps_per_cpu)" >>"$RAW"
-    printf '  %-8s %5s B  round %s: %9.0f pps  %9.0f per CPU-second  (CPU busy %.2f, queue-full drops %s)\n' \
+        "$(kv "$flog" offered_pps)" "${extra:--}" "$(kv "$log" cpu)" "$(kv "$log" pps_per_cpu)" \
+        "$(kv "$log" kq_empty)" "$(kv "$log" kq_samples)" >>"$RAW"
+    printf '  %-8s %5s B  round %s: %9.0f pps  %9.0f per CPU-second  (CPU busy %.2f, queue empty %s/%s, drops %s)\n' \
         "$label" "$size" "$round" "$pps" "$(kv "$log" pps_per_cpu)" \
-        "$(awk -v c="$(kv "$log" cpu)" -v s="$(kv "$log" seconds)" 'BEGIN { print c / s }')" "$(kv "$log" kq_dropped)" >&2
+        "$(awk -v c="$(kv "$log" cpu)" -v s="$(kv "$log" seconds)" 'BEGIN { print c / s }')" "$(kv "$log" kq_empty)" \
+        "$(kv "$log" kq_samples)" "$(kv "$log" kq_dropped)" >&2
 }
 
 # ---------------------------------------------------------------------------------------
@@ -230,10 +245,10 @@ done
 say "pool: 1 queue vs 2 queues (--queue-balance $Q_POOL2), 64 B from 16 source addresses, $POOL_ROUNDS rounds"
 ALL_CPUS=0-$((NCPU - 1))
 for ((r = 1; r <= POOL_ROUNDS; r++)); do
-    run_tput pool1 pool1 64 "$r" $PORT_POOL1 "$CPU_CONSUMER" --srcs 16
-    run_tput pool2 pool2 64 "$r" $PORT_POOL2 "$CPU_CONSUMER" --srcs 16
+    SRCS=16 run_tput pool1 pool1 64 "$r" $PORT_POOL1 "$CPU_CONSUMER"
+    SRCS=16 run_tput pool2 pool2 64 "$r" $PORT_POOL2 "$CPU_CONSUMER"
     if [ "$NCPU" -ge 2 ]; then
-        run_tput pool2x pool2x 64 "$r" $PORT_POOL2 "$ALL_CPUS" --srcs 16
+        SRCS=16 run_tput pool2x pool2x 64 "$r" $PORT_POOL2 "$ALL_CPUS"
     fi
 done
 
@@ -316,7 +331,7 @@ le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "n/a" && a + 0 <= b + 0) }';
 yesno() { if "$@"; then echo "**met**"; else echo "**not met**"; fi; }
 nruns() { awk -F'\t' -v l="$1" -v s="$2" '$1 == l && $3 == s' "$RAW" | wc -l; }
 
-declare -A PPS DROPS OFFERED PPC BUSY
+declare -A PPS DROPS PPC BUSY EMPTY
 for size in $SIZES; do
     for kind in "${KINDS[@]}"; do
         PPS[$kind,$size]=$(col_median "$kind" "$size" 5)
@@ -324,7 +339,8 @@ for size in $SIZES; do
         BUSY[$kind,$size]=$(awk -F'\t' -v l="$kind" -v s="$size" '$1 == l && $3 == s { print $12 / $7 }' "$RAW" |
             median | awk '{ if ($1 != "") printf "%.2f", $1 }')
         DROPS[$kind,$size]=$(col_median "$kind" "$size" 9)
-        OFFERED[$kind,$size]=$(col_median "$kind" "$size" 10)
+        EMPTY[$kind,$size]=$(awk -F'\t' -v l="$kind" -v s="$size" '$1 == l && $3 == s && $15 > 0 { print $14 / $15 }' "$RAW" |
+            median | awk '{ if ($1 != "") printf "%.0f%%", 100 * $1 }')
     done
 done
 P_REAL=$(awk -F'\t' '$1 == "real" { print $4 }' "$PARSE")
@@ -346,11 +362,13 @@ REPORT=$OUT/results.md
     echo "- machine: $NCPU CPUs, ${CPU_MODEL:-unknown CPU}, kernel $(uname -r); libnetfilter_queue $REAL_VERSION (Debian)"
     echo "- nfq-rs $(sed -n 's/^version *= *"\([^"]*\)".*/\1/p' "$ROOT/Cargo.toml" | head -n1)," \
         "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo ' (src/ modified)')"
-    echo "- reproduce: \`sudo make bench\` (or as root: \`make bench\`), with BENCH_ROUNDS=$ROUNDS" \
-        "BENCH_SECONDS=$WINDOW BENCH_WARMUP=$WARMUP BENCH_BATCH=$BATCH BENCH_RCVBUF=$RCVBUF (the defaults unless set)"
+    echo "- reproduce: as root in the checkout, \`${OVERRIDES:+$OVERRIDES }make bench\`" \
+        "(BENCH_ROUNDS=$ROUNDS BENCH_SECONDS=$WINDOW BENCH_WARMUP=$WARMUP BENCH_BATCH=$BATCH BENCH_RCVBUF=$RCVBUF" \
+        "BENCH_INFLIGHT=$INFLIGHT in effect)"
     echo "- setup: one network namespace; sender (bench/flood.c, sendmmsg) pinned to CPU $CPU_SENDER, consumer to" \
         "CPU $CPU_CONSUMER; \`-A OUTPUT -p udp --dport $PORT_TPUT -j NFQUEUE --queue-num $Q_TPUT\`, accepted datagrams" \
-        "dropped in raw PREROUTING; copy mode packet (0xffff), receive buffer $RCVBUF B for every consumer;" \
+        "dropped in raw PREROUTING; the sender's send buffer holds about $INFLIGHT packets in the queue;" \
+        "copy mode packet (0xffff), receive buffer $RCVBUF B for every consumer;" \
         "$ROUNDS interleaved rounds (rotating order), each a ${WINDOW}s window after ${WARMUP}s warm-up; medians"
     echo
     echo "### Throughput (accept-all; medians of $ROUNDS interleaved rounds)"
@@ -358,13 +376,14 @@ REPORT=$OUT/results.md
     echo "pps: packets verdicted per second of the window. CPU busy: the consumer's CPU time / window" \
         "(1.00 = it never waited for packets nor for its CPU). pps per CPU-second: packets / the consumer's" \
         "CPU time, its cost per packet including the kernel work in its system calls; it holds when the" \
-        "sender cannot keep the consumer busy or other load shares its CPU. Offered: what the sender tried to" \
-        "send per second; drops: packets the full queue (1024) refused inside the window."
+        "sender cannot keep the consumer busy or other load shares its CPU. Queue empty: share of the" \
+        "10 ms samples of the queue's backlog that found it empty (0 = the consumer always had work: it" \
+        "set the pace, not the sender). Drops: packets refused by a full queue inside the window."
     for size in $SIZES; do
         echo
         echo "#### $size B payload"
         echo
-        echo "| consumer | pps | ratio to (2) | CPU busy | pps per CPU-second | ratio to (2) | offered pps | queue-full drops |"
+        echo "| consumer | pps | ratio to (2) | CPU busy | pps per CPU-second | ratio to (2) | queue empty | drops |"
         echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         for kind in "${KINDS[@]}"; do
             case $kind in
@@ -375,12 +394,28 @@ REPORT=$OUT/results.md
             esac
             echo "| $name | $(fmt_int "${PPS[$kind,$size]}") | $(ratio "${PPS[$kind,$size]}" "${PPS[real,$size]}") |" \
                 "${BUSY[$kind,$size]:-n/a} | $(fmt_int "${PPC[$kind,$size]}") |" \
-                "$(ratio "${PPC[$kind,$size]}" "${PPC[real,$size]}") | $(fmt_int "${OFFERED[$kind,$size]}") |" \
+                "$(ratio "${PPC[$kind,$size]}" "${PPC[real,$size]}") | ${EMPTY[$kind,$size]:-n/a} |" \
                 "$(fmt_int "${DROPS[$kind,$size]}") |"
         done
         echo "| (1) / (4): native vs the ceiling | | $(ratio "${PPS[native,$size]}" "${PPS[ceiling,$size]}") | | |" \
             "$(ratio "${PPC[native,$size]}" "${PPC[ceiling,$size]}") | | |"
     done
+    echo
+    # What limited the runs, from the runs themselves.
+    sender_bound=$(awk -F'\t' '$1 ~ /^(native|real|compat|ceiling)$/ && $15 > 0 && $14 / $15 > 0.05 { n[$1 " " $3 " B"]++ }
+        END { for (k in n) { printf "%s%s (%d of its runs)", sep, k, n[k]; sep = ", " } }' "$RAW")
+    starved=$(awk -F'\t' '$1 ~ /^(native|real|compat|ceiling)$/ && $14 == 0 { print $12 / $7 }' "$RAW" | median)
+    if [ -n "$sender_bound" ]; then
+        echo "Sender-bound runs (queue found empty in more than 5% of the samples: the sender, not the consumer," \
+            "set the pace; their pps understates the consumer, their pps per CPU-second does not): $sender_bound."
+    else
+        echo "In every run the queue was found empty in at most 5% of the samples: the consumers, not the sender, set the pace."
+    fi
+    if [ -n "$starved" ] && awk -v b="$starved" 'BEGIN { exit !(b < 0.9) }'; then
+        echo "In the runs whose queue was never found empty, the consumer was on its CPU only $(printf '%.2f' "$starved")" \
+            "of the time (median): other processes shared CPU $CPU_CONSUMER (load average $(cut -d' ' -f1-3 /proc/loadavg)" \
+            "at the end), so pps measures the scheduler as much as the library; pps per CPU-second is the reliable comparison."
+    fi
     echo
     echo "### Parse cost (instructions per packet message, callgrind, $NMSGS recorded messages x $PARSE_ITERS)"
     echo
@@ -392,8 +427,8 @@ REPORT=$OUT/results.md
     echo
     echo "### Pool (nfq_rs_pool_start, 64 B, flood from 16 source addresses, median of $POOL_ROUNDS)"
     echo
-    echo "| pool | consumer CPUs | pps | ratio to 1 queue | CPU-seconds per second | packets per queue (last round) |"
-    echo "| --- | --- | ---: | ---: | ---: | --- |"
+    echo "| pool | consumer CPUs | pps | ratio to 1 queue | CPU-seconds per second | queue empty | packets per queue (last round) |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: | --- |"
     P1=$(col_median pool1 64 5)
     for l in pool1 pool2 pool2x; do
         [ "$(nruns $l 64)" -gt 0 ] || continue
@@ -404,7 +439,8 @@ REPORT=$OUT/results.md
         esac
         v=$(col_median $l 64 5)
         u=$(awk -F'\t' -v l=$l '$1 == l { print $12 / $7 }' "$RAW" | median | awk '{ if ($1 != "") printf "%.2f", $1 }')
-        echo "| $d | $c | $(fmt_int "$v") | $(ratio "$v" "$P1") | ${u:-n/a} |" \
+        e=$(awk -F'\t' -v l=$l '$1 == l && $15 > 0 { print $14 / $15 }' "$RAW" | median | awk '{ if ($1 != "") printf "%.0f%%", 100 * $1 }')
+        echo "| $d | $c | $(fmt_int "$v") | $(ratio "$v" "$P1") | ${u:-n/a} | ${e:-n/a} |" \
             "$(awk -F'\t' -v l=$l '$1 == l { s = $11 } END { print s }' "$RAW") |"
     done
     echo
@@ -416,6 +452,9 @@ REPORT=$OUT/results.md
     echo "| (2) libnetfilter_queue $REAL_VERSION | ${LAT_R_MED:-n/a} | ${LAT_R_P99:-n/a} |"
     echo
     echo "### Targets (issue 4)"
+    echo
+    echo "Judged on both throughput figures; where the sender set the pace (see above), pps is capped by the" \
+        "sender and pps per CPU-second is the one that compares the consumers."
     echo
     echo "| target | measured | |"
     echo "| --- | --- | --- |"
