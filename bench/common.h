@@ -7,9 +7,11 @@
  * lets the consumer warm up, then counts packets over a fixed window and prints one line
  *   result packets=N seconds=S pps=P cpu=C pps_per_cpu=Q kq_enqueued=E kq_dropped=D ...
  * where cpu is the CPU time all the consumer's threads used in the window (user + system,
- * including the kernel work done in their system calls: CLOCK_PROCESS_CPUTIME_ID), so
- * pps_per_cpu = packets / cpu is what one fully busy CPU would verdict: unlike pps it holds
- * when the sender cannot keep the consumer busy or other processes share its CPU. The kq_*
+ * including the kernel work done in their system calls: CLOCK_PROCESS_CPUTIME_ID), kcpu the
+ * time the per-CPU kernel threads of the consumer's CPUs ran (work its system calls deferred
+ * there), so pps_per_cpu = packets / (cpu + kcpu) is what one fully busy CPU would verdict:
+ * unlike pps it holds when the sender cannot keep the consumer busy or other processes share
+ * its CPU. The kq_*
  * numbers are the kernel's own view of the same window, summed over the queues
  * (/proc/net/netfilter/nfnetlink_queue: id_sequence, queue_dropped, user_dropped,
  * queue_total), and kq_empty of kq_samples: how often the backlog, sampled every 10 ms, was
@@ -23,8 +25,11 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +112,58 @@ static inline void read_kq(unsigned first, unsigned last, struct kq *k)
     fclose(f);
 }
 
+/* CPU time (ns) of the per-CPU kernel threads (kworker/N:*, ksoftirqd/N) of the CPUs in `cpus`:
+ * work the consumer's system calls leave to them (deferred softirqs, workqueue items such as
+ * a hash table resize) runs there and is not counted in the consumer's own CPU time. */
+struct kthreads {
+    int n;
+    int pid[256];
+    long long ns[256];
+};
+
+static inline void read_kthreads(const cpu_set_t *cpus, struct kthreads *k)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    k->n = 0;
+    if (!d) return;
+    while ((e = readdir(d)) && k->n < 256) {
+        char path[64], comm[64];
+        int cpu, pid;
+        long long ns;
+        FILE *f;
+        if (!isdigit((unsigned char)e->d_name[0])) continue;
+        pid = atoi(e->d_name);
+        snprintf(path, sizeof path, "/proc/%d/comm", pid);
+        if (!(f = fopen(path, "r"))) continue;
+        if (!fgets(comm, sizeof comm, f)) comm[0] = 0;
+        fclose(f);
+        if (sscanf(comm, "kworker/%d:", &cpu) != 1 && sscanf(comm, "ksoftirqd/%d", &cpu) != 1) continue;
+        if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, cpus)) continue;
+        snprintf(path, sizeof path, "/proc/%d/schedstat", pid);
+        if (!(f = fopen(path, "r"))) continue;
+        if (fscanf(f, "%lld", &ns) == 1) {
+            k->pid[k->n] = pid;
+            k->ns[k->n++] = ns;
+        }
+        fclose(f);
+    }
+    closedir(d);
+}
+
+/* Seconds the threads of `b` ran since `a` (a thread new in `b` counts whole). */
+static inline double kthreads_delta(const struct kthreads *a, const struct kthreads *b)
+{
+    long long sum = 0;
+    for (int i = 0; i < b->n; i++) {
+        long long before = 0;
+        for (int j = 0; j < a->n; j++)
+            if (a->pid[j] == b->pid[i]) before = a->ns[j];
+        if (b->ns[i] > before) sum += b->ns[i] - before;
+    }
+    return (double)sum * 1e-9;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* The meter */
 
@@ -132,6 +189,9 @@ static void *meter_main(void *arg)
     struct kq k0, k1;
     uint64_t c0, c1;
     double t0, t1, u0, u1, start = now_s();
+    static struct kthreads kt0, kt1;
+    cpu_set_t cpus;
+    if (sched_getaffinity(0, sizeof cpus, &cpus) != 0) CPU_ZERO(&cpus);
 
     while (__atomic_load_n(&meter_count, __ATOMIC_RELAXED) == 0) {
         if (now_s() - start > m->first_wait) {
@@ -145,6 +205,7 @@ static void *meter_main(void *arg)
     }
     sleep_s(m->warmup);
     read_kq(m->q_first, m->q_last, &k0);
+    read_kthreads(&cpus, &kt0);
     c0 = __atomic_load_n(&meter_count, __ATOMIC_RELAXED);
     t0 = now_s();
     u0 = cpu_s();
@@ -161,11 +222,13 @@ static void *meter_main(void *arg)
     c1 = __atomic_load_n(&meter_count, __ATOMIC_RELAXED);
     t1 = now_s();
     u1 = cpu_s();
+    read_kthreads(&cpus, &kt1);
     read_kq(m->q_first, m->q_last, &k1);
-    printf("result packets=%llu seconds=%.6f pps=%.1f cpu=%.6f pps_per_cpu=%.1f kq_enqueued=%lld kq_dropped=%lld "
-           "kq_user_dropped=%lld kq_backlog=%lld kq_empty=%u kq_samples=%u\n",
-           (unsigned long long)(c1 - c0), t1 - t0, (double)(c1 - c0) / (t1 - t0), u1 - u0,
-           u1 > u0 ? (double)(c1 - c0) / (u1 - u0) : 0.0, k1.id_seq - k0.id_seq,
+    double kcpu = kthreads_delta(&kt0, &kt1), all = u1 - u0 + kcpu;
+    printf("result packets=%llu seconds=%.6f pps=%.1f cpu=%.6f kcpu=%.6f pps_per_cpu=%.1f kq_enqueued=%lld "
+           "kq_dropped=%lld kq_user_dropped=%lld kq_backlog=%lld kq_empty=%u kq_samples=%u\n",
+           (unsigned long long)(c1 - c0), t1 - t0, (double)(c1 - c0) / (t1 - t0), u1 - u0, kcpu,
+           all > 0 ? (double)(c1 - c0) / all : 0.0, k1.id_seq - k0.id_seq,
            k1.dropped - k0.dropped, k1.user_dropped - k0.user_dropped, k1.backlog, empty, samples);
     fflush(stdout);
     meter_done = 1;

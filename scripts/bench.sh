@@ -171,8 +171,8 @@ consumer_cmd() {
 sndbuf_for() { echo $((INFLIGHT * ($1 + 800) / 2 / $2)); }
 
 # run_tput LABEL KIND SIZE ROUND PORT CPUS (SRCS=n: sources): one measured run; appends to $RAW:
-#   label kind size round pps packets seconds kq_enqueued kq_dropped offered_pps extra cpu pps_per_cpu
-#   kq_empty kq_samples
+#   label kind size round pps packets seconds kq_enqueued kq_dropped offered_pps extra cpu+kcpu
+#   pps_per_cpu kq_empty kq_samples kcpu
 run_tput() {
     local label=$1 kind=$2 size=$3 round=$4 port=$5 cpus=$6
     local log=$OUT/runs/$label-$size-r$round.log flog=$OUT/runs/$label-$size-r$round.flood
@@ -205,13 +205,14 @@ run_tput() {
     if grep -q '^queue ' "$log"; then
         extra=$(awk '/^queue / { sub("packets=", "", $3); printf "%s%s", sep, $3; sep = "/" }' "$log")
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$kind" "$size" "$round" "$pps" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$kind" "$size" "$round" "$pps" \
         "$(kv "$log" packets)" "$(kv "$log" seconds)" "$(kv "$log" kq_enqueued)" "$(kv "$log" kq_dropped)" \
-        "$(kv "$flog" offered_pps)" "${extra:--}" "$(kv "$log" cpu)" "$(kv "$log" pps_per_cpu)" \
-        "$(kv "$log" kq_empty)" "$(kv "$log" kq_samples)" >>"$RAW"
-    printf '  %-8s %5s B  round %s: %9.0f pps  %9.0f per CPU-second  (CPU busy %.2f, queue empty %s/%s, drops %s)\n' \
+        "$(kv "$flog" offered_pps)" "${extra:--}" "$(awk -v a="$(kv "$log" cpu)" -v b="$(kv "$log" kcpu)" 'BEGIN { print a + b }')" \
+        "$(kv "$log" pps_per_cpu)" "$(kv "$log" kq_empty)" "$(kv "$log" kq_samples)" "$(kv "$log" kcpu)" >>"$RAW"
+    printf '  %-8s %5s B  round %s: %9.0f pps  %9.0f per CPU-second  (CPU busy %.2f + kernel threads %.2f, queue empty %s/%s, drops %s)\n' \
         "$label" "$size" "$round" "$pps" "$(kv "$log" pps_per_cpu)" \
-        "$(awk -v c="$(kv "$log" cpu)" -v s="$(kv "$log" seconds)" 'BEGIN { print c / s }')" "$(kv "$log" kq_empty)" \
+        "$(awk -v c="$(kv "$log" cpu)" -v s="$(kv "$log" seconds)" 'BEGIN { print c / s }')" \
+        "$(awk -v c="$(kv "$log" kcpu)" -v s="$(kv "$log" seconds)" 'BEGIN { print c / s }')" "$(kv "$log" kq_empty)" \
         "$(kv "$log" kq_samples)" "$(kv "$log" kq_dropped)" >&2
 }
 
@@ -331,7 +332,7 @@ le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "n/a" && a + 0 <= b + 0) }';
 yesno() { if "$@"; then echo "**met**"; else echo "**not met**"; fi; }
 nruns() { awk -F'\t' -v l="$1" -v s="$2" '$1 == l && $3 == s' "$RAW" | wc -l; }
 
-declare -A PPS DROPS PPC BUSY EMPTY
+declare -A PPS DROPS PPC BUSY KBUSY EMPTY
 for size in $SIZES; do
     for kind in "${KINDS[@]}"; do
         PPS[$kind,$size]=$(col_median "$kind" "$size" 5)
@@ -339,6 +340,8 @@ for size in $SIZES; do
         BUSY[$kind,$size]=$(awk -F'\t' -v l="$kind" -v s="$size" '$1 == l && $3 == s { print $12 / $7 }' "$RAW" |
             median | awk '{ if ($1 != "") printf "%.2f", $1 }')
         DROPS[$kind,$size]=$(col_median "$kind" "$size" 9)
+        KBUSY[$kind,$size]=$(awk -F'\t' -v l="$kind" -v s="$size" '$1 == l && $3 == s { print $16 / $7 }' "$RAW" |
+            median | awk '{ if ($1 != "") printf "%.2f", $1 }')
         EMPTY[$kind,$size]=$(awk -F'\t' -v l="$kind" -v s="$size" '$1 == l && $3 == s && $15 > 0 { print $14 / $15 }' "$RAW" |
             median | awk '{ if ($1 != "") printf "%.0f%%", 100 * $1 }')
     done
@@ -373,18 +376,20 @@ REPORT=$OUT/results.md
     echo
     echo "### Throughput (accept-all; medians of $ROUNDS interleaved rounds)"
     echo
-    echo "pps: packets verdicted per second of the window. CPU busy: the consumer's CPU time / window" \
-        "(1.00 = it never waited for packets nor for its CPU). pps per CPU-second: packets / the consumer's" \
-        "CPU time, its cost per packet including the kernel work in its system calls; it holds when the" \
-        "sender cannot keep the consumer busy or other load shares its CPU. Queue empty: share of the" \
+    echo "pps: packets verdicted per second of the window. CPU busy: (the consumer's CPU time + the time the" \
+        "per-CPU kernel threads of its CPU ran, i.e. work its system calls deferred to a kworker or ksoftirqd)" \
+        "/ window; 1.00 = it never waited for packets nor for its CPU. pps per CPU-second: packets / that" \
+        "CPU time, the cost per packet including all the kernel work it causes; it holds when the" \
+        "sender cannot keep the consumer busy or other load shares its CPU. Kernel threads: their part of" \
+        "CPU busy. Queue empty: share of the" \
         "10 ms samples of the queue's backlog that found it empty (0 = the consumer always had work: it" \
         "set the pace, not the sender). Drops: packets refused by a full queue inside the window."
     for size in $SIZES; do
         echo
         echo "#### $size B payload"
         echo
-        echo "| consumer | pps | ratio to (2) | CPU busy | pps per CPU-second | ratio to (2) | queue empty | drops |"
-        echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        echo "| consumer | pps | ratio to (2) | CPU busy | kernel threads | pps per CPU-second | ratio to (2) | queue empty | drops |"
+        echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         for kind in "${KINDS[@]}"; do
             case $kind in
             native) name="(1) nfq-rs native C API (nfq_rs_run, batch $BATCH)" ;;
@@ -393,11 +398,11 @@ REPORT=$OUT/results.md
             ceiling) name="(4) ceiling: raw netlink, recvmmsg (batch $BATCH) + one batch verdict" ;;
             esac
             echo "| $name | $(fmt_int "${PPS[$kind,$size]}") | $(ratio "${PPS[$kind,$size]}" "${PPS[real,$size]}") |" \
-                "${BUSY[$kind,$size]:-n/a} | $(fmt_int "${PPC[$kind,$size]}") |" \
+                "${BUSY[$kind,$size]:-n/a} | ${KBUSY[$kind,$size]:-n/a} | $(fmt_int "${PPC[$kind,$size]}") |" \
                 "$(ratio "${PPC[$kind,$size]}" "${PPC[real,$size]}") | ${EMPTY[$kind,$size]:-n/a} |" \
                 "$(fmt_int "${DROPS[$kind,$size]}") |"
         done
-        echo "| (1) / (4): native vs the ceiling | | $(ratio "${PPS[native,$size]}" "${PPS[ceiling,$size]}") | | |" \
+        echo "| (1) / (4): native vs the ceiling | | $(ratio "${PPS[native,$size]}" "${PPS[ceiling,$size]}") | | | |" \
             "$(ratio "${PPC[native,$size]}" "${PPC[ceiling,$size]}") | | |"
     done
     echo
