@@ -27,6 +27,18 @@ use nfq_rs::queue::{Config, Decision, Pool, Queue, Verdict, attr, flags};
 
 const ACCEPT: Decision = Decision::Verdict(Verdict::Accept);
 
+/// The soak tests measure the whole process's RSS and descriptors, so they run alone: every
+/// other test of this file holds the lock shared, a soak holds it exclusively.
+static SERIAL: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    SERIAL.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn exclusive() -> std::sync::RwLockWriteGuard<'static, ()> {
+    SERIAL.write().unwrap_or_else(|p| p.into_inner())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
@@ -262,6 +274,7 @@ fn two_floods(ns: &TestNs, q: &Arc<Queue>, port: u16, qn: u16) -> (u64, u64, [Du
 
 #[test]
 fn overload_without_fail_open_counts_every_dropped_packet() {
+    let _serial = shared();
     let ns = TestNs::new("flood");
     ns.iptables("-A OUTPUT -p udp --dport 9500 -j NFQUEUE --queue-num 20");
     let mut cfg = Config::new(20);
@@ -290,6 +303,7 @@ fn overload_without_fail_open_counts_every_dropped_packet() {
 
 #[test]
 fn overload_with_fail_open_lets_the_excess_through() {
+    let _serial = shared();
     let ns = TestNs::new("floodopen");
     ns.iptables("-A OUTPUT -p udp --dport 9501 -j NFQUEUE --queue-num 21");
     let mut cfg = Config::new(21);
@@ -396,6 +410,7 @@ fn soak(n: u64) {
 
 #[test]
 fn soak_accept_mark_rewrite_every_packet_verdicted_once() {
+    let _serial = exclusive();
     let n = std::env::var("NFQ_SOAK_PACKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(50_000);
     soak(n);
 }
@@ -403,6 +418,7 @@ fn soak_accept_mark_rewrite_every_packet_verdicted_once() {
 #[test]
 #[ignore = "long: `make soak` runs it"]
 fn soak_one_million_packets() {
+    let _serial = exclusive();
     soak(1_000_000);
 }
 
@@ -412,6 +428,7 @@ fn soak_one_million_packets() {
 
 #[test]
 fn verdicts_from_worker_threads_and_deferred_packets_lose_nothing() {
+    let _serial = shared();
     const N: u64 = 3000;
     let ns = TestNs::new("workers");
     ns.iptables("-A OUTPUT -p udp --dport 9700 -j NFQUEUE --queue-num 40");
@@ -478,6 +495,7 @@ fn verdicts_from_worker_threads_and_deferred_packets_lose_nothing() {
 
 #[test]
 fn deferred_verdicts_held_for_half_a_second_are_released_intact() {
+    let _serial = shared();
     let ns = TestNs::new("held");
     ns.iptables("-A OUTPUT -p udp --dport 9701 -j NFQUEUE --queue-num 41");
     let q = open(&ns, &mut Config::new(41));
@@ -522,6 +540,7 @@ fn deferred_verdicts_held_for_half_a_second_are_released_intact() {
 
 #[test]
 fn pool_stopped_and_started_ten_times_loses_nothing() {
+    let _serial = shared();
     let ns = TestNs::new("pool10");
     ns.iptables("-A OUTPUT -p udp --dport 9702 -j NFQUEUE --queue-balance 50:51");
     let mut cfg = Config::new(0);
@@ -570,6 +589,7 @@ fn pool_stopped_and_started_ten_times_loses_nothing() {
 
 #[test]
 fn receive_buffer_overflow_is_counted_and_the_queue_recovers() {
+    let _serial = shared();
     let ns = TestNs::new("overflow");
     ns.iptables("-A OUTPUT -p udp --dport 9800 -j NFQUEUE --queue-num 60");
     let mut cfg = Config::new(60);
@@ -610,6 +630,7 @@ fn receive_buffer_overflow_is_counted_and_the_queue_recovers() {
 
 #[test]
 fn queue_unbound_under_a_running_loop_is_reported_and_rebinding_recovers() {
+    let _serial = shared();
     let ns = TestNs::new("unbind");
     ns.iptables("-A OUTPUT -p udp --dport 9801 -j NFQUEUE --queue-num 61");
     let q = open(&ns, &mut Config::new(61));
@@ -655,6 +676,7 @@ fn queue_unbound_under_a_running_loop_is_reported_and_rebinding_recovers() {
 
 #[test]
 fn namespace_deleted_under_a_running_queue_keeps_working_and_stops() {
+    let _serial = shared();
     let ns = TestNs::new("nsdel");
     ns.iptables("-A OUTPUT -p udp --dport 9802 -j NFQUEUE --queue-num 62");
     let q = open(&ns, &mut Config::new(62));
@@ -688,6 +710,7 @@ static SIGNALS: AtomicU64 = AtomicU64::new(0);
 
 #[test]
 fn signals_during_receive_and_ack_waits_are_not_errors() {
+    let _serial = shared();
     // SAFETY: sigaction with a handler that only does an atomic add; no SA_RESTART, so every
     // blocking call of the receiving thread sees EINTR.
     unsafe {
@@ -763,6 +786,7 @@ fn signals_during_receive_and_ack_waits_are_not_errors() {
 
 #[test]
 fn forged_errors_and_acks_during_a_config_call_are_ignored_and_counted() {
+    let _serial = shared();
     let ns = TestNs::new("forgeack");
     ns.iptables("-A OUTPUT -p udp --dport 9804 -j NFQUEUE --queue-num 64");
     let q = open(&ns, &mut Config::new(64));
@@ -836,6 +860,7 @@ unsafe extern "C" fn legacy_cb(
 
 #[test]
 fn compat_config_calls_ignore_forged_answers() {
+    let _serial = shared();
     let ns = TestNs::new("forgecompat");
     let nsfile = std::fs::File::open(ns.path()).unwrap();
     let calls = Arc::new(AtomicU64::new(0));
@@ -899,6 +924,7 @@ fn capset(effective: u64, permitted: u64) {
 
 #[test]
 fn cap_net_admin_alone_suffices_and_must_stay_effective_for_verdicts() {
+    let _serial = shared();
     let ns = TestNs::new("caps");
     ns.iptables("-A OUTPUT -p udp --dport 9805 -j NFQUEUE --queue-num 66");
     let nsfile = std::fs::File::open(ns.path()).unwrap();

@@ -245,6 +245,8 @@ pub struct KernelStats {
 struct RxState {
     batch: RecvBatch,
     tx: TxState,
+    /// The last receive filled every slot: more is probably waiting, so receive before polling.
+    busy: bool,
 }
 
 /// The verdicts of the current batch, and the scratch space for a replacement payload.
@@ -827,6 +829,7 @@ impl Queue {
                     scratch: Vec::with_capacity(2048),
                     run: None,
                 },
+                busy: false,
             }),
         }
     }
@@ -849,9 +852,11 @@ impl Queue {
                 handled += self.process(&msg, info, &mut st.tx, cb, &mut panic);
             }
         }
-        // Receive first, and wait only when nothing is there: under load this saves a poll(2)
-        // per batch. (A stop is still seen promptly: run() checks its flag between batches.)
-        let got = if handled == 0 { self.receive(st, cb, &mut panic, &mut handled)? } else { 0 };
+        // Under load (the last receive filled the batch) receive first and wait only when
+        // nothing is there, which saves a poll(2) per batch; otherwise wait first, which saves
+        // a receive that would find nothing. (A stop is still seen promptly: run() checks its
+        // flag between batches.)
+        let got = if handled == 0 && st.busy { self.receive(st, cb, &mut panic, &mut handled)? } else { 0 };
         if got == 0 {
             let wait = if handled > 0 { Some(Duration::ZERO) } else { timeout };
             let (readable, woke) = match self.sock.wait(Some(self.wake.fd()), wait) {
@@ -884,7 +889,8 @@ impl Queue {
     ) -> Result<usize> {
         match self.sock.recv_batch(&mut st.batch) {
             Ok(n) => {
-                let RxState { batch, tx } = st;
+                st.busy = n == st.batch.slots();
+                let RxState { batch, tx, .. } = st;
                 for i in 0..n {
                     let (buf, info) = batch.get(i);
                     *handled += self.process(buf, info, tx, cb, panic);
