@@ -13,6 +13,9 @@ The library is found through $NFQ_RS_LIBRARY (a full path), then next to this pa
 (nfq_rs/libnfq_rs.so, or target/release/ of the source checkout), then the system
 (ctypes.util.find_library("nfq_rs"), libnfq_rs.so.0). See python/README.md.
 
+Conntrack: ``pkt.conntrack`` decodes a packet's connection; ``nfq_rs.conntrack.Table`` dumps,
+reads, changes and deletes entries of the conntrack table (ctnetlink).
+
 For scripts written for the PyPI ``netfilterqueue`` package: ``from nfq_rs.compat import
 NetfilterQueue``.
 """
@@ -40,6 +43,8 @@ from ._lib import (
     NFQ_RS_E_SYS as E_SYS,
     NFQ_RS_E_TIMEOUT as E_TIMEOUT,
 )
+from . import conntrack
+from .conntrack import Conntrack, CtInfo
 from .queue import (
     ACCEPT,
     COPY_META,
@@ -72,6 +77,9 @@ __all__ = [
     "Pool",
     "Queue",
     "queue_verdict",
+    "conntrack",
+    "Conntrack",
+    "CtInfo",
     "NfqError",
     "LibraryNotFoundError",
     "library_path",

@@ -91,6 +91,22 @@ NFQ_RS_SET_MARK = 1
 NFQ_RS_SET_CONNMARK = 2
 NFQ_RS_SET_PRIORITY = 4
 
+NFQ_RS_CT_DIR_ORIG = 0
+NFQ_RS_CT_DIR_REPLY = 1
+NFQ_RS_CT_DIR_MASTER = 2
+
+NFQ_RS_CT_FILTER_MARK = 1
+NFQ_RS_CT_FILTER_ZONE = 2
+NFQ_RS_CT_FILTER_L4PROTO = 4
+
+NFQ_RS_CT_SET_MARK = 1
+NFQ_RS_CT_SET_TIMEOUT = 2
+NFQ_RS_CT_SET_STATUS = 4
+NFQ_RS_CT_SET_LABELS = 8
+
+NFQ_RS_CT_FMT_EXTENDED = 1
+NFQ_RS_CT_FMT_ID = 2
+
 # Library counters, in NFQ_RS_STAT_* order.
 STAT_NAMES = (
     "packets_received",
@@ -116,10 +132,13 @@ KSTAT_NAMES = (
 )
 
 CALLBACK = CFUNCTYPE(c_int32, c_void_p, c_void_p)
+# nfq_rs_ct_callback(event, const nfq_rs_ct_entry *ct, const nfq_rs_ct_exp *exp, void *user)
+CT_CALLBACK = CFUNCTYPE(c_int32, c_uint32, c_void_p, c_void_p, c_void_p)
 
 _PU32 = POINTER(c_uint32)
 _PU64 = POINTER(c_uint64)
 _PU16 = POINTER(c_uint16)
+_PU8 = POINTER(c_uint8)
 _PSIZE = POINTER(c_size_t)
 _PPTR = POINTER(c_void_p)
 
@@ -195,6 +214,67 @@ _PROTOTYPES = {
     "nfq_rs_packet_set_connmark": (c_int, [c_void_p, c_uint32]),
     "nfq_rs_packet_set_priority": (c_int, [c_void_p, c_uint32]),
     "nfq_rs_packet_set_payload": (c_int, [c_void_p, c_char_p, c_size_t]),
+}
+
+# The conntrack part of the C API (nfq_rs_ct_*), declared on first use (ct_lib()) so that a
+# library built before it existed still serves Queue/Packet.
+_CT_PROTOTYPES = {
+    "nfq_rs_packet_set_ct_labels": (c_int, [c_void_p, c_char_p, c_char_p]),
+    "nfq_rs_verdict_ct_labels": (c_int, [c_void_p, c_uint16, c_uint32, c_uint32, c_char_p, c_char_p]),
+    "nfq_rs_ct_entry_new": (c_void_p, []),
+    "nfq_rs_ct_entry_free": (None, [c_void_p]),
+    "nfq_rs_ct_entry_decode": (c_int, [c_void_p, c_uint8, c_char_p, c_size_t]),
+    "nfq_rs_ct_family": (c_int, [c_void_p]),
+    "nfq_rs_ct_entry_tuple": (c_void_p, [c_void_p, c_int]),
+    "nfq_rs_ct_raw": (c_int, [c_void_p, _PPTR, _PSIZE]),
+    "nfq_rs_ct_status": (c_int, [c_void_p, _PU32]),
+    "nfq_rs_ct_mark": (c_int, [c_void_p, _PU32]),
+    "nfq_rs_ct_zone": (c_int, [c_void_p, _PU16]),
+    "nfq_rs_ct_id": (c_int, [c_void_p, _PU32]),
+    "nfq_rs_ct_use": (c_int, [c_void_p, _PU32]),
+    "nfq_rs_ct_timeout": (c_int, [c_void_p, _PU32]),
+    "nfq_rs_ct_secmark": (c_int, [c_void_p, _PU32]),
+    "nfq_rs_ct_l4proto": (c_int, [c_void_p, _PU8]),
+    "nfq_rs_ct_proto_state": (c_int, [c_void_p, _PU8]),
+    "nfq_rs_ct_proto_state_name": (c_char_p, [c_void_p]),
+    "nfq_rs_ct_counters": (c_int, [c_void_p, c_int, _PU64, _PU64]),
+    "nfq_rs_ct_timestamp": (c_int, [c_void_p, _PU64, _PU64]),
+    "nfq_rs_ct_labels": (c_int, [c_void_p, c_char_p]),
+    "nfq_rs_ct_helper_name": (c_int, [c_void_p, c_char_p, c_size_t]),
+    "nfq_rs_ct_secctx": (c_int, [c_void_p, c_char_p, c_size_t]),
+    "nfq_rs_ct_snprintf": (c_int, [c_void_p, c_char_p, c_size_t, c_uint32]),
+    "nfq_rs_ct_entry_set_tuple": (
+        c_int,
+        [c_void_p, c_int, c_uint8, c_char_p, c_char_p, c_uint8, c_uint16, c_uint16],
+    ),
+    "nfq_rs_ct_entry_set_tuple_icmp": (
+        c_int,
+        [c_void_p, c_int, c_uint8, c_char_p, c_char_p, c_uint8, c_uint8, c_uint16],
+    ),
+    "nfq_rs_ct_entry_set_zone": (c_int, [c_void_p, c_uint16]),
+    "nfq_rs_ct_entry_set_id": (c_int, [c_void_p, c_uint32]),
+    "nfq_rs_ct_tuple_src": (c_int, [c_void_p, c_char_p]),
+    "nfq_rs_ct_tuple_dst": (c_int, [c_void_p, c_char_p]),
+    "nfq_rs_ct_tuple_l4proto": (c_int, [c_void_p, _PU8]),
+    "nfq_rs_ct_tuple_ports": (c_int, [c_void_p, _PU16, _PU16]),
+    "nfq_rs_ct_tuple_icmp": (c_int, [c_void_p, _PU8, _PU8, _PU16]),
+    "nfq_rs_ct_tuple_zone": (c_int, [c_void_p, _PU16]),
+    "nfq_rs_ct_l4proto_name": (c_char_p, [c_uint8]),
+    "nfq_rs_ct_open": (c_int, [c_char_p, _PPTR]),
+    "nfq_rs_ct_close": (None, [c_void_p]),
+    "nfq_rs_ct_last_error": (c_int, [c_void_p, c_char_p, c_size_t]),
+    "nfq_rs_ct_dump": (
+        c_int,
+        [c_void_p, c_uint8, c_uint32, c_uint32, c_uint32, c_uint16, c_uint8, CT_CALLBACK, c_void_p],
+    ),
+    "nfq_rs_ct_get": (c_int, [c_void_p, c_void_p, c_void_p]),
+    "nfq_rs_ct_update": (
+        c_int,
+        [c_void_p, c_void_p, c_uint32, c_uint32, c_uint32, c_uint32, c_uint32, c_char_p, c_char_p],
+    ),
+    "nfq_rs_ct_delete": (c_int, [c_void_p, c_void_p]),
+    "nfq_rs_ct_flush": (c_int, [c_void_p, c_uint8]),
+    "nfq_rs_ct_stats": (c_int, [c_void_p, _PU32, _PU32]),
 }
 
 
@@ -319,6 +399,32 @@ def lib() -> ctypes.CDLL:
             if _LIB is None:
                 _LIB = load()
     return _LIB
+
+
+_CT_DECLARED = False
+
+
+def ct_lib() -> ctypes.CDLL:
+    """The loaded library with its conntrack functions (nfq_rs_ct_*) declared; an older
+    library without them raises NfqError(NFQ_RS_E_NOTSUP) naming the missing symbol."""
+    global _CT_DECLARED
+    L = lib()
+    if not _CT_DECLARED:
+        with _LIB_LOCK:
+            if not _CT_DECLARED:
+                for name, (restype, argtypes) in _CT_PROTOTYPES.items():
+                    try:
+                        f = getattr(L, name)
+                    except AttributeError:
+                        raise NfqError(
+                            NFQ_RS_E_NOTSUP,
+                            f"{L._nfq_rs_path} has no {name}: it predates the conntrack API; rebuild it",
+                            name,
+                        ) from None
+                    f.restype = restype
+                    f.argtypes = argtypes
+                _CT_DECLARED = True
+    return L
 
 
 def library_path() -> str:

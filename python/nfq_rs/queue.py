@@ -14,7 +14,8 @@ from ctypes import byref, c_size_t, c_uint16, c_uint32, c_uint64, c_void_p
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Union
 
 from . import _lib
-from ._lib import check, error, lib
+from ._lib import check, ct_lib, error, lib
+from .conntrack import Conntrack, CtInfo, ct_info as _ct_info, labels_args as _labels_args
 
 # --- verdicts ------------------------------------------------------------------------------
 
@@ -245,10 +246,10 @@ class Packet:
     OUTPUT hook, ``payload`` in copy mode "meta").
 
     Verdict methods (:meth:`accept`, :meth:`drop`, :meth:`repeat`, :meth:`queue`, :meth:`verdict`)
-    take ``mark=``, ``connmark=``, ``priority=`` and ``payload=`` keywords. Called inside the
-    callback, the verdict is sent together with the callback's answer (batched with the rest of
-    the receive batch); called later, from any thread, it is sent at once with
-    ``nfq_rs_verdict_ex``. A packet takes exactly one verdict: a second raises RuntimeError.
+    take ``mark=``, ``connmark=``, ``priority=``, ``payload=`` and ``labels=`` keywords. Called
+    inside the callback, the verdict is sent together with the callback's answer (batched with
+    the rest of the receive batch); called later, from any thread, it is sent at once with
+    ``nfq_rs_verdict_ex`` (``nfq_rs_verdict_ct_labels`` for labels). A packet takes exactly one verdict: a second raises RuntimeError.
     """
 
     __slots__ = (
@@ -471,9 +472,23 @@ class Packet:
         return self._get("ct")
 
     @property
-    def ct_info(self) -> Optional[int]:
-        """Conntrack info (enum ip_conntrack_info), or None."""
-        return self._get("ct_info")
+    def conntrack(self) -> Optional[Conntrack]:
+        """The packet's connection decoded from ``ct`` (a :class:`nfq_rs.conntrack.Conntrack`,
+        a plain value that stays valid after the callback), or None without ``NFQA_CT``.
+        Malformed bytes raise NfqError (E_PROTO)."""
+        v = self._cache.get("_conntrack", _MISSING)
+        if v is _MISSING:
+            raw = self._get("ct")
+            fam = self._get("family")
+            v = None if raw is None else Conntrack.decode(raw, fam if fam in (socket.AF_INET, socket.AF_INET6) else 0)
+            self._cache["_conntrack"] = v
+        return v
+
+    @property
+    def ct_info(self) -> Optional[Union[CtInfo, int]]:
+        """Conntrack info, a :class:`nfq_rs.conntrack.CtInfo` (enum ip_conntrack_info:
+        ESTABLISHED, RELATED, NEW, ESTABLISHED_REPLY, RELATED_REPLY), or None."""
+        return _ct_info(self._get("ct_info"))
 
     @property
     def exp(self) -> Optional[bytes]:
@@ -515,15 +530,23 @@ class Packet:
         connmark: Optional[int] = None,
         priority: Optional[int] = None,
         payload=None,
+        labels=None,
     ) -> None:
         """Gives the packet ``verdict`` (ACCEPT, DROP, REPEAT, STOP or queue_verdict(n)),
         optionally setting its mark, connmark, priority, and replacing its bytes (from the
-        network header; fix checksums yourself, e.g. zero the UDP checksum)."""
+        network header; fix checksums yourself, e.g. zero the UDP checksum).
+
+        ``labels=(labels16, mask16)`` sets the connection's labels: the bits set in the 16-byte
+        mask take their value from the 16-byte labels (needs conntrack glue in the kernel,
+        like ``connmark``). After the callback it cannot be combined with the other keywords
+        (the C API sends it with ``nfq_rs_verdict_ct_labels``)."""
         code = _check_verdict(verdict)
         mark = _check_u32("mark", mark)
         connmark = _check_u32("connmark", connmark)
         priority = _check_u32("priority", priority)
         payload = _as_payload(payload)
+        if labels is not None:
+            labels = _labels_args(labels)
         with self._lock:
             if self._state != _PENDING:
                 raise RuntimeError(f"a verdict was already given for packet {self.id} of queue {self.queue_num}")
@@ -538,10 +561,12 @@ class Packet:
                     check(L.nfq_rs_packet_set_priority(ptr, priority), "nfq_rs_packet_set_priority")
                 if payload is not None:
                     check(L.nfq_rs_packet_set_payload(ptr, payload, len(payload)), "nfq_rs_packet_set_payload")
+                if labels is not None:
+                    check(ct_lib().nfq_rs_packet_set_ct_labels(ptr, *labels), "nfq_rs_packet_set_ct_labels")
                 self._code = code
                 self._state = _CHOSEN
                 return
-            self._q._send_verdict(self.queue_num, self.id, code, mark, connmark, priority, payload)
+            self._q._send_verdict(self.queue_num, self.id, code, mark, connmark, priority, payload, labels)
             self._state = _DONE
 
     def accept(self, **kw) -> None:
@@ -933,7 +958,24 @@ class Queue:
 
     # -- verdicts by id (any thread) ---------------------------------------------------------
 
-    def _send_verdict(self, queue_num, pid, code, mark=None, connmark=None, priority=None, payload=None):
+    def _send_verdict(self, queue_num, pid, code, mark=None, connmark=None, priority=None, payload=None, labels=None):
+        if labels is not None:
+            if mark is not None or connmark is not None or priority is not None or payload is not None:
+                raise ValueError(
+                    "labels= cannot be combined with mark=, connmark=, priority= or payload= after the "
+                    "callback (nfq_rs_verdict_ct_labels sends labels only); set them inside the callback"
+                )
+            L = ct_lib()
+            with self._lock:
+                h = self._h
+                if h is None:
+                    raise RuntimeError(
+                        f"cannot give packet {pid} a verdict: the queue is closed (the kernel dropped it)"
+                    )
+                rc = L.nfq_rs_verdict_ct_labels(h, queue_num, pid, code, labels[0], labels[1])
+                if rc < 0:
+                    raise error(rc, "nfq_rs_verdict_ct_labels", h)
+            return
         setm = 0
         if mark is not None:
             setm |= _lib.NFQ_RS_SET_MARK
@@ -972,9 +1014,11 @@ class Queue:
         connmark: Optional[int] = None,
         priority: Optional[int] = None,
         payload=None,
+        labels=None,
     ) -> None:
         """Gives packet ``packet_id`` (of ``queue_num``, default the first queue) a verdict by
-        id, from any thread; for packets the callback retained."""
+        id, from any thread; for packets the callback retained. ``labels=(labels16, mask16)``
+        as in :meth:`Packet.verdict` (alone: not with the other keywords)."""
         self._send_verdict(
             self.queue_num if queue_num is None else queue_num,
             _check_u32("packet_id", packet_id),
@@ -983,6 +1027,7 @@ class Queue:
             _check_u32("connmark", connmark),
             _check_u32("priority", priority),
             _as_payload(payload),
+            None if labels is None else _labels_args(labels),
         )
 
     def verdict_batch(
