@@ -21,13 +21,13 @@
 #![warn(missing_docs)]
 
 /// cbindgen:ignore
-pub mod netlink;
-/// cbindgen:ignore
-pub mod queue;
-/// cbindgen:ignore
 pub mod conntrack;
 /// cbindgen:ignore
+pub mod netlink;
+/// cbindgen:ignore
 pub mod packet;
+/// cbindgen:ignore
+pub mod queue;
 
 #[doc(hidden)]
 pub mod ffi;

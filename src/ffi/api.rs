@@ -147,7 +147,9 @@ pub unsafe extern "C" fn nfq_rs_last_error(q: *const nfq_rs_queue, buf: *mut c_c
 /// of 16, 4 MiB receive buffer, fallback verdict drop. NULL only if out of memory.
 #[unsafe(no_mangle)]
 pub extern "C" fn nfq_rs_config_new(queue_num: u16) -> *mut nfq_rs_config {
-    boundary("nfq_rs_config_new", std::ptr::null_mut(), || config_into_raw(ConfigBox { magic: MAGIC_CONFIG, cfg: Config::new(queue_num) }))
+    boundary("nfq_rs_config_new", std::ptr::null_mut(), || {
+        config_into_raw(ConfigBox { magic: MAGIC_CONFIG, cfg: Config::new(queue_num) })
+    })
 }
 
 /// A new config that binds no queue at open (bind later with `nfq_rs_bind`), with the same
@@ -1336,11 +1338,7 @@ pub unsafe extern "C" fn nfq_rs_pool_start(
         });
         match crate::queue::Pool::start(&c.cfg, first, last, pin_cpus != 0, call) {
             Ok(pool) => {
-                let handles = pool
-                    .queues()
-                    .iter()
-                    .map(|q| Box::new(QueueBox::new(Arc::clone(q), ucb)))
-                    .collect();
+                let handles = pool.queues().iter().map(|q| Box::new(QueueBox::new(Arc::clone(q), ucb))).collect();
                 // SAFETY: out is writable.
                 unsafe { *out = pool_into_raw(PoolBox { magic: MAGIC_POOL, pool: Some(pool), handles }) };
                 NFQ_RS_OK

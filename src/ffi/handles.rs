@@ -103,6 +103,8 @@ pub struct nfq_rs_pool {
 pub(crate) struct PoolBox {
     pub magic: u64,
     pub pool: Option<Pool>,
+    // Boxed so each handle keeps its address whatever happens to the Vec.
+    #[allow(clippy::vec_box)]
     pub handles: Vec<Box<QueueBox>>,
 }
 
