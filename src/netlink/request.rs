@@ -11,8 +11,8 @@ use super::{Messages, Msg, RecvInfo, Socket};
 pub enum Event<'a> {
     /// A message that is not the answer (in a datagram from the kernel).
     Other(Msg<'a>, RecvInfo),
-    /// A datagram from a sender other than the kernel (ignored).
-    Foreign,
+    /// A datagram from a sender other than the kernel (ignored): its port id.
+    Foreign(u32),
     /// The socket receive buffer overflowed (ENOBUFS): messages were lost.
     Overflow,
     /// A datagram whose message headers do not parse; the rest of it was skipped.
@@ -70,7 +70,7 @@ pub fn transact(
             },
         };
         if info.sender != 0 {
-            on_event(Event::Foreign);
+            on_event(Event::Foreign(info.sender));
             continue;
         }
         let mut answer = None;
@@ -151,7 +151,7 @@ pub fn dump(
             },
         };
         if info.sender != 0 {
-            on_event(Event::Foreign);
+            on_event(Event::Foreign(info.sender));
             continue;
         }
         deadline = Instant::now() + idle;

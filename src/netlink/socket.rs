@@ -238,6 +238,25 @@ impl Socket {
         }
     }
 
+    /// Sends `buf` to another netlink socket, port id `portid` (not to the kernel). One
+    /// sendto(2) on stack data: async-signal-safe.
+    pub fn send_to_port(&self, buf: &[u8], portid: u32) -> io::Result<usize> {
+        let mut addr = kernel_addr();
+        addr.nl_pid = portid;
+        // SAFETY: buf and addr are live for the call and their lengths are passed.
+        let r = unsafe {
+            libc::sendto(
+                self.fd(),
+                buf.as_ptr() as *const libc::c_void,
+                buf.len(),
+                libc::MSG_DONTWAIT,
+                &addr as *const _ as *const libc::sockaddr,
+                mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+            )
+        };
+        if r < 0 { Err(io::Error::last_os_error()) } else { Ok(r as usize) }
+    }
+
     /// Receives one datagram into `buf` (blocking unless `dontwait`).
     pub fn recv(&self, buf: &mut [u8], dontwait: bool) -> io::Result<RecvInfo> {
         let mut addr = kernel_addr();
@@ -266,6 +285,17 @@ impl Socket {
     /// Receives up to `batch.slots()` datagrams in one `recvmmsg` call without blocking.
     /// Returns how many arrived (0 if none was waiting).
     pub fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+        self.recv_batch_flags(batch, false)
+    }
+
+    /// Like [`recv_batch`](Self::recv_batch), but blocks until the first datagram arrives
+    /// (`MSG_WAITFORONE`): one system call where polling first would take two. A signal
+    /// interrupts it (0 datagrams).
+    pub fn recv_batch_blocking(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+        self.recv_batch_flags(batch, true)
+    }
+
+    fn recv_batch_flags(&self, batch: &mut RecvBatch, block_first: bool) -> io::Result<usize> {
         batch.count = 0;
         let n = batch.infos.len();
         let slot = batch.slot_size;
@@ -294,7 +324,11 @@ impl Socket {
                     self.fd(),
                     hdrs.as_mut_ptr(),
                     k as libc::c_uint,
-                    libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+                    if block_first && done == 0 {
+                        libc::MSG_WAITFORONE | libc::MSG_TRUNC
+                    } else {
+                        libc::MSG_DONTWAIT | libc::MSG_TRUNC
+                    },
                     std::ptr::null_mut(),
                 )
             };

@@ -23,8 +23,8 @@ use super::msgs::{ConfigOp, VerdictOpts, encode_config, encode_verdict, encode_v
 use super::packet::Packet;
 use super::{MAX_COPY_RANGE, MAX_PAYLOAD, NFNL_SUBSYS_QUEUE, NFQNL_MSG_PACKET, Verdict, cfg, flags};
 use crate::netlink::{
-    Error, ErrorKind, ErrorMsg, Event, EventFd, Failure, Messages, NETLINK_NETFILTER, Netns, RecvBatch, RecvInfo,
-    Result, Socket, errno_name, nfnl_msg_type, transact,
+    Error, ErrorKind, ErrorMsg, Event, Failure, Messages, NETLINK_NETFILTER, Netns, RecvBatch, RecvInfo, Result,
+    Socket, errno_name, nfnl_msg_type, transact,
 };
 
 /// How much of each packet the kernel copies to us.
@@ -259,6 +259,8 @@ struct TxState {
     scratch: Vec<u8>,
     /// The plain verdict last appended to `out`, while it can still absorb the next packet.
     run: Option<Run>,
+    /// A wake-up datagram from `stop` was received in this batch.
+    woke: bool,
 }
 
 /// A run of packets with consecutive ids of one queue that get the same plain verdict. Its
@@ -310,7 +312,9 @@ fn has_cap_net_admin() -> bool {
 pub struct Queue {
     sock: Socket,
     seq: AtomicU32,
-    wake: EventFd,
+    /// A second socket whose only job is to send `stop`'s wake-up datagram to `sock`, so a
+    /// receive blocked in `recvmmsg` returns without a poll(2) on every wait.
+    waker: Socket,
     stop: AtomicBool,
     owner: AtomicI32,
     ctl: Mutex<Vec<u8>>,
@@ -415,13 +419,16 @@ impl Queue {
     /// Opens a socket (in the configured namespace), sets its buffers and binds and
     /// configures every queue of `cfg`. Needs CAP_NET_ADMIN.
     pub fn open(cfg: &Config) -> Result<Queue> {
-        let (sock, stats_file) = cfg
+        let (sock, waker, stats_file) = cfg
             .netns
             .run(|| {
                 let s = Socket::open(NETLINK_NETFILTER)?;
+                // The waker sends `stop`'s wake-up to `s`; netlink unicast stays inside one
+                // namespace, so it is opened here too.
+                let w = Socket::open(NETLINK_NETFILTER)?;
                 // /proc/thread-self: the namespace of this (helper) thread, not the process's.
                 let f = File::open("/proc/thread-self/net/netfilter/nfnetlink_queue").ok();
-                Ok((s, f))
+                Ok((s, w, f))
             })
             .map_err(|e| match &cfg.netns {
                 Netns::Current => Error::from_io(&e, "opening the netlink socket"),
@@ -439,7 +446,7 @@ impl Queue {
         let q = Queue {
             sock,
             seq: AtomicU32::new(1),
-            wake: EventFd::new().map_err(|e| Error::from_io(&e, "creating the wake-up eventfd"))?,
+            waker,
             stop: AtomicBool::new(false),
             owner: AtomicI32::new(0),
             ctl: Mutex::new(Vec::new()),
@@ -564,7 +571,8 @@ impl Queue {
                     self.async_error(&e);
                 }
             }
-            Event::Foreign => bump(&self.counters.foreign_ignored, 1),
+            Event::Foreign(from) if from == self.waker.portid() => {} // stop()'s wake-up
+            Event::Foreign(_) => bump(&self.counters.foreign_ignored, 1),
             Event::Overflow => bump(&self.counters.enobufs, 1),
             Event::Malformed => bump(&self.counters.parse_errors, 1),
         })
@@ -751,10 +759,14 @@ impl Queue {
 
     /// Asks a running [`run`](Self::run) to return, or a blocked [`dispatch`](Self::dispatch)
     /// to wake up. Safe from any thread and from a signal handler (an atomic store and one
-    /// `write(2)`).
+    /// `sendto(2)` of a 16-byte `NLMSG_NOOP` from the handle's waker socket to its socket;
+    /// when the socket buffer is full the loop is busy and sees the flag between batches).
     pub fn stop(&self) {
         self.stop.store(true, SeqCst);
-        self.wake.wake();
+        let mut noop = [0u8; 16];
+        noop[0..4].copy_from_slice(&16u32.to_ne_bytes());
+        noop[4..6].copy_from_slice(&crate::netlink::NLMSG_NOOP.to_ne_bytes());
+        let _ = self.waker.send_to_port(&noop, self.sock.portid());
     }
 
     /// Whether a stop was requested and not yet consumed by `run`.
@@ -769,7 +781,6 @@ impl Queue {
         let mut total = 0u64;
         loop {
             if self.stop.swap(false, SeqCst) {
-                self.wake.drain();
                 return Ok(total);
             }
             match self.dispatch_once(None, cb) {
@@ -828,6 +839,7 @@ impl Queue {
                     out_msgs: 0,
                     scratch: Vec::with_capacity(2048),
                     run: None,
+                    woke: false,
                 },
                 busy: false,
             }),
@@ -853,41 +865,56 @@ impl Queue {
             }
         }
         // Under load (the last receive filled the batch) receive first and wait only when
-        // nothing is there, which saves a poll(2) per batch; otherwise wait first, which saves
-        // a receive that would find nothing. (A stop is still seen promptly: run() checks its
-        // flag between batches.)
-        let got = if handled == 0 && st.busy { self.receive(st, cb, &mut panic, &mut handled)? } else { 0 };
+        // nothing is there; otherwise wait inside recvmmsg itself (MSG_WAITFORONE), which takes
+        // one system call where poll + receive take two. stop() wakes that wait with a datagram
+        // from the waker socket, a signal with EINTR; run() also checks the stop flag between
+        // batches.
+        let got = if handled == 0 && st.busy { self.receive(st, false, cb, &mut panic, &mut handled)? } else { 0 };
         if got == 0 {
-            let wait = if handled > 0 { Some(Duration::ZERO) } else { timeout };
-            let (readable, woke) = match self.sock.wait(Some(self.wake.fd()), wait) {
-                Ok(x) => x,
-                Err(e) => {
-                    self.flush(&mut st.tx)?;
-                    return Err(self.fail(Error::from_io(&e, "waiting for packets")));
+            match timeout {
+                _ if handled > 0 => {
+                    self.receive(st, false, cb, &mut panic, &mut handled)?;
                 }
-            };
-            if woke {
-                self.wake.drain();
-                stopped = self.stop.swap(false, SeqCst);
+                Some(t) if t.is_zero() => {
+                    self.receive(st, false, cb, &mut panic, &mut handled)?;
+                }
+                None => {
+                    self.receive(st, true, cb, &mut panic, &mut handled)?;
+                }
+                Some(t) => {
+                    let readable = match self.sock.wait(None, Some(t)) {
+                        Ok((readable, _)) => readable,
+                        Err(e) => {
+                            self.flush(&mut st.tx)?;
+                            return Err(self.fail(Error::from_io(&e, "waiting for packets")));
+                        }
+                    };
+                    if readable {
+                        self.receive(st, false, cb, &mut panic, &mut handled)?;
+                    }
+                }
             }
-            if readable {
-                self.receive(st, cb, &mut panic, &mut handled)?;
-            }
+        }
+        if std::mem::take(&mut st.tx.woke) {
+            stopped = self.stop.swap(false, SeqCst);
         }
         self.flush(&mut st.tx)?;
         Ok((handled, stopped, panic))
     }
 
-    /// Receives one batch without blocking and handles it; returns the datagrams received.
-    /// An overflow (ENOBUFS) is counted and returns 0; other errors flush and return.
+    /// Receives one batch (with `block`, waiting for its first datagram) and handles it;
+    /// returns the datagrams received. An overflow (ENOBUFS) is counted and returns 0; other
+    /// errors flush and return.
     fn receive(
         &self,
         st: &mut RxState,
+        block: bool,
         cb: &mut dyn FnMut(&mut PacketCtx<'_>) -> Decision,
         panic: &mut Option<Box<dyn std::any::Any + Send>>,
         handled: &mut usize,
     ) -> Result<usize> {
-        match self.sock.recv_batch(&mut st.batch) {
+        let r = if block { self.sock.recv_batch_blocking(&mut st.batch) } else { self.sock.recv_batch(&mut st.batch) };
+        match r {
             Ok(n) => {
                 st.busy = n == st.batch.slots();
                 let RxState { batch, tx, .. } = st;
@@ -963,7 +990,11 @@ impl Queue {
         panic: &mut Option<Box<dyn std::any::Any + Send>>,
     ) -> usize {
         if info.sender != 0 {
-            bump(&self.counters.foreign_ignored, 1);
+            if info.sender == self.waker.portid() {
+                st.woke = true; // stop()'s wake-up, not a message
+            } else {
+                bump(&self.counters.foreign_ignored, 1);
+            }
             return 0;
         }
         if info.truncated {
