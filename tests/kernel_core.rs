@@ -174,17 +174,11 @@ fn pool_serves_a_queue_balance_range_and_restarts() {
     for round in 0..3 {
         let per_queue: Arc<[AtomicU64; 2]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
         let pq = Arc::clone(&per_queue);
-        let pool = Pool::start(
-            &cfg,
-            10,
-            11,
-            round == 1,
-            Arc::new(move |p| {
-                pq[(p.queue() - 10) as usize].fetch_add(1, Ordering::Relaxed);
-                Decision::Verdict(Verdict::Accept)
-            }),
-        )
-        .unwrap();
+        let cb: Arc<nfq_rs::queue::PoolCallback> = Arc::new(move |p| {
+            pq[(p.queue() - 10) as usize].fetch_add(1, Ordering::Relaxed);
+            Decision::Verdict(Verdict::Accept)
+        });
+        let pool = retry_while_owned(|| Pool::start(&cfg, 10, 11, round == 1, Arc::clone(&cb))).unwrap();
         assert_eq!(pool.queues().len(), 2);
         // The kernel spreads --queue-balance by a hash of the addresses: use 16 source addresses.
         let senders: Vec<_> = (0..16).map(|i| ns.udp(&format!("127.0.0.{}:0", i + 2))).collect();

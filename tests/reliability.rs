@@ -551,17 +551,14 @@ fn pool_stopped_and_started_ten_times_loses_nothing() {
     let mut expected = 0u64;
     for round in 0..10 {
         let t = Arc::clone(&total);
-        let pool = Pool::start(
-            &cfg,
-            50,
-            51,
-            false,
-            Arc::new(move |_| {
-                t.fetch_add(1, Relaxed);
-                ACCEPT
-            }),
-        )
-        .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let cb: Arc<nfq_rs::queue::PoolCallback> = Arc::new(move |_| {
+            t.fetch_add(1, Relaxed);
+            ACCEPT
+        });
+        // The previous round's sockets may outlive their close for a moment (a forked child of
+        // a parallel test holds a copy until it execs): retry while the kernel says EPERM.
+        let pool = retry_while_owned(|| Pool::start(&cfg, 50, 51, false, Arc::clone(&cb)))
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
         for (i, s) in senders.iter().enumerate() {
             for _ in 0..25 {
                 s.send_to(&[i as u8; 16], "127.0.0.1:9702").unwrap();

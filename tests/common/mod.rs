@@ -106,3 +106,20 @@ pub fn recv_all(sock: &UdpSocket, want: usize, within: Duration) -> Vec<Vec<u8>>
     }
     got
 }
+
+/// Retries `f` while it fails with PermissionDenied, for at most 2 s. Needed when a test binds
+/// a queue number right after closing the socket that owned it: tests run in parallel threads
+/// that fork `ip`/`iptables`, and a child holds a copy of every descriptor (ours included)
+/// between its fork and its exec, so the kernel may release the old socket's queues a moment
+/// after our close.
+pub fn retry_while_owned<T>(mut f: impl FnMut() -> nfq_rs::netlink::Result<T>) -> nfq_rs::netlink::Result<T> {
+    let end = Instant::now() + Duration::from_secs(2);
+    loop {
+        match f() {
+            Err(e) if e.kind() == nfq_rs::netlink::ErrorKind::PermissionDenied && Instant::now() < end => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            r => return r,
+        }
+    }
+}
