@@ -4,7 +4,7 @@
 //! `struct pkt_buff` keeps upstream's layout and size (48 bytes on LP64) because
 //! `pktb_setup_raw` callers allocate `pktb_head_size()` bytes themselves, and `pktb_alloc`
 //! puts the header and the packet in one `calloc` block so that `pktb_free` is `free`. Each
-//! call turns the struct into a [`PktBuf`] view over its buffer (pointers become offsets),
+//! call turns the struct into a `PktBuf` view over its buffer (pointers become offsets),
 //! runs the safe core and writes back what changed.
 //!
 //! To know where the buffer starts after `pktb_push`/`pktb_pull` moved `data`, we keep that

@@ -54,7 +54,7 @@
 //! # Queued packets
 //!
 //! With the conntrack queue flag (a kernel with `CONFIG_NETFILTER_NETLINK_GLUE_CT`), each
-//! packet carries its connection: [`packet_conn`], [`packet_ct_info`], [`packet_expect`]; a
+//! packet carries its connection: [`packet_conn`](crate::conntrack::packet_conn), [`packet_ct_info`](crate::conntrack::packet_ct_info), [`packet_expect`](crate::conntrack::packet_expect); a
 //! verdict can set the connection mark and labels (`PacketCtx::set_connmark`,
 //! `PacketCtx::set_labels`).
 //!

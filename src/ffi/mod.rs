@@ -1,6 +1,6 @@
 //! The native C API (`nfq_rs_*`, header `include/nfq_rs.h`). The only place with
 //! `extern "C"` for it. Every export checks its pointers, calls the safe core and maps the
-//! result; its body runs inside [`boundary`], so a panic never crosses into C.
+//! result; its body runs inside `boundary`, so a panic never crosses into C.
 
 #![allow(non_camel_case_types)]
 

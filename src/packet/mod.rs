@@ -1,9 +1,9 @@
 //! Packet headers and packet buffers: bounds-checked views of IPv4, IPv6, TCP, UDP and ICMP
 //! headers over byte slices, the internet checksum (whole or incremental) with the IPv4 header
-//! and TCP/UDP pseudo-header variants, the IPv6 extension-header walk, and [`PktBuf`], a packet
+//! and TCP/UDP pseudo-header variants, the IPv6 extension-header walk, and [`PktBuf`](crate::packet::PktBuf), a packet
 //! in a buffer with room to grow that can be mangled with its lengths and checksums fixed up.
 //!
-//! [`PktBuf`] and the [`fmt`] texts follow libnetfilter_queue's `pktb_*` and `nfq_ip*_*`,
+//! [`PktBuf`](crate::packet::PktBuf) and the [`fmt`](crate::packet::fmt) texts follow libnetfilter_queue's `pktb_*` and `nfq_ip*_*`,
 //! `nfq_tcp_*`, `nfq_udp_*` helpers answer for answer (the compat exports are thin shims over
 //! them), except that nothing here reads or writes outside the given buffer. No function panics
 //! on any input.

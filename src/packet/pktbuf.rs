@@ -1,4 +1,4 @@
-//! [`PktBuf`]: a packet in a buffer with room to grow, with the semantics of
+//! `PktBuf`: a packet in a buffer with room to grow, with the semantics of
 //! libnetfilter_queue's `struct pkt_buff` and the operations its `pktb_*`, `nfq_ip*_*`,
 //! `nfq_tcp_*`, `nfq_udp_*` and `nfq_icmp_*` helpers perform on it.
 //!
