@@ -106,6 +106,21 @@ enum Rep {
     Copied(Vec<u8>),
 }
 
+/// The body of every mangling export: runs `f` on the view with the replacement, inside the
+/// panic boundary; 1 if it mangled, 0 otherwise (NULL or out-of-bounds arguments included).
+///
+/// # Safety
+/// As for `with_view_mut`.
+pub(super) unsafe fn mangle_export(
+    p: *mut pkt_buff,
+    rep: *const c_char,
+    rlen: c_uint,
+    f: impl FnOnce(&mut PktBuf<&mut [u8]>, Replacement<'_>) -> bool,
+) -> c_int {
+    // SAFETY: per the contract.
+    boundary(0, || unsafe { with_view_mut(p, rep, rlen, f) }.unwrap_or(false) as c_int)
+}
+
 /// Runs `f` on a writable view of `p` and writes the changed positions back. `rep`/`rlen`
 /// is the replacement of a mangle (classified against the buffer: bytes inside it are read
 /// from the view after the tail moved, as upstream's memmove-then-memcpy). Returns `None` if
@@ -457,13 +472,8 @@ pub unsafe extern "C" fn pktb_mangle(
     rep_buffer: *const c_char,
     rep_len: c_uint,
 ) -> c_int {
-    boundary(0, || {
-        // SAFETY: pktb and rep_buffer follow the export's contract.
-        let ok = unsafe {
-            with_view_mut(pktb, rep_buffer, rep_len, |pb, rep| pb.mangle(dataoff, match_offset, match_len, rep))
-        };
-        ok.unwrap_or(false) as c_int
-    })
+    // SAFETY: pktb and rep_buffer follow the export's contract.
+    unsafe { mangle_export(pktb, rep_buffer, rep_len, |pb, rep| pb.mangle(dataoff, match_offset, match_len, rep)) }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::ptr;
 
 use super::boundary;
-use super::pktbuff::{pkt_buff, ptr_at, with_view, with_view_mut};
+use super::pktbuff::{mangle_export, pkt_buff, ptr_at, with_view, with_view_mut};
 use crate::packet::checksum::{tcpudp_ipv4, tcpudp_ipv4_span, tcpudp_ipv6, tcpudp_ipv6_read_len};
 use crate::packet::{Ipv4Header, Ipv6Header, TcpHeader, UdpHeader, fmt, ipv4};
 
@@ -142,13 +142,8 @@ pub unsafe extern "C" fn nfq_ip_mangle(
     rep_buffer: *const c_char,
     rep_len: c_uint,
 ) -> c_int {
-    boundary(0, || {
-        // SAFETY: export contract.
-        let ok = unsafe {
-            with_view_mut(pktb, rep_buffer, rep_len, |pb, rep| pb.ip_mangle(dataoff, match_offset, match_len, rep))
-        };
-        ok.unwrap_or(false) as c_int
-    })
+    // SAFETY: pktb and rep_buffer follow the export's contract.
+    unsafe { mangle_export(pktb, rep_buffer, rep_len, |pb, rep| pb.ip_mangle(dataoff, match_offset, match_len, rep)) }
 }
 
 /// Prints `SRC=.. DST=.. LEN=.. TOS=0x.. PREC=0x.. TTL=.. ID=.. PROTO=.. ` (iptables LOG style)
@@ -213,13 +208,8 @@ pub unsafe extern "C" fn nfq_ip6_mangle(
     rep_buffer: *const c_char,
     rep_len: c_uint,
 ) -> c_int {
-    boundary(0, || {
-        // SAFETY: export contract.
-        let ok = unsafe {
-            with_view_mut(pktb, rep_buffer, rep_len, |pb, rep| pb.ip6_mangle(dataoff, match_offset, match_len, rep))
-        };
-        ok.unwrap_or(false) as c_int
-    })
+    // SAFETY: pktb and rep_buffer follow the export's contract.
+    unsafe { mangle_export(pktb, rep_buffer, rep_len, |pb, rep| pb.ip6_mangle(dataoff, match_offset, match_len, rep)) }
 }
 
 /// Prints `SRC=.. DST=.. LEN=.. TC=0x.. HOPLIMIT=.. FLOWLBL=.. ` like `snprintf`. TC and
@@ -356,13 +346,8 @@ pub unsafe extern "C" fn nfq_tcp_mangle_ipv4(
     rep_buffer: *const c_char,
     rep_len: c_uint,
 ) -> c_int {
-    boundary(0, || {
-        // SAFETY: export contract.
-        let ok = unsafe {
-            with_view_mut(pktb, rep_buffer, rep_len, |pb, rep| pb.tcp_mangle_ipv4(match_offset, match_len, rep))
-        };
-        ok.unwrap_or(false) as c_int
-    })
+    // SAFETY: pktb and rep_buffer follow the export's contract.
+    unsafe { mangle_export(pktb, rep_buffer, rep_len, |pb, rep| pb.tcp_mangle_ipv4(match_offset, match_len, rep)) }
 }
 
 /// Mangles the TCP payload of an IPv6 packet (needs the transport header; 0 without), then
@@ -375,13 +360,8 @@ pub unsafe extern "C" fn nfq_tcp_mangle_ipv6(
     rep_buffer: *const c_char,
     rep_len: c_uint,
 ) -> c_int {
-    boundary(0, || {
-        // SAFETY: export contract.
-        let ok = unsafe {
-            with_view_mut(pktb, rep_buffer, rep_len, |pb, rep| pb.tcp_mangle_ipv6(match_offset, match_len, rep))
-        };
-        ok.unwrap_or(false) as c_int
-    })
+    // SAFETY: pktb and rep_buffer follow the export's contract.
+    unsafe { mangle_export(pktb, rep_buffer, rep_len, |pb, rep| pb.tcp_mangle_ipv6(match_offset, match_len, rep)) }
 }
 
 /// Prints `SPT=.. DPT=.. SEQ=.. ACK=.. WINDOW=.. RES=0x.. ` and the flags like `snprintf`.
@@ -475,13 +455,8 @@ pub unsafe extern "C" fn nfq_udp_mangle_ipv4(
     rep_buffer: *const c_char,
     rep_len: c_uint,
 ) -> c_int {
-    boundary(0, || {
-        // SAFETY: export contract.
-        let ok = unsafe {
-            with_view_mut(pktb, rep_buffer, rep_len, |pb, rep| pb.udp_mangle_ipv4(match_offset, match_len, rep))
-        };
-        ok.unwrap_or(false) as c_int
-    })
+    // SAFETY: pktb and rep_buffer follow the export's contract.
+    unsafe { mangle_export(pktb, rep_buffer, rep_len, |pb, rep| pb.udp_mangle_ipv4(match_offset, match_len, rep)) }
 }
 
 /// Mangles the UDP payload of an IPv6 packet (needs the transport header); same length rule
@@ -494,13 +469,8 @@ pub unsafe extern "C" fn nfq_udp_mangle_ipv6(
     rep_buffer: *const c_char,
     rep_len: c_uint,
 ) -> c_int {
-    boundary(0, || {
-        // SAFETY: export contract.
-        let ok = unsafe {
-            with_view_mut(pktb, rep_buffer, rep_len, |pb, rep| pb.udp_mangle_ipv6(match_offset, match_len, rep))
-        };
-        ok.unwrap_or(false) as c_int
-    })
+    // SAFETY: pktb and rep_buffer follow the export's contract.
+    unsafe { mangle_export(pktb, rep_buffer, rep_len, |pb, rep| pb.udp_mangle_ipv6(match_offset, match_len, rep)) }
 }
 
 /// Prints `SPT=.. DPT=.. ` like `snprintf`.
