@@ -21,6 +21,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -52,6 +53,7 @@ int main(int argc, char **argv)
     unsigned long long max = 100000000ull;
     int sndbuf = 64 << 20;
     int stamp = 0;
+    unsigned gso = 1;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -69,11 +71,13 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--batch")) batch = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(a, "--rate")) rate = atof(v);
         else if (!strcmp(a, "--sndbuf")) sndbuf = (int)strtoul(v, NULL, 0);
+        else if (!strcmp(a, "--gso")) gso = (unsigned)strtoul(v, NULL, 10);
         else usage();
         i++;
     }
     if (!port || port > 65535 || size < 16 || size > 65000 || !srcs || srcs > MAX_SRCS || !batch ||
-        batch > MAX_BATCH || seconds <= 0 || seconds > 120)
+        batch > MAX_BATCH || seconds <= 0 || seconds > 120 || !gso || gso > 64 || (size_t)size * gso > 65000 ||
+        (gso > 1 && rate > 0))
         usage();
 
     struct sigaction sa;
@@ -95,12 +99,14 @@ int main(int argc, char **argv)
         from.sin_addr.s_addr = htonl(0x7f000001u + s); /* 127.0.0.1 + s */
         if (bind(fds[s], (struct sockaddr *)&from, sizeof from) < 0) die("flood", "bind");
         if (connect(fds[s], (struct sockaddr *)&to, sizeof to) < 0) die("flood", "connect");
+        int seg = (int)size;
+        if (gso > 1 && setsockopt(fds[s], SOL_UDP, UDP_SEGMENT, &seg, sizeof seg) < 0) die("flood", "UDP_SEGMENT");
     }
 
     static uint8_t payload[65536];
     for (unsigned i = 0; i < size; i++) payload[i] = (uint8_t)(i * 7 + 1);
 
-    struct iovec iov = {.iov_base = payload, .iov_len = size};
+    struct iovec iov = {.iov_base = payload, .iov_len = (size_t)size * gso};
     struct mmsghdr msgs[MAX_BATCH];
     memset(msgs, 0, sizeof msgs);
     for (unsigned i = 0; i < batch; i++) {
@@ -141,8 +147,8 @@ int main(int argc, char **argv)
             if (r < 0) {
                 failed++;
             } else {
-                sent += (unsigned)r;
-                if ((unsigned)r < batch) failed++; /* the next one was refused */
+                sent += (unsigned long long)r * gso;
+                if ((unsigned)r < batch) failed += gso; /* the next one was refused */
             }
             if (++s == srcs) s = 0;
             now = now_ns();

@@ -166,6 +166,12 @@ fn wait_queue_empty(q: &Queue, queue: u16, within: Duration) -> u32 {
 
 /// Sends a netlink message from `from` to port id `to` (a forgery: the sender is not the kernel).
 fn forge(from: &Socket, to: u32, msg: &[u8]) {
+    let r = try_forge(from, to, msg);
+    assert_eq!(r, Ok(msg.len()), "forging: {r:?}");
+}
+
+/// Sends `msg` from `from` to port id `to`: the bytes sent or the errno.
+fn try_forge(from: &Socket, to: u32, msg: &[u8]) -> Result<usize, i32> {
     // SAFETY: sockaddr_nl is plain old data; all-zero is valid.
     let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
     addr.nl_family = libc::AF_NETLINK as u16;
@@ -181,7 +187,7 @@ fn forge(from: &Socket, to: u32, msg: &[u8]) {
             std::mem::size_of::<libc::sockaddr_nl>() as u32,
         )
     };
-    assert_eq!(r, msg.len() as isize, "forging: {}", std::io::Error::last_os_error());
+    if r < 0 { Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)) } else { Ok(r as usize) }
 }
 
 /// A forged `NLMSG_ERROR` for sequence number `seq` carrying `errno` (0: a forged ACK), echoing
@@ -782,29 +788,28 @@ fn signals_during_receive_and_ack_waits_are_not_errors() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn forged_errors_and_acks_during_a_config_call_are_ignored_and_counted() {
+fn forged_errors_acks_and_packets_are_refused_by_the_kernel() {
     let _serial = shared();
     let ns = TestNs::new("forgeack");
     ns.iptables("-A OUTPUT -p udp --dport 9804 -j NFQUEUE --queue-num 64");
     let q = open(&ns, &mut Config::new(64));
     let other = Socket::open_in(NETLINK_NETFILTER, &ns.netns()).unwrap();
-    let before = q.stats().foreign_ignored;
     // Forged EPERM answers for every sequence number the next config calls could use, and a
-    // forged ACK; they wait in the socket and are read during the ACK wait.
+    // forged ACK: the queue's socket is connected to the kernel, which refuses them all.
     for seq in 0..64 {
-        forge(&other, q.portid(), &forged_error(seq, libc::EPERM));
+        assert_eq!(try_forge(&other, q.portid(), &forged_error(seq, libc::EPERM)), Err(libc::ECONNREFUSED));
     }
-    q.set_max_len(64, 500).expect("the real ACK decides, not the forged EPERM");
+    assert_eq!(try_forge(&other, q.portid(), &forged_error(1, 0)), Err(libc::ECONNREFUSED));
+    q.set_max_len(64, 500).expect("the real ACK decides");
     q.set_max_len(64, 600).expect("a second call too");
-    let ignored = q.stats().foreign_ignored - before;
-    assert!(ignored >= 1, "forged answers were seen and ignored: {:?}", q.stats());
-    // A forged packet message must not reach the callback, and real traffic still flows.
+    assert_eq!(q.stats().foreign_ignored, 0, "nothing foreign arrived: {:?}", q.stats());
+    // A forged packet message is refused too, and real traffic still flows.
     let mut buf = Vec::new();
     let mut b = MsgBuilder::new(&mut buf, 0x300, 0, 0);
     b.nfgen(2, 64);
     b.put(attr::PACKET_HDR, &[0, 0, 0, 9, 8, 0, 3]);
     b.finish();
-    forge(&other, q.portid(), &buf);
+    assert_eq!(try_forge(&other, q.portid(), &buf), Err(libc::ECONNREFUSED));
     let rx = ns.udp("127.0.0.1:9804");
     ns.udp("127.0.0.1:0").send_to(b"real", "127.0.0.1:9804").unwrap();
     let mut ids = Vec::new();

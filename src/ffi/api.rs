@@ -72,7 +72,8 @@ pub const NFQ_RS_STAT_VERDICT_ERRORS: c_int = 2;
 pub const NFQ_RS_STAT_ENOBUFS: c_int = 3;
 /// Library counter: datagrams cut short.
 pub const NFQ_RS_STAT_TRUNCATED: c_int = 4;
-/// Library counter: messages from non-kernel senders, ignored.
+/// Library counter: messages from non-kernel senders, ignored. Stays 0: the queue's socket is
+/// connected to the kernel, which refuses other senders (ECONNREFUSED at their end).
 pub const NFQ_RS_STAT_FOREIGN_IGNORED: c_int = 5;
 /// Library counter: malformed messages.
 pub const NFQ_RS_STAT_PARSE_ERRORS: c_int = 6;

@@ -190,7 +190,8 @@ pub struct Stats {
     pub enobufs: u64,
     /// Datagrams larger than the receive slot (cut short).
     pub truncated: u64,
-    /// Messages from a sender other than the kernel, ignored.
+    /// Messages from a sender other than the kernel, ignored. Stays 0 in practice: the socket
+    /// is connected to the kernel, which refuses other senders (ECONNREFUSED at their end).
     pub foreign_ignored: u64,
     /// Malformed messages from the kernel.
     pub parse_errors: u64,
@@ -308,13 +309,26 @@ fn has_cap_net_admin() -> bool {
         .is_some_and(|caps| caps & (1 << 12) != 0)
 }
 
+/// The sequence number of `stop`'s wake-up request (never used by a config request).
+const WAKE_SEQ: u32 = u32::MAX;
+
+/// `stop`'s wake-up: an `NLMSG_NOOP` to the kernel with `NLM_F_ACK`. The kernel answers every
+/// such message with an ACK (error 0, or EPERM when the sending thread lacks CAP_NET_ADMIN),
+/// and that ACK makes a receive blocked on the socket return. The socket is connected to the
+/// kernel, so no other socket could wake it.
+fn wake_request() -> [u8; 16] {
+    let mut m = [0u8; 16];
+    m[0..4].copy_from_slice(&16u32.to_ne_bytes());
+    m[4..6].copy_from_slice(&crate::netlink::NLMSG_NOOP.to_ne_bytes());
+    m[6..8].copy_from_slice(&(crate::netlink::NLM_F_REQUEST | crate::netlink::NLM_F_ACK).to_ne_bytes());
+    m[8..12].copy_from_slice(&WAKE_SEQ.to_ne_bytes());
+    m
+}
+
 /// A netlink socket with its bound queues.
 pub struct Queue {
     sock: Socket,
     seq: AtomicU32,
-    /// A second socket whose only job is to send `stop`'s wake-up datagram to `sock`, so a
-    /// receive blocked in `recvmmsg` returns without a poll(2) on every wait.
-    waker: Socket,
     stop: AtomicBool,
     owner: AtomicI32,
     ctl: Mutex<Vec<u8>>,
@@ -419,21 +433,22 @@ impl Queue {
     /// Opens a socket (in the configured namespace), sets its buffers and binds and
     /// configures every queue of `cfg`. Needs CAP_NET_ADMIN.
     pub fn open(cfg: &Config) -> Result<Queue> {
-        let (sock, waker, stats_file) = cfg
+        let (mut sock, stats_file) = cfg
             .netns
             .run(|| {
                 let s = Socket::open(NETLINK_NETFILTER)?;
-                // The waker sends `stop`'s wake-up to `s`; netlink unicast stays inside one
-                // namespace, so it is opened here too.
-                let w = Socket::open(NETLINK_NETFILTER)?;
                 // /proc/thread-self: the namespace of this (helper) thread, not the process's.
                 let f = File::open("/proc/thread-self/net/netfilter/nfnetlink_queue").ok();
-                Ok((s, w, f))
+                Ok((s, f))
             })
             .map_err(|e| match &cfg.netns {
                 Netns::Current => Error::from_io(&e, "opening the netlink socket"),
                 ns => Error::from_io(&e, &format!("opening the netlink socket in network namespace {ns:?}")),
             })?;
+        // Only the kernel may send to this socket: a datagram forged by another local process
+        // is refused at its sender (ECONNREFUSED) instead of reaching us, and the receive path
+        // needs no per-datagram sender address.
+        sock.connect_kernel().map_err(|e| Error::from_io(&e, "connecting the netlink socket to the kernel"))?;
         let _ = sock.set_ext_ack(true);
         if let Some(n) = cfg.rcvbuf {
             sock.set_rcvbuf(n).map_err(|e| Error::from_io(&e, "setting the receive buffer size"))?;
@@ -446,7 +461,6 @@ impl Queue {
         let q = Queue {
             sock,
             seq: AtomicU32::new(1),
-            waker,
             stop: AtomicBool::new(false),
             owner: AtomicI32::new(0),
             ctl: Mutex::new(Vec::new()),
@@ -550,7 +564,7 @@ impl Queue {
     fn next_seq(&self) -> u32 {
         loop {
             let s = self.seq.fetch_add(1, Relaxed);
-            if s != 0 {
+            if s != 0 && s != WAKE_SEQ {
                 return s;
             }
         }
@@ -571,7 +585,6 @@ impl Queue {
                     self.async_error(&e);
                 }
             }
-            Event::Foreign(from) if from == self.waker.portid() => {} // stop()'s wake-up
             Event::Foreign(_) => bump(&self.counters.foreign_ignored, 1),
             Event::Overflow => bump(&self.counters.enobufs, 1),
             Event::Malformed => bump(&self.counters.parse_errors, 1),
@@ -668,8 +681,8 @@ impl Queue {
     }
 
     fn async_error(&self, e: &ErrorMsg<'_>) {
-        if e.error == 0 {
-            return; // a late ACK
+        if e.error == 0 || e.request_header().is_some_and(|(_, _, seq)| seq == WAKE_SEQ) {
+            return; // a late ACK, or stop()'s wake-up (its error is EPERM without CAP_NET_ADMIN)
         }
         let errno = -e.error;
         let (ty, _, seq) = e.request_header().unwrap_or((0, 0, 0));
@@ -759,14 +772,11 @@ impl Queue {
 
     /// Asks a running [`run`](Self::run) to return, or a blocked [`dispatch`](Self::dispatch)
     /// to wake up. Safe from any thread and from a signal handler (an atomic store and one
-    /// `sendto(2)` of a 16-byte `NLMSG_NOOP` from the handle's waker socket to its socket;
+    /// `sendto(2)` of a 16-byte `NLMSG_NOOP` asking the kernel for an ACK, which wakes the socket;
     /// when the socket buffer is full the loop is busy and sees the flag between batches).
     pub fn stop(&self) {
         self.stop.store(true, SeqCst);
-        let mut noop = [0u8; 16];
-        noop[0..4].copy_from_slice(&16u32.to_ne_bytes());
-        noop[4..6].copy_from_slice(&crate::netlink::NLMSG_NOOP.to_ne_bytes());
-        let _ = self.waker.send_to_port(&noop, self.sock.portid());
+        let _ = self.sock.send_to_port(&wake_request(), 0);
     }
 
     /// Whether a stop was requested and not yet consumed by `run`.
@@ -866,8 +876,8 @@ impl Queue {
         }
         // Under load (the last receive filled the batch) receive first and wait only when
         // nothing is there; otherwise wait inside recvmmsg itself (MSG_WAITFORONE), which takes
-        // one system call where poll + receive take two. stop() wakes that wait with a datagram
-        // from the waker socket, a signal with EINTR; run() also checks the stop flag between
+        // one system call where poll + receive take two. stop() wakes that wait with the kernel's
+        // ACK to its NOOP, a signal with EINTR; run() also checks the stop flag between
         // batches.
         let got = if handled == 0 && st.busy { self.receive(st, false, cb, &mut panic, &mut handled)? } else { 0 };
         if got == 0 {
@@ -990,11 +1000,7 @@ impl Queue {
         panic: &mut Option<Box<dyn std::any::Any + Send>>,
     ) -> usize {
         if info.sender != 0 {
-            if info.sender == self.waker.portid() {
-                st.woke = true; // stop()'s wake-up, not a message
-            } else {
-                bump(&self.counters.foreign_ignored, 1);
-            }
+            bump(&self.counters.foreign_ignored, 1);
             return 0;
         }
         if info.truncated {
@@ -1025,7 +1031,11 @@ impl Queue {
             };
             if m.msg_type() != nfnl_msg_type(NFNL_SUBSYS_QUEUE, NFQNL_MSG_PACKET) {
                 if let Some(Ok(e)) = m.error() {
-                    self.async_error(&e);
+                    if m.seq() == WAKE_SEQ {
+                        st.woke = true; // stop()'s wake-up, not an answer
+                    } else {
+                        self.async_error(&e);
+                    }
                 }
                 continue;
             }
