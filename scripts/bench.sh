@@ -4,10 +4,19 @@
 # Everything runs inside one fresh, uniquely named network namespace (removed on any exit);
 # traffic goes only to 127.0.0.x inside it, and the host's firewall is never touched.
 #
-#   throughput  bench/flood.c floods UDP (sendmmsg, 64 B and 1400 B payloads, bounded in count
-#               and time) into `-A OUTPUT -p udp --dport 9000 -j NFQUEUE --queue-num 0` (no
-#               --queue-bypass); after the verdict a raw-table PREROUTING rule drops the
-#               datagrams, so every consumer pays the same small cost after its verdict.
+#   throughput  bench/flood.c floods UDP datagrams of 64 B and 1400 B payload (bounded in count
+#               and time) into `-t raw -A OUTPUT -p udp --dport 9000 -j NFQUEUE --queue-num 0`
+#               (no --queue-bypass). It sends with UDP GSO (UDP_SEGMENT, BENCH_GSO datagrams
+#               per send, BENCH_FLOOD_BATCH sends per sendmmsg): the kernel cuts each send into
+#               separate datagrams before the queue, so every consumer sees the same stream of
+#               single datagrams with consecutive ids, while the sender, on one CPU, costs far
+#               less per datagram than any consumer and so never sets the pace (a plain sendmmsg
+#               sender did, at about 350k/s on this machine, hiding the consumers' differences).
+#               After the verdict the accepted datagram meets `-t filter -A OUTPUT ... -j DROP`,
+#               the next table at the same hook: every consumer pays for the queue path itself
+#               and nothing after it (BENCH_PATH=deliver instead queues in filter OUTPUT and
+#               drops in raw PREROUTING, after a trip through loopback, as the first version of
+#               this benchmark did; every consumer then pays about 1 us more per packet).
 #               The sender's socket send buffer admits about BENCH_INFLIGHT packets waiting in
 #               the queue (a queued packet stays charged to its socket until its verdict): the
 #               sender blocks on its socket instead of overflowing the queue (1024), so the
@@ -36,7 +45,8 @@
 # Knobs (environment): BENCH_ROUNDS (5), BENCH_SECONDS (window, 1.5), BENCH_WARMUP (0.25),
 # BENCH_SIZES ("64 1400"), BENCH_BATCH (64), BENCH_RCVBUF (4194304), BENCH_POOL_ROUNDS (3),
 # BENCH_LAT_ROUNDS (5), BENCH_LAT_RATE (20000), BENCH_LAT_SECONDS (1.5), BENCH_PARSE_ITERS (200),
-# BENCH_INFLIGHT (600: packets the sender's socket buffer lets wait in the queue).
+# BENCH_INFLIGHT (600: packets the sender's socket buffer lets wait in the queue), BENCH_GSO (32),
+# BENCH_FLOOD_BATCH (4), BENCH_PATH (queue | deliver).
 # Output: a markdown report on stdout and in build/bench/results.md; raw runs in build/bench/.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -55,6 +65,10 @@ LAT_RATE=${BENCH_LAT_RATE:-20000}
 LAT_SECONDS=${BENCH_LAT_SECONDS:-1.5}
 PARSE_ITERS=${BENCH_PARSE_ITERS:-200}
 INFLIGHT=${BENCH_INFLIGHT:-600}
+GSO=${BENCH_GSO:-32}
+FLOOD_BATCH=${BENCH_FLOOD_BATCH:-4}
+PATH_MODE=${BENCH_PATH:-queue}
+case $PATH_MODE in queue | deliver) ;; *) echo "bench: BENCH_PATH must be queue or deliver" >&2; exit 2 ;; esac
 DUMP_PER_SIZE=256
 
 PORT_TPUT=9000 PORT_POOL1=9001 PORT_POOL2=9002 PORT_LAT=9003
@@ -144,11 +158,19 @@ REAL_VERSION=$(PKG_CONFIG_PATH= pkg-config --modversion libnetfilter_queue)
 # ---------------------------------------------------------------------------------------
 ns_new NS run
 say "network namespace $NS; sender on CPU $CPU_SENDER, consumers on CPU $CPU_CONSUMER"
-ns_ipt "$NS" -A OUTPUT -p udp --dport $PORT_TPUT -j NFQUEUE --queue-num $Q_TPUT
-ns_ipt "$NS" -A OUTPUT -p udp --dport $PORT_POOL1 -j NFQUEUE --queue-num $Q_POOL1
-ns_ipt "$NS" -A OUTPUT -p udp --dport $PORT_POOL2 -j NFQUEUE --queue-balance $Q_POOL2
+if [ "$PATH_MODE" = queue ]; then
+    # Queue in the first table of OUTPUT, drop accepted datagrams in the next one.
+    QT=raw
+    ns_ipt "$NS" -t filter -A OUTPUT -p udp --dport $PORT_TPUT:$PORT_POOL2 -j DROP
+else
+    QT=filter
+    ns_ipt "$NS" -t raw -A PREROUTING -p udp --dport $PORT_TPUT:$PORT_POOL2 -j DROP
+fi
+ns_ipt "$NS" -t $QT -A OUTPUT -p udp --dport $PORT_TPUT -j NFQUEUE --queue-num $Q_TPUT
+ns_ipt "$NS" -t $QT -A OUTPUT -p udp --dport $PORT_POOL1 -j NFQUEUE --queue-num $Q_POOL1
+ns_ipt "$NS" -t $QT -A OUTPUT -p udp --dport $PORT_POOL2 -j NFQUEUE --queue-balance $Q_POOL2
+# Latency: the datagrams must reach bench/latency_rx, so they are queued and nothing drops them.
 ns_ipt "$NS" -A OUTPUT -p udp --dport $PORT_LAT -j NFQUEUE --queue-num $Q_LAT
-ns_ipt "$NS" -t raw -A PREROUTING -p udp --dport $PORT_TPUT:$PORT_POOL2 -j DROP
 
 # kv FILE KEY: the value of KEY=... on the last line of FILE that has it.
 kv() { grep -o "\b$2=[^ ]*" "$1" 2>/dev/null | tail -n1 | cut -d= -f2; }
@@ -190,7 +212,7 @@ run_tput() {
     fsecs=$(awk -v w="$WARMUP" -v s="$WINDOW" 'BEGIN { print w + s + 5 }')
     bg_start fpid ip netns exec "$NS" timeout 30 taskset -c "$CPU_SENDER" \
         "$B/flood" --port "$port" --size "$size" --seconds "$fsecs" --sndbuf "$(sndbuf_for "$size" "${SRCS:-1}")" \
-        --srcs "${SRCS:-1}" >"$flog" 2>&1
+        --srcs "${SRCS:-1}" --gso "$GSO" --batch "$FLOOD_BATCH" >"$flog" 2>&1
     wait_pid "$cpid" 20 || rc=$?
     kill -TERM "$fpid" 2>/dev/null || true
     wait_pid "$fpid" 5 || true
@@ -367,10 +389,16 @@ REPORT=$OUT/results.md
         "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo ' (src/ modified)')"
     echo "- reproduce: as root in the checkout, \`${OVERRIDES:+$OVERRIDES }make bench\`" \
         "(BENCH_ROUNDS=$ROUNDS BENCH_SECONDS=$WINDOW BENCH_WARMUP=$WARMUP BENCH_BATCH=$BATCH BENCH_RCVBUF=$RCVBUF" \
-        "BENCH_INFLIGHT=$INFLIGHT in effect)"
-    echo "- setup: one network namespace; sender (bench/flood.c, sendmmsg) pinned to CPU $CPU_SENDER, consumer to" \
-        "CPU $CPU_CONSUMER; \`-A OUTPUT -p udp --dport $PORT_TPUT -j NFQUEUE --queue-num $Q_TPUT\`, accepted datagrams" \
-        "dropped in raw PREROUTING; the sender's send buffer holds about $INFLIGHT packets in the queue;" \
+        "BENCH_INFLIGHT=$INFLIGHT BENCH_GSO=$GSO BENCH_FLOOD_BATCH=$FLOOD_BATCH BENCH_PATH=$PATH_MODE in effect)"
+    if [ "$PATH_MODE" = queue ]; then
+        after="accepted datagrams dropped by the next table (\`-t filter -A OUTPUT ... -j DROP\`): the queue path alone"
+    else
+        after="accepted datagrams sent through loopback and dropped in raw PREROUTING (BENCH_PATH=deliver)"
+    fi
+    echo "- setup: one network namespace; sender (bench/flood.c, UDP GSO: $GSO datagrams per send, $FLOOD_BATCH sends per" \
+        "sendmmsg) pinned to CPU $CPU_SENDER, consumer to CPU $CPU_CONSUMER;" \
+        "\`-t $QT -A OUTPUT -p udp --dport $PORT_TPUT -j NFQUEUE --queue-num $Q_TPUT\`, $after;" \
+        "the sender's send buffer holds about $INFLIGHT packets in the queue;" \
         "copy mode packet (0xffff), receive buffer $RCVBUF B for every consumer;" \
         "$ROUNDS interleaved rounds (rotating order), each a ${WINDOW}s window after ${WARMUP}s warm-up; medians"
     echo
