@@ -227,7 +227,8 @@
 #define NFQ_RS_STAT_TRUNCATED 4
 
 /**
- * Library counter: messages from non-kernel senders, ignored.
+ * Library counter: messages from non-kernel senders, ignored. Stays 0: the queue's socket is
+ * connected to the kernel, which refuses other senders (ECONNREFUSED at their end).
  */
 #define NFQ_RS_STAT_FOREIGN_IGNORED 5
 
