@@ -307,19 +307,20 @@ impl Socket {
     /// Receives up to `batch.slots()` datagrams in one `recvmmsg` call without blocking.
     /// Returns how many arrived (0 if none was waiting).
     pub fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
-        self.recv_batch_flags(batch, false)
+        self.recv_batch_flags(batch, false, batch.slots())
     }
 
     /// Like [`recv_batch`](Self::recv_batch), but blocks until the first datagram arrives
     /// (`MSG_WAITFORONE`): one system call where polling first would take two. A signal
-    /// interrupts it (0 datagrams).
-    pub fn recv_batch_blocking(&self, batch: &mut RecvBatch) -> io::Result<usize> {
-        self.recv_batch_flags(batch, true)
+    /// interrupts it (0 datagrams). At most `max` datagrams (at least 1, at most the slots):
+    /// with `max` 1 it returns as soon as one datagram is there, without the kernel's extra
+    /// attempt at a second one, which a lone packet would wait for.
+    pub fn recv_batch_blocking(&self, batch: &mut RecvBatch, max: usize) -> io::Result<usize> {
+        self.recv_batch_flags(batch, true, max.clamp(1, batch.slots()))
     }
 
-    fn recv_batch_flags(&self, batch: &mut RecvBatch, block_first: bool) -> io::Result<usize> {
+    fn recv_batch_flags(&self, batch: &mut RecvBatch, block_first: bool, n: usize) -> io::Result<usize> {
         batch.count = 0;
-        let n = batch.infos.len();
         let slot = batch.slot_size;
         // Build the header arrays on the stack in chunks so nothing is allocated per call.
         const CHUNK: usize = 64;

@@ -923,10 +923,18 @@ impl Queue {
         panic: &mut Option<Box<dyn std::any::Any + Send>>,
         handled: &mut usize,
     ) -> Result<usize> {
-        let r = if block { self.sock.recv_batch_blocking(&mut st.batch) } else { self.sock.recv_batch(&mut st.batch) };
+        // A blocking receive asks for one datagram: when the loop had to wait, packets come
+        // one at a time, and a lone packet then gets its verdict without waiting for the
+        // kernel's attempt at a second datagram. When that one datagram arrives, more may be
+        // waiting: `busy` makes the next call take them with a full non-blocking batch first.
+        let (r, asked) = if block {
+            (self.sock.recv_batch_blocking(&mut st.batch, 1), 1)
+        } else {
+            (self.sock.recv_batch(&mut st.batch), st.batch.slots())
+        };
         match r {
             Ok(n) => {
-                st.busy = n == st.batch.slots();
+                st.busy = n == asked;
                 let RxState { batch, tx, .. } = st;
                 for i in 0..n {
                     let (buf, info) = batch.get(i);
