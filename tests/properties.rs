@@ -161,10 +161,11 @@ fn config_requests_parse_back_to_what_was_asked() {
     }
 }
 
+/// A decoded verdict message: (queue, id, verdict, mark, priority, connmark, labels, payload).
+type DecodedVerdict = (u16, u32, u32, Option<u32>, Option<u32>, Option<u32>, Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// Decodes a verdict message back into (queue, id, verdict, options).
-fn parse_verdict(
-    buf: &[u8],
-) -> (u16, u32, u32, Option<u32>, Option<u32>, Option<u32>, Option<Vec<u8>>, Option<Vec<u8>>) {
+fn parse_verdict(buf: &[u8]) -> DecodedVerdict {
     let m = Messages::new(buf).next().unwrap().expect("verdict parses");
     assert_eq!(m.len(), buf.len(), "nlmsg_len covers the whole message");
     assert_eq!(m.flags(), NLM_F_REQUEST);
@@ -275,7 +276,7 @@ fn packets_built_like_the_kernel_parse_to_the_same_fields() {
         let ts = r.chance(2).then(|| (r.next(), r.next()));
         let hw = r.chance(2).then(|| r.bytes(8));
         let vlan = r.chance(3).then(|| (r.next() as u16, r.next() as u16));
-        let payload = r.chance(4).then(|| r.bytes(200)).unwrap_or_else(|| r.bytes(1500));
+        let payload = if r.chance(4) { r.bytes(200) } else { r.bytes(1500) };
         let secctx = r.chance(4).then(|| r.bytes(30));
         let mut buf = Vec::new();
         let mut b = MsgBuilder::new(&mut buf, 0x300, 0, 0);

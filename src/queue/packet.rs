@@ -438,10 +438,8 @@ pub(crate) mod tests {
             if v.len() >= 4 {
                 v[0..4].copy_from_slice(&(cut as u32).to_ne_bytes());
             }
-            for m in Messages::new(&v) {
-                if let Ok(m) = m {
-                    let _ = Packet::parse(&m);
-                }
+            for m in Messages::new(&v).flatten() {
+                let _ = Packet::parse(&m);
             }
             if let Some((q, id)) = Packet::salvage_id(&v) {
                 assert_eq!((q, id), (3, 9));

@@ -18,8 +18,7 @@ pub struct TestNs {
 }
 
 fn run(args: &[&str]) -> std::process::Output {
-    let out = Command::new(args[0]).args(&args[1..]).output().expect("run command");
-    out
+    Command::new(args[0]).args(&args[1..]).output().expect("run command")
 }
 
 fn must(args: &[&str]) {
