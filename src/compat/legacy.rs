@@ -17,7 +17,7 @@ use super::{boundary, set_errno};
 use crate::netlink::{Event, Msg, NETLINK_NETFILTER, Socket, align4, nfnl_msg_type, transact};
 use crate::queue::ConfigOp;
 use crate::queue::{MAX_PAYLOAD, NFNL_SUBSYS_QUEUE, NFQNL_MSG_PACKET, VerdictOpts, attr, cfg};
-use crate::queue::{encode_config, encode_verdict, encode_verdict_batch};
+use crate::queue::{PLAIN_VERDICT_MAX, encode_config, encode_plain_verdict, encode_verdict, encode_verdict_batch};
 
 /// The attribute types libnetfilter_queue 1.0.5 was compiled with (`NFQA_MAX` = `NFQA_SECCTX`):
 /// `struct nfq_data` has one slot per type 1..=18, and programs index it with `type - 1`.
@@ -531,6 +531,18 @@ fn send_verdict(
             // SAFETY: buf is readable for len bytes per the exports' contract.
             Some(unsafe { std::slice::from_raw_parts(buf, len as usize) })
         };
+        if payload.is_none() || batch {
+            // The common case, on the stack: no per-thread buffer to look up.
+            let mut out = [0u8; PLAIN_VERDICT_MAX];
+            let n = encode_plain_verdict(&mut out, batch, q.id, id, verdict, mark);
+            return match h.sock.send(&out[..n]) {
+                Ok(n) => n.min(c_int::MAX as usize) as c_int,
+                Err(e) => {
+                    set_errno(e.raw_os_error().unwrap_or(libc::EIO));
+                    -1
+                }
+            };
+        }
         VBUF.with(|v| {
             let mut v = v.borrow_mut();
             v.clear();

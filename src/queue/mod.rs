@@ -8,7 +8,9 @@ mod packet;
 mod pool;
 
 pub use handle::{Config, CopyMode, Decision, KernelStats, PacketCtx, Queue, Stats};
-pub use msgs::{ConfigOp, VerdictOpts, encode_config, encode_verdict, encode_verdict_batch};
+pub use msgs::{
+    ConfigOp, PLAIN_VERDICT_MAX, VerdictOpts, encode_config, encode_plain_verdict, encode_verdict, encode_verdict_batch,
+};
 pub use packet::{Packet, PacketHeader, Vlan};
 pub use pool::{Pool, PoolCallback};
 

@@ -134,6 +134,42 @@ pub fn encode_verdict(
     }
 }
 
+/// Longest message [`encode_plain_verdict`] writes: header, nfgenmsg, `NFQA_VERDICT_HDR` and
+/// `NFQA_MARK`.
+pub const PLAIN_VERDICT_MAX: usize = 40;
+
+/// Writes a verdict (or, with `batch`, a batch verdict up to `id`) with no options but an
+/// optional mark into a fixed buffer: the same bytes as [`encode_verdict`] and
+/// [`encode_verdict_batch`] with sequence number 0, without a `Vec` (the drop-in sends one
+/// verdict per call and keeps no per-thread buffer on this path). Returns the length.
+pub fn encode_plain_verdict(
+    out: &mut [u8; PLAIN_VERDICT_MAX],
+    batch: bool,
+    queue: u16,
+    id: u32,
+    verdict: u32,
+    mark: Option<u32>,
+) -> usize {
+    let len = if mark.is_some() { PLAIN_VERDICT_MAX } else { 32 };
+    let ty = nfnl_msg_type(NFNL_SUBSYS_QUEUE, if batch { NFQNL_MSG_VERDICT_BATCH } else { NFQNL_MSG_VERDICT });
+    out[0..4].copy_from_slice(&(len as u32).to_ne_bytes());
+    out[4..6].copy_from_slice(&ty.to_ne_bytes());
+    out[6..8].copy_from_slice(&NLM_F_REQUEST.to_ne_bytes());
+    out[8..16].fill(0); // sequence number and port id
+    let q = queue.to_be_bytes();
+    out[16..20].copy_from_slice(&[0, crate::netlink::NFNETLINK_V0, q[0], q[1]]);
+    out[20..22].copy_from_slice(&12u16.to_ne_bytes());
+    out[22..24].copy_from_slice(&attr::VERDICT_HDR.to_ne_bytes());
+    out[24..28].copy_from_slice(&verdict.to_be_bytes());
+    out[28..32].copy_from_slice(&id.to_be_bytes());
+    if let Some(m) = mark {
+        out[32..34].copy_from_slice(&8u16.to_ne_bytes());
+        out[34..36].copy_from_slice(&attr::MARK.to_ne_bytes());
+        out[36..40].copy_from_slice(&m.to_be_bytes());
+    }
+    len
+}
+
 /// Appends a batch verdict: every queued packet of `queue` with id up to `max_id` (in the
 /// kernel's wrap-aware order) gets `verdict`, and `mark` if given.
 pub fn encode_verdict_batch(buf: &mut Vec<u8>, seq: u32, queue: u16, max_id: u32, verdict: u32, mark: Option<u32>) {
@@ -152,6 +188,23 @@ pub fn encode_verdict_batch(buf: &mut Vec<u8>, seq: u32, queue: u16, max_id: u32
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_verdicts_in_a_fixed_buffer_equal_the_vec_encoders() {
+        let mut out = [0xaau8; PLAIN_VERDICT_MAX];
+        for (queue, id, verdict, mark) in
+            [(0u16, 1u32, 1u32, None), (65535, u32::MAX, 0, Some(0)), (7, 0x01020304, 4, Some(0xdeadbeef))]
+        {
+            let mut v = Vec::new();
+            encode_verdict(&mut v, 0, queue, id, verdict, &VerdictOpts { mark, ..Default::default() }, false);
+            let n = encode_plain_verdict(&mut out, false, queue, id, verdict, mark);
+            assert_eq!(&out[..n], &v[..]);
+            v.clear();
+            encode_verdict_batch(&mut v, 0, queue, id, verdict, mark);
+            let n = encode_plain_verdict(&mut out, true, queue, id, verdict, mark);
+            assert_eq!(&out[..n], &v[..]);
+        }
+    }
 
     #[test]
     fn bind_request_bytes_match_the_kernel_layout() {
