@@ -222,6 +222,14 @@ fn bump(c: &AtomicU64, n: u64) {
     c.fetch_add(n, Relaxed);
 }
 
+/// [`bump`] for a counter that only the thread holding the dispatch claim writes: a plain
+/// load and store, without the locked read-modify-write (which costs about 1% at 64 B). The
+/// claim's handover orders writes from different threads; readers see a value that is at
+/// worst one batch old.
+fn bump_owned(c: &AtomicU64, n: u64) {
+    c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
 /// The kernel's own counters for a queue (`/proc/net/netfilter/nfnetlink_queue`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KernelStats {
@@ -1062,7 +1070,7 @@ impl Queue {
                     continue;
                 }
             };
-            bump(&self.counters.packets_received, 1);
+            bump_owned(&self.counters.packets_received, 1);
             handled += 1;
             let (queue, id) = (pkt.queue(), pkt.id());
             let mut ctx = PacketCtx {
