@@ -990,8 +990,8 @@ int nfq_rs_dispatch(nfq_rs_queue *q, int timeout_ms);
 int nfq_rs_run(nfq_rs_queue *q);
 
 /**
- * Makes `nfq_rs_run` return and wakes a blocked `nfq_rs_dispatch`. Safe from any thread and
- * from a signal handler.
+ * Makes `nfq_rs_run` return and wakes a blocked `nfq_rs_dispatch` (a dispatch that would
+ * block sees the request first and returns 0). Safe from any thread and from a signal handler.
  *
  * # Safety
  * `q` is NULL or a live handle.

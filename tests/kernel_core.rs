@@ -89,6 +89,62 @@ fn messages_from_a_non_kernel_sender_are_refused_by_the_kernel() {
 }
 
 #[test]
+fn a_stop_with_datagrams_waiting_is_seen_before_the_next_block() {
+    let ns = TestNs::new("stopwait");
+    ns.iptables("-A OUTPUT -p udp --dport 9202 -j NFQUEUE --queue-num 9");
+    let mut cfg = Config::new(9);
+    cfg.netns(ns.netns());
+    let q = Queue::open(&cfg).unwrap();
+    let rx = ns.udp("127.0.0.1:9202");
+    let tx = ns.udp("127.0.0.1:0");
+    for i in 0..3u8 {
+        tx.send_to(&[i; 8], "127.0.0.1:9202").unwrap();
+    }
+    let end = Instant::now() + Duration::from_secs(2);
+    while q.kernel_stats(9).unwrap().queue_total < 3 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(q.kernel_stats(9).unwrap().queue_total, 3);
+    // Datagrams are waiting, so stop() sends no wake-up (whose ACK could overflow a full
+    // buffer); dispatch(None) sees the request before it would block and returns 0 at once,
+    // leaving the packets queued.
+    q.stop();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        // A safety net, so a regression fails the test instead of hanging it.
+        s.spawn(|| {
+            let t = Instant::now();
+            while !done.load(std::sync::atomic::Ordering::SeqCst) && t.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if !done.load(std::sync::atomic::Ordering::SeqCst) {
+                q.stop();
+            }
+        });
+        let t0 = Instant::now();
+        let n = q.dispatch(None, &mut |_| Decision::Verdict(Verdict::Accept)).unwrap();
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(n, 0);
+        assert!(t0.elapsed() < Duration::from_secs(2), "dispatch blocked despite the stop: {:?}", t0.elapsed());
+    });
+    assert!(!q.stop_requested(), "the dispatch consumed the stop");
+    // The packets are still there for the next dispatch, and no wake-up ACK was left behind:
+    // once they are handled, a timed dispatch waits out its timeout.
+    let mut handled = 0;
+    let end = Instant::now() + Duration::from_secs(2);
+    while handled < 3 && Instant::now() < end {
+        handled += q.dispatch(Some(Duration::from_millis(50)), &mut |_| Decision::Verdict(Verdict::Accept)).unwrap();
+    }
+    assert_eq!(handled, 3);
+    let t = Instant::now();
+    assert_eq!(q.dispatch(Some(Duration::from_millis(200)), &mut |_| Decision::Verdict(Verdict::Accept)).unwrap(), 0);
+    assert!(t.elapsed() >= Duration::from_millis(150), "woken early: {:?}", t.elapsed());
+    assert_eq!(recv_all(&rx, 3, Duration::from_secs(2)).len(), 3);
+    let s = q.stats();
+    assert_eq!((s.enobufs, s.verdict_errors, s.packets_received), (0, 0, 3));
+}
+
+#[test]
 fn runs_of_equal_plain_verdicts_go_out_as_one_batch_verdict() {
     let ns = TestNs::new("coalesce");
     ns.iptables("-A OUTPUT -p udp --dport 9200 -j NFQUEUE --queue-num 6");

@@ -583,15 +583,15 @@ pub unsafe extern "C" fn nfq_rs_run(q: *mut nfq_rs_queue) -> c_int {
     with_q("nfq_rs_run", q, |h| dispatch_with(h, None, true))
 }
 
-/// Makes `nfq_rs_run` return and wakes a blocked `nfq_rs_dispatch`. Safe from any thread and
-/// from a signal handler.
+/// Makes `nfq_rs_run` return and wakes a blocked `nfq_rs_dispatch` (a dispatch that would
+/// block sees the request first and returns 0). Safe from any thread and from a signal handler.
 ///
 /// # Safety
 /// `q` is NULL or a live handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nfq_rs_stop(q: *mut nfq_rs_queue) {
-    // No boundary here: this must stay async-signal-safe (an atomic store and one write(2)),
-    // and neither can panic.
+    // No boundary here: this must stay async-signal-safe (an atomic store, a poll(2) and at
+    // most one sendto(2)), and none of them can panic.
     // SAFETY: q is NULL or live per the contract.
     if let Some(h) = unsafe { queue_ref(q) } {
         h.q.stop();
@@ -1355,7 +1355,8 @@ pub unsafe extern "C" fn nfq_rs_pool_start(
 /// `pool` is NULL or a live pool.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nfq_rs_pool_stop(pool: *const nfq_rs_pool) {
-    // No boundary: this must stay async-signal-safe (atomic stores and write(2) calls).
+    // No boundary: this must stay async-signal-safe (per queue: an atomic store, a poll(2)
+    // and at most one sendto(2)).
     // SAFETY: pool is NULL or live per the contract.
     if let Some(p) = unsafe { pool_ref(pool) } {
         for h in &p.handles {

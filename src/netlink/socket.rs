@@ -96,6 +96,27 @@ impl Socket {
         Self::adopt(fd, true)
     }
 
+    /// Opens a netlink socket of protocol `proto` connected to the kernel (port id 0); the
+    /// kernel picks the port id. The kernel delivers only its own datagrams to it: another
+    /// socket sending here gets ECONNREFUSED. Connecting is what binds it (no `bind` first),
+    /// so there is no moment in which another socket could queue a datagram to it. Receiving
+    /// then skips the per-datagram sender address, which is a measurable part of the cost of
+    /// `recvmmsg` (each address is copied out separately); [`RecvInfo::sender`] is 0.
+    pub fn open_kernel_only(proto: i32) -> io::Result<Socket> {
+        // SAFETY: plain socket(2) call; the result is checked.
+        let fd = cvt(unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, proto) })?;
+        // SAFETY: fd is a fresh descriptor that we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let addr = kernel_addr();
+        let alen = mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+        // SAFETY: addr is a valid sockaddr_nl of length alen. Connecting an unbound netlink
+        // socket binds it to a port id of the kernel's choice.
+        cvt(unsafe { libc::connect(fd.as_raw_fd(), &addr as *const _ as *const libc::sockaddr, alen) })?;
+        let mut s = Self::adopt(fd, false)?;
+        s.kernel_only = true;
+        Ok(s)
+    }
+
     /// Opens the socket inside another network namespace without moving the calling thread.
     pub fn open_in(proto: i32, ns: &Netns) -> io::Result<Socket> {
         ns.run(|| Socket::open(proto))
@@ -121,20 +142,7 @@ impl Socket {
         Ok(Socket { fd, portid: local.nl_pid, kernel_only: false })
     }
 
-    /// Connects the socket to the kernel (port id 0). From then on the kernel delivers only
-    /// its own datagrams to it: another socket sending here gets ECONNREFUSED. Receiving then
-    /// skips the per-datagram sender address, which is a measurable part of the cost of
-    /// `recvmmsg` (each address is copied out separately); [`RecvInfo::sender`] is 0.
-    pub fn connect_kernel(&mut self) -> io::Result<()> {
-        let addr = kernel_addr();
-        let alen = mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
-        // SAFETY: addr is a valid sockaddr_nl of length alen.
-        cvt(unsafe { libc::connect(self.fd(), &addr as *const _ as *const libc::sockaddr, alen) })?;
-        self.kernel_only = true;
-        Ok(())
-    }
-
-    /// Whether [`connect_kernel`](Self::connect_kernel) was called.
+    /// Whether it was opened with [`open_kernel_only`](Self::open_kernel_only).
     pub fn kernel_only(&self) -> bool {
         self.kernel_only
     }
@@ -377,7 +385,8 @@ impl Socket {
                     len: real.min(slot),
                     truncated: hdrs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0 || real > slot,
                     real_len: real,
-                    // Connected to the kernel: nobody else can have sent it (addrs stay zero).
+                    // On a socket connected to the kernel no address was asked for (it stays
+                    // zero): nobody else can have sent the datagram.
                     sender: addrs[i].nl_pid,
                 };
             }
@@ -388,6 +397,15 @@ impl Socket {
             }
         }
         Ok(batch.count)
+    }
+
+    /// Whether a receive would return at once (a datagram or a pending error is waiting): a
+    /// zero-timeout poll(2), async-signal-safe. A failed poll counts as not readable.
+    pub fn readable_now(&self) -> bool {
+        let mut p = libc::pollfd { fd: self.fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: p is one live pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, 0) };
+        r > 0 && p.revents & (libc::POLLIN | libc::POLLERR) != 0
     }
 
     /// Waits until the socket is readable, `wake` (if given) is readable, or the timeout ends

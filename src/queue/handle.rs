@@ -254,7 +254,8 @@ pub struct KernelStats {
 struct RxState {
     batch: RecvBatch,
     tx: TxState,
-    /// The last receive filled every slot: more is probably waiting, so receive before polling.
+    /// The last receive got as many datagrams as it asked for (a full batch, or the one a
+    /// blocking receive asks for): more is probably waiting, so receive before blocking.
     busy: bool,
 }
 
@@ -441,10 +442,13 @@ impl Queue {
     /// Opens a socket (in the configured namespace), sets its buffers and binds and
     /// configures every queue of `cfg`. Needs CAP_NET_ADMIN.
     pub fn open(cfg: &Config) -> Result<Queue> {
-        let (mut sock, stats_file) = cfg
+        let (sock, stats_file) = cfg
             .netns
             .run(|| {
-                let s = Socket::open(NETLINK_NETFILTER)?;
+                // Only the kernel may send to this socket: a datagram forged by another local
+                // process is refused at its sender (ECONNREFUSED) instead of reaching us, and
+                // the receive path needs no per-datagram sender address.
+                let s = Socket::open_kernel_only(NETLINK_NETFILTER)?;
                 // /proc/thread-self: the namespace of this (helper) thread, not the process's.
                 let f = File::open("/proc/thread-self/net/netfilter/nfnetlink_queue").ok();
                 Ok((s, f))
@@ -453,10 +457,6 @@ impl Queue {
                 Netns::Current => Error::from_io(&e, "opening the netlink socket"),
                 ns => Error::from_io(&e, &format!("opening the netlink socket in network namespace {ns:?}")),
             })?;
-        // Only the kernel may send to this socket: a datagram forged by another local process
-        // is refused at its sender (ECONNREFUSED) instead of reaching us, and the receive path
-        // needs no per-datagram sender address.
-        sock.connect_kernel().map_err(|e| Error::from_io(&e, "connecting the netlink socket to the kernel"))?;
         let _ = sock.set_ext_ack(true);
         if let Some(n) = cfg.rcvbuf {
             sock.set_rcvbuf(n).map_err(|e| Error::from_io(&e, "setting the receive buffer size"))?;
@@ -779,12 +779,17 @@ impl Queue {
     }
 
     /// Asks a running [`run`](Self::run) to return, or a blocked [`dispatch`](Self::dispatch)
-    /// to wake up. Safe from any thread and from a signal handler (an atomic store and one
-    /// `sendto(2)` of a 16-byte `NLMSG_NOOP` asking the kernel for an ACK, which wakes the socket;
-    /// when the socket buffer is full the loop is busy and sees the flag between batches).
+    /// to wake up (a `dispatch` that would block sees the request first and returns 0). Safe
+    /// from any thread and from a signal handler: an atomic store, a zero-timeout `poll(2)`,
+    /// and, only when nothing waits in the socket, one `sendto(2)` of a 16-byte `NLMSG_NOOP`
+    /// asking the kernel for an ACK, which wakes the receive. When datagrams are waiting the
+    /// loop cannot be blocked and sees the flag before it blocks again; not sending then also
+    /// keeps the ACK from overflowing a full receive buffer (a false ENOBUFS).
     pub fn stop(&self) {
         self.stop.store(true, SeqCst);
-        let _ = self.sock.send_to_port(&wake_request(), 0);
+        if !self.sock.readable_now() {
+            let _ = self.sock.send_to_port(&wake_request(), 0);
+        }
     }
 
     /// Whether a stop was requested and not yet consumed by `run`.
@@ -882,11 +887,11 @@ impl Queue {
                 handled += self.process(&msg, info, &mut st.tx, cb, &mut panic);
             }
         }
-        // Under load (the last receive filled the batch) receive first and wait only when
-        // nothing is there; otherwise wait inside recvmmsg itself (MSG_WAITFORONE), which takes
-        // one system call where poll + receive take two. stop() wakes that wait with the kernel's
-        // ACK to its NOOP, a signal with EINTR; run() also checks the stop flag between
-        // batches.
+        // After a receive that got all it asked for, receive first (without blocking) and wait
+        // only when nothing is there; the wait happens inside recvmmsg itself, which takes one
+        // system call where poll + receive take two. stop() wakes that wait with the kernel's
+        // ACK to its NOOP, a signal with EINTR; a stop requested while datagrams were waiting
+        // (stop() then sends no NOOP) is seen here, before blocking.
         let got = if handled == 0 && st.busy { self.receive(st, false, cb, &mut panic, &mut handled)? } else { 0 };
         if got == 0 {
             match timeout {
@@ -896,6 +901,8 @@ impl Queue {
                 Some(t) if t.is_zero() => {
                     self.receive(st, false, cb, &mut panic, &mut handled)?;
                 }
+                // A stop() to honour before blocking (it sent no wake-up if datagrams waited).
+                _ if self.stop.load(SeqCst) => st.tx.woke = true,
                 None => {
                     self.receive(st, true, cb, &mut panic, &mut handled)?;
                 }
