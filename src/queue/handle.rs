@@ -370,7 +370,9 @@ impl Drop for OwnerGuard<'_> {
 
 /// A packet handed to a callback, with the verdict modifiers the callback may set.
 pub struct PacketCtx<'a> {
-    pkt: Packet<'a>,
+    /// Borrowed, not owned: a `Packet` is 256 bytes, and moving it into each context cost a
+    /// memcpy per packet.
+    pkt: &'a Packet<'a>,
     queue: &'a Queue,
     mark: Option<u32>,
     connmark: Option<u32>,
@@ -383,14 +385,14 @@ pub struct PacketCtx<'a> {
 impl<'a> Deref for PacketCtx<'a> {
     type Target = Packet<'a>;
     fn deref(&self) -> &Packet<'a> {
-        &self.pkt
+        self.pkt
     }
 }
 
 impl<'a> PacketCtx<'a> {
     /// The packet.
     pub fn packet(&self) -> &Packet<'a> {
-        &self.pkt
+        self.pkt
     }
     /// The handle the packet came from (for deferred verdicts, config, stop).
     pub fn handle(&self) -> &'a Queue {
@@ -1062,7 +1064,8 @@ impl Queue {
                 }
                 continue;
             }
-            let pkt = match Packet::parse(&m) {
+            let parsed = Packet::parse(&m);
+            let pkt = match &parsed {
                 Ok(p) => p,
                 Err(e) => {
                     bump(&self.counters.parse_errors, 1);
