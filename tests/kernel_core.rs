@@ -57,24 +57,9 @@ fn messages_from_a_non_kernel_sender_are_refused_by_the_kernel() {
     b.put(attr::PACKET_HDR, &[0, 0, 0, 1, 8, 0, 3]);
     b.put(attr::PAYLOAD, &[0x45, 0, 0, 20]);
     b.finish();
-    // SAFETY: sockaddr_nl is plain old data; all-zero is valid.
-    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    addr.nl_family = libc::AF_NETLINK as u16;
-    addr.nl_pid = q.portid();
-    // SAFETY: buf and addr are live for the call and their lengths are passed.
-    let r = unsafe {
-        libc::sendto(
-            other.fd(),
-            buf.as_ptr() as *const libc::c_void,
-            buf.len(),
-            0,
-            &addr as *const _ as *const libc::sockaddr,
-            std::mem::size_of::<libc::sockaddr_nl>() as u32,
-        )
-    };
     // The queue's socket is connected to the kernel: the kernel refuses the forger.
-    let err = std::io::Error::last_os_error();
-    assert_eq!((r, err.raw_os_error()), (-1, Some(libc::ECONNREFUSED)), "{err}");
+    let r = other.send_to_port(&buf, q.portid()).map_err(|e| e.raw_os_error());
+    assert_eq!(r, Err(Some(libc::ECONNREFUSED)));
     let mut called = 0;
     for _ in 0..4 {
         q.dispatch(Some(Duration::from_millis(25)), &mut |_| {

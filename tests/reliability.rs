@@ -172,22 +172,7 @@ fn forge(from: &Socket, to: u32, msg: &[u8]) {
 
 /// Sends `msg` from `from` to port id `to`: the bytes sent or the errno.
 fn try_forge(from: &Socket, to: u32, msg: &[u8]) -> Result<usize, i32> {
-    // SAFETY: sockaddr_nl is plain old data; all-zero is valid.
-    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    addr.nl_family = libc::AF_NETLINK as u16;
-    addr.nl_pid = to;
-    // SAFETY: msg and addr are live for the call and their lengths are passed.
-    let r = unsafe {
-        libc::sendto(
-            from.fd(),
-            msg.as_ptr() as *const libc::c_void,
-            msg.len(),
-            0,
-            &addr as *const _ as *const libc::sockaddr,
-            std::mem::size_of::<libc::sockaddr_nl>() as u32,
-        )
-    };
-    if r < 0 { Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)) } else { Ok(r as usize) }
+    from.send_to_port(msg, to).map_err(|e| e.raw_os_error().unwrap_or(0))
 }
 
 /// A forged `NLMSG_ERROR` for sequence number `seq` carrying `errno` (0: a forged ACK), echoing

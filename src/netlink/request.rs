@@ -52,27 +52,7 @@ pub fn transact(
             };
             return Err((libc::ETIMEDOUT, Some(why.into())));
         }
-        match sock.wait(None, Some(deadline - now)) {
-            Ok((true, _)) => {}
-            Ok(_) => continue,
-            Err(e) => return Err((e.raw_os_error().unwrap_or(libc::EIO), None)),
-        }
-        let info = match sock.recv(buf, true) {
-            Ok(i) => i,
-            Err(e) => match e.raw_os_error() {
-                Some(libc::EAGAIN) | Some(libc::EINTR) => continue,
-                Some(libc::ENOBUFS) => {
-                    overflowed = true;
-                    on_event(Event::Overflow);
-                    continue;
-                }
-                c => return Err((c.unwrap_or(libc::EIO), None)),
-            },
-        };
-        if info.sender != 0 {
-            on_event(Event::Foreign(info.sender));
-            continue;
-        }
+        let Some(info) = recv_one(sock, buf, deadline - now, &mut overflowed, on_event)? else { continue };
         let mut answer = None;
         for m in Messages::new(&buf[..info.len]) {
             let Ok(m) = m else {
@@ -90,6 +70,41 @@ pub fn transact(
             return if err == 0 { Ok(()) } else { Err((-err, ext)) };
         }
     }
+}
+
+/// Waits up to `wait` for one datagram from the kernel and receives it into `buf`. `Ok(None)`
+/// when there is nothing to look at this time (the wait ended, a signal, an overflow, which
+/// sets `overflowed`, or a datagram from another sender, both reported to `on_event`): the
+/// caller checks its deadline and calls again.
+fn recv_one(
+    sock: &Socket,
+    buf: &mut [u8],
+    wait: Duration,
+    overflowed: &mut bool,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Option<RecvInfo>, Failure> {
+    match sock.wait(None, Some(wait)) {
+        Ok((true, _)) => {}
+        Ok(_) => return Ok(None),
+        Err(e) => return Err((e.raw_os_error().unwrap_or(libc::EIO), None)),
+    }
+    let info = match sock.recv(buf, true) {
+        Ok(i) => i,
+        Err(e) => match e.raw_os_error() {
+            Some(libc::EAGAIN) | Some(libc::EINTR) => return Ok(None),
+            Some(libc::ENOBUFS) => {
+                *overflowed = true;
+                on_event(Event::Overflow);
+                return Ok(None);
+            }
+            c => return Err((c.unwrap_or(libc::EIO), None)),
+        },
+    };
+    if info.sender != 0 {
+        on_event(Event::Foreign(info.sender));
+        return Ok(None);
+    }
+    Ok(Some(info))
 }
 
 /// How a dump ended.
@@ -128,32 +143,19 @@ pub fn dump(
     }
     let mut end = DumpEnd::default();
     let mut wanted = true;
+    let mut overflowed = false;
     let mut deadline = Instant::now() + idle;
     loop {
         let now = Instant::now();
         if now >= deadline {
-            return Err((libc::ETIMEDOUT, Some("the dump stopped: no message from the kernel in time".into())));
+            let why = if overflowed {
+                "the dump stopped: no message from the kernel in time (the receive buffer overflowed and messages were lost)"
+            } else {
+                "the dump stopped: no message from the kernel in time"
+            };
+            return Err((libc::ETIMEDOUT, Some(why.into())));
         }
-        match sock.wait(None, Some(deadline - now)) {
-            Ok((true, _)) => {}
-            Ok(_) => continue,
-            Err(e) => return Err((e.raw_os_error().unwrap_or(libc::EIO), None)),
-        }
-        let info = match sock.recv(buf, true) {
-            Ok(i) => i,
-            Err(e) => match e.raw_os_error() {
-                Some(libc::EAGAIN) | Some(libc::EINTR) => continue,
-                Some(libc::ENOBUFS) => {
-                    on_event(Event::Overflow);
-                    continue;
-                }
-                c => return Err((c.unwrap_or(libc::EIO), None)),
-            },
-        };
-        if info.sender != 0 {
-            on_event(Event::Foreign(info.sender));
-            continue;
-        }
+        let Some(info) = recv_one(sock, buf, deadline - now, &mut overflowed, on_event)? else { continue };
         deadline = Instant::now() + idle;
         let ours = |m: &Msg<'_>| m.seq() == seq && (m.pid() == sock.portid() || m.pid() == 0);
         if info.truncated {

@@ -85,14 +85,19 @@ fn kernel_addr() -> libc::sockaddr_nl {
     a
 }
 
+/// A new, unbound netlink socket of protocol `proto` (close-on-exec).
+fn new_fd(proto: i32) -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call; the result is checked.
+    let fd = cvt(unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, proto) })?;
+    // SAFETY: fd is a fresh descriptor that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 impl Socket {
     /// Opens and binds a netlink socket of protocol `proto` in the current namespace; the
     /// kernel picks the port id.
     pub fn open(proto: i32) -> io::Result<Socket> {
-        // SAFETY: plain socket(2) call; the result is checked.
-        let fd = cvt(unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, proto) })?;
-        // SAFETY: fd is a fresh descriptor that we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = new_fd(proto)?;
         Self::adopt(fd, true)
     }
 
@@ -103,10 +108,7 @@ impl Socket {
     /// then skips the per-datagram sender address, which is a measurable part of the cost of
     /// `recvmmsg` (each address is copied out separately); [`RecvInfo::sender`] is 0.
     pub fn open_kernel_only(proto: i32) -> io::Result<Socket> {
-        // SAFETY: plain socket(2) call; the result is checked.
-        let fd = cvt(unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, proto) })?;
-        // SAFETY: fd is a fresh descriptor that we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = new_fd(proto)?;
         let addr = kernel_addr();
         let alen = mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
         // SAFETY: addr is a valid sockaddr_nl of length alen. Connecting an unbound netlink
@@ -140,11 +142,6 @@ impl Socket {
             return Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT));
         }
         Ok(Socket { fd, portid: local.nl_pid, kernel_only: false })
-    }
-
-    /// Whether it was opened with [`open_kernel_only`](Self::open_kernel_only).
-    pub fn kernel_only(&self) -> bool {
-        self.kernel_only
     }
 
     /// Uses a netlink socket the caller owns, without taking it over: the result must never
