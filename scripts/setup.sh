@@ -3,7 +3,7 @@
 # Idempotent and quiet: when everything is present it only checks and returns.
 #
 #   apt packages   iptables, iproute2, C/C++ toolchain, pkg-config, valgrind, the system
-#                  libnetfilter_queue/libmnl/libnfnetlink (for differential tests), conntrack,
+#                  libnetfilter_queue/libnetfilter_log/libmnl/libnfnetlink (for differential tests), conntrack,
 #                  python3
 #   cbindgen       0.29.x via `cargo install` (regenerates/checks include/nfq_rs.h)
 #
@@ -17,7 +17,7 @@ CBINDGEN_VERSION=0.29.4
 PACKAGES=(
     iptables iproute2 kmod
     gcc g++ make pkg-config valgrind
-    libnetfilter-queue-dev libmnl-dev libnfnetlink-dev
+    libnetfilter-queue-dev libnetfilter-log-dev libmnl-dev libnfnetlink-dev
     conntrack python3
 )
 
@@ -87,6 +87,10 @@ fi
 if [ ! -e /proc/net/netfilter/nfnetlink_queue ] && command -v modprobe >/dev/null; then
     modprobe -q nfnetlink_queue 2>/dev/null || true
     modprobe -q xt_NFQUEUE 2>/dev/null || true
+fi
+if [ ! -e /proc/net/netfilter/nfnetlink_log ] && command -v modprobe >/dev/null; then
+    modprobe -q nfnetlink_log 2>/dev/null || true
+    modprobe -q xt_NFLOG 2>/dev/null || true
 fi
 
 # --- cbindgen ----------------------------------------------------------------------------
