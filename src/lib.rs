@@ -25,6 +25,8 @@ pub mod conntrack;
 /// cbindgen:ignore
 pub mod netlink;
 /// cbindgen:ignore
+pub mod nflog;
+/// cbindgen:ignore
 pub mod packet;
 /// cbindgen:ignore
 pub mod queue;

@@ -3,12 +3,14 @@
 //! same core can serve ctnetlink or nflog.
 
 mod builder;
+mod endpoint;
 mod error;
 mod msg;
 mod request;
 mod socket;
 
 pub use builder::{MsgBuilder, NestToken};
+pub use endpoint::{Claim, Endpoint, WAKE_SEQ, has_cap_net_admin, read_proc, socket_drops};
 pub use error::{Error, ErrorKind, ParseError, Result, errno_name, kind_of_errno};
 pub use msg::{Attr, Attrs, ErrorMsg, Messages, Msg, NfGenMsg};
 pub use request::{DumpEnd, Event, Failure, dump, transact};

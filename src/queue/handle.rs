@@ -8,23 +8,21 @@
 //! thread. No lock is held while a callback runs, so callbacks may call back into the handle.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::fs::File;
 use std::io::IoSlice;
 use std::ops::Deref;
 use std::os::fd::RawFd;
-use std::os::unix::fs::FileExt;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
 use std::time::Duration;
 
 use super::msgs::{ConfigOp, VerdictOpts, encode_config, encode_verdict, encode_verdict_batch};
 use super::packet::Packet;
 use super::{MAX_COPY_RANGE, MAX_PAYLOAD, NFNL_SUBSYS_QUEUE, NFQNL_MSG_PACKET, Verdict, cfg, flags};
 use crate::netlink::{
-    Error, ErrorKind, ErrorMsg, Event, Failure, Messages, NETLINK_NETFILTER, Netns, RecvBatch, RecvInfo, Result,
-    Socket, errno_name, nfnl_msg_type, transact,
+    Endpoint, Error, ErrorKind, ErrorMsg, Event, Failure, Messages, NETLINK_NETFILTER, Netns, RecvBatch, RecvInfo,
+    Result, Socket, WAKE_SEQ, errno_name, has_cap_net_admin, nfnl_msg_type, read_proc,
 };
 
 /// How much of each packet the kernel copies to us.
@@ -289,7 +287,6 @@ struct Run {
 const RUN_ID_AT: usize = 28;
 
 const FLUSH_AT: usize = 64 * 1024;
-const CTL_BUF: usize = 128 * 1024;
 
 fn slot_size(range: u32) -> usize {
     // Room for the headers and every metadata attribute around the payload.
@@ -297,75 +294,21 @@ fn slot_size(range: u32) -> usize {
 }
 
 thread_local! {
-    static TID: i32 = {
-        // SAFETY: gettid has no preconditions.
-        unsafe { libc::gettid() }
-    };
     static VBUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(128));
-}
-
-fn my_tid() -> i32 {
-    TID.with(|t| *t)
-}
-
-/// Whether the calling thread has CAP_NET_ADMIN in its effective set (for error messages;
-/// capabilities are per thread, and the kernel checks the sending thread's).
-fn has_cap_net_admin() -> bool {
-    let Ok(s) = std::fs::read_to_string("/proc/thread-self/status") else { return false };
-    s.lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .is_some_and(|caps| caps & (1 << 12) != 0)
-}
-
-/// The sequence number of `stop`'s wake-up request (never used by a config request).
-const WAKE_SEQ: u32 = u32::MAX;
-
-/// `stop`'s wake-up: an `NLMSG_NOOP` to the kernel with `NLM_F_ACK`. The kernel answers every
-/// such message with an ACK (error 0, or EPERM when the sending thread lacks CAP_NET_ADMIN),
-/// and that ACK makes a receive blocked on the socket return. The socket is connected to the
-/// kernel, so no other socket could wake it.
-fn wake_request() -> [u8; 16] {
-    let mut m = [0u8; 16];
-    m[0..4].copy_from_slice(&16u32.to_ne_bytes());
-    m[4..6].copy_from_slice(&crate::netlink::NLMSG_NOOP.to_ne_bytes());
-    m[6..8].copy_from_slice(&(crate::netlink::NLM_F_REQUEST | crate::netlink::NLM_F_ACK).to_ne_bytes());
-    m[8..12].copy_from_slice(&WAKE_SEQ.to_ne_bytes());
-    m
 }
 
 /// A netlink socket with its bound queues.
 pub struct Queue {
-    sock: Socket,
-    seq: AtomicU32,
-    stop: AtomicBool,
-    owner: AtomicI32,
-    ctl: Mutex<Vec<u8>>,
+    ep: Endpoint,
     rx: Mutex<Option<Box<RxState>>>,
-    pending: Mutex<VecDeque<Vec<u8>>>,
-    has_pending: AtomicBool,
     bound: Mutex<Vec<u16>>,
     slot: AtomicU32,
     batch: usize,
-    ack_timeout: Duration,
     fallback: Verdict,
     coalesce: bool,
     ever_deferred: AtomicBool,
     counters: Counters,
-    last_error: Mutex<String>,
     stats_file: Option<File>,
-}
-
-/// Ownership of the receive path by the current thread, released on drop.
-struct OwnerGuard<'a> {
-    q: &'a Queue,
-    prev: i32,
-}
-
-impl Drop for OwnerGuard<'_> {
-    fn drop(&mut self) {
-        self.q.owner.store(self.prev, Release);
-    }
 }
 
 /// A packet handed to a callback, with the verdict modifiers the callback may set.
@@ -469,23 +412,15 @@ impl Queue {
         }
         let range = if cfg.copy_mode == CopyMode::Packet { cfg.copy_range } else { 0 };
         let q = Queue {
-            sock,
-            seq: AtomicU32::new(1),
-            stop: AtomicBool::new(false),
-            owner: AtomicI32::new(0),
-            ctl: Mutex::new(Vec::new()),
+            ep: Endpoint::new(sock, cfg.ack_timeout),
             rx: Mutex::new(None),
-            pending: Mutex::new(VecDeque::new()),
-            has_pending: AtomicBool::new(false),
             bound: Mutex::new(Vec::new()),
             slot: AtomicU32::new(slot_size(range) as u32),
             batch: cfg.batch,
-            ack_timeout: cfg.ack_timeout,
             fallback: cfg.fallback,
             coalesce: cfg.coalesce,
             ever_deferred: AtomicBool::new(false),
             counters: Counters::default(),
-            last_error: Mutex::new(String::new()),
             stats_file,
         };
         for &n in &cfg.queues {
@@ -504,12 +439,12 @@ impl Queue {
     /// The socket descriptor, for an external poll/epoll loop (then call
     /// [`dispatch`](Self::dispatch) with a zero timeout when it is readable).
     pub fn fd(&self) -> RawFd {
-        self.sock.fd()
+        self.ep.socket().fd()
     }
 
     /// The socket's netlink port id.
     pub fn portid(&self) -> u32 {
-        self.sock.portid()
+        self.ep.socket().portid()
     }
 
     /// Queue numbers bound on this handle.
@@ -519,25 +454,21 @@ impl Queue {
 
     /// The socket receive buffer as the kernel reports it.
     pub fn rcvbuf(&self) -> Result<usize> {
-        self.sock.rcvbuf().map_err(|e| Error::from_io(&e, "reading SO_RCVBUF"))
+        self.ep.socket().rcvbuf().map_err(|e| Error::from_io(&e, "reading SO_RCVBUF"))
     }
 
     /// Sets the socket receive buffer; returns what the kernel reports afterwards.
     pub fn set_rcvbuf(&self, bytes: usize) -> Result<usize> {
-        self.sock.set_rcvbuf(bytes).map_err(|e| self.fail(Error::from_io(&e, "setting the receive buffer size")))
+        self.ep.socket().set_rcvbuf(bytes).map_err(|e| self.fail(Error::from_io(&e, "setting the receive buffer size")))
     }
 
     /// Turns `NETLINK_NO_ENOBUFS` on or off.
     pub fn set_no_enobufs(&self, on: bool) -> Result<()> {
-        self.sock.set_no_enobufs(on).map_err(|e| self.fail(Error::from_io(&e, "setting NETLINK_NO_ENOBUFS")))
+        self.ep.socket().set_no_enobufs(on).map_err(|e| self.fail(Error::from_io(&e, "setting NETLINK_NO_ENOBUFS")))
     }
 
     fn fail(&self, e: Error) -> Error {
-        if let Ok(mut s) = self.last_error.lock() {
-            s.clear();
-            s.push_str(e.message());
-        }
-        e
+        self.ep.fail(e)
     }
 
     /// Records an error as the handle's last error and returns it (for the FFI layer).
@@ -547,47 +478,13 @@ impl Queue {
 
     /// The last error recorded on this handle (empty if none).
     pub fn last_error(&self) -> String {
-        self.last_error.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    /// Claims the receive/config path for this thread. `nested_ok` allows a thread that
-    /// already owns it (a config call from inside a callback).
-    fn claim(&self, nested_ok: bool, what: &str) -> Result<OwnerGuard<'_>> {
-        let me = my_tid();
-        match self.owner.compare_exchange(0, me, Acquire, Relaxed) {
-            Ok(_) => Ok(OwnerGuard { q: self, prev: 0 }),
-            Err(cur) if cur == me && nested_ok => Ok(OwnerGuard { q: self, prev: me }),
-            Err(cur) if cur == me => Err(self.fail(Error::new(
-                ErrorKind::Busy,
-                format!("{what}: called from inside a callback of this handle; return from the callback instead"),
-            ))),
-            Err(_) => Err(self.fail(Error::new(
-                ErrorKind::Busy,
-                format!(
-                    "{what}: another thread is receiving on this handle; call it from the receiving thread \
-                     (or its callbacks) or before receiving starts"
-                ),
-            ))),
-        }
-    }
-
-    fn next_seq(&self) -> u32 {
-        loop {
-            let s = self.seq.fetch_add(1, Relaxed);
-            if s != 0 && s != WAKE_SEQ {
-                return s;
-            }
-        }
+        self.ep.last_error()
     }
 
     /// Sends one config request and waits for its ACK. Packets that arrive meanwhile are kept
     /// for the next dispatch; errors for earlier verdicts are counted.
     fn request(&self, queue: u16, op: ConfigOp) -> std::result::Result<(), Failure> {
-        let mut buf = self.ctl.lock().unwrap_or_else(|p| p.into_inner());
-        let seq = self.next_seq();
-        let mut req = Vec::with_capacity(64);
-        encode_config(&mut req, seq, queue, op);
-        transact(&self.sock, &req, seq, &mut buf, CTL_BUF, self.ack_timeout, &mut |ev| match ev {
+        self.ep.request(|req, seq| encode_config(req, seq, queue, op), &mut |ev| match ev {
             Event::Other(m, info) => {
                 if m.msg_type() == nfnl_msg_type(NFNL_SUBSYS_QUEUE, NFQNL_MSG_PACKET) {
                     self.keep_pending(m.bytes(), info.truncated);
@@ -605,13 +502,11 @@ impl Queue {
         if truncated {
             bump(&self.counters.truncated, 1);
         }
-        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        p.push_back(msg.to_vec());
-        self.has_pending.store(true, Release);
+        self.ep.keep_pending(msg);
     }
 
     fn config(&self, queue: u16, op: ConfigOp, what: &str) -> Result<()> {
-        let _g = self.claim(true, what)?;
+        let _g = self.ep.claim(true, what)?;
         match self.request(queue, op) {
             Ok(()) => Ok(()),
             Err((errno, ext)) => {
@@ -745,9 +640,9 @@ impl Queue {
             let r = match opts.payload {
                 Some(p) => {
                     let padlen = crate::netlink::align4(p.len()) - p.len();
-                    self.sock.send_iov(&[IoSlice::new(&b), IoSlice::new(p), IoSlice::new(&pad[..padlen])])
+                    self.ep.socket().send_iov(&[IoSlice::new(&b), IoSlice::new(p), IoSlice::new(&pad[..padlen])])
                 }
-                None => self.sock.send(&b),
+                None => self.ep.socket().send(&b),
             };
             self.sent(r, 1, 1, || format!("sending the verdict for packet {id} on queue {queue}"))
         })
@@ -760,7 +655,7 @@ impl Queue {
             let mut b = b.borrow_mut();
             b.clear();
             encode_verdict_batch(&mut b, 0, queue, max_id, v.raw(), mark);
-            let r = self.sock.send(&b);
+            let r = self.ep.socket().send(&b);
             self.sent(r, 1, 1, || format!("sending the batch verdict up to packet {max_id} on queue {queue}"))
         })
     }
@@ -782,21 +677,14 @@ impl Queue {
 
     /// Asks a running [`run`](Self::run) to return, or a blocked [`dispatch`](Self::dispatch)
     /// to wake up (a `dispatch` that would block sees the request first and returns 0). Safe
-    /// from any thread and from a signal handler: an atomic store, a zero-timeout `poll(2)`,
-    /// and, only when nothing waits in the socket, one `sendto(2)` of a 16-byte `NLMSG_NOOP`
-    /// asking the kernel for an ACK, which wakes the receive. When datagrams are waiting the
-    /// loop cannot be blocked and sees the flag before it blocks again; not sending then also
-    /// keeps the ACK from overflowing a full receive buffer (a false ENOBUFS).
+    /// from any thread and from a signal handler (see [`Endpoint::stop`]).
     pub fn stop(&self) {
-        self.stop.store(true, SeqCst);
-        if !self.sock.readable_now() {
-            let _ = self.sock.send_to_port(&wake_request(), 0);
-        }
+        self.ep.stop();
     }
 
     /// Whether a stop was requested and not yet consumed by `run`.
     pub fn stop_requested(&self) -> bool {
-        self.stop.load(SeqCst)
+        self.ep.stop_requested()
     }
 
     /// Receives and handles packets until [`stop`](Self::stop) is called (a stop requested
@@ -805,7 +693,7 @@ impl Queue {
     pub fn run(&self, cb: &mut dyn FnMut(&mut PacketCtx<'_>) -> Decision) -> Result<u64> {
         let mut total = 0u64;
         loop {
-            if self.stop.swap(false, SeqCst) {
+            if self.ep.take_stop() {
                 return Ok(total);
             }
             match self.dispatch_once(None, cb) {
@@ -838,7 +726,7 @@ impl Queue {
         timeout: Option<Duration>,
         cb: &mut dyn FnMut(&mut PacketCtx<'_>) -> Decision,
     ) -> Result<(usize, bool)> {
-        let _g = self.claim(false, "dispatch")?;
+        let _g = self.ep.claim(false, "dispatch")?;
         let mut st = self.take_rx();
         let r = self.dispatch_inner(&mut st, timeout, cb);
         if let Ok(mut slot) = self.rx.lock() {
@@ -881,10 +769,8 @@ impl Queue {
         let mut handled = 0;
         let mut stopped = false;
         let mut panic = None;
-        if self.has_pending.swap(false, AcqRel) {
-            loop {
-                let next = self.pending.lock().ok().and_then(|mut p| p.pop_front());
-                let Some(msg) = next else { break };
+        if self.ep.take_pending_hint() {
+            while let Some(msg) = self.ep.take_pending() {
                 let info = RecvInfo { len: msg.len(), truncated: false, real_len: msg.len(), sender: 0 };
                 handled += self.process(&msg, info, &mut st.tx, cb, &mut panic);
             }
@@ -904,12 +790,12 @@ impl Queue {
                     self.receive(st, false, cb, &mut panic, &mut handled)?;
                 }
                 // A stop() to honour before blocking (it sent no wake-up if datagrams waited).
-                _ if self.stop.load(SeqCst) => st.tx.woke = true,
+                _ if self.ep.stop_requested() => st.tx.woke = true,
                 None => {
                     self.receive(st, true, cb, &mut panic, &mut handled)?;
                 }
                 Some(t) => {
-                    let readable = match self.sock.wait(None, Some(t)) {
+                    let readable = match self.ep.socket().wait(None, Some(t)) {
                         Ok((readable, _)) => readable,
                         Err(e) => {
                             self.flush(&mut st.tx)?;
@@ -923,7 +809,7 @@ impl Queue {
             }
         }
         if std::mem::take(&mut st.tx.woke) {
-            stopped = self.stop.swap(false, SeqCst);
+            stopped = self.ep.take_stop();
         }
         self.flush(&mut st.tx)?;
         Ok((handled, stopped, panic))
@@ -945,9 +831,9 @@ impl Queue {
         // kernel's attempt at a second datagram. When that one datagram arrives, more may be
         // waiting: `busy` makes the next call take them with a full non-blocking batch first.
         let (r, asked) = if block {
-            (self.sock.recv_batch_blocking(&mut st.batch, 1), 1)
+            (self.ep.socket().recv_batch_blocking(&mut st.batch, 1), 1)
         } else {
-            (self.sock.recv_batch(&mut st.batch), st.batch.slots())
+            (self.ep.socket().recv_batch(&mut st.batch), st.batch.slots())
         };
         match r {
             Ok(n) => {
@@ -976,7 +862,7 @@ impl Queue {
         if st.out.is_empty() {
             return Ok(());
         }
-        let r = self.sock.send(&st.out);
+        let r = self.ep.socket().send(&st.out);
         let (n, msgs) = (st.out_count, st.out_msgs);
         st.out.clear();
         st.out_count = 0;
@@ -1180,20 +1066,7 @@ impl Queue {
     /// The kernel's counters for queue `num`, if `/proc/net/netfilter/nfnetlink_queue` was
     /// readable when the handle was opened and the queue is bound.
     pub fn kernel_stats(&self, num: u16) -> Option<KernelStats> {
-        let f = self.stats_file.as_ref()?;
-        let mut buf = vec![0u8; 16 * 1024];
-        let mut len = 0;
-        loop {
-            let n = f.read_at(&mut buf[len..], len as u64).ok()?;
-            if n == 0 {
-                break;
-            }
-            len += n;
-            if len == buf.len() {
-                buf.resize(buf.len() * 2, 0);
-            }
-        }
-        let text = std::str::from_utf8(&buf[..len]).ok()?;
+        let text = read_proc(self.stats_file.as_ref()?)?;
         text.lines().filter_map(parse_proc_line).find(|s| s.queue == num)
     }
 }
