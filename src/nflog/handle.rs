@@ -780,6 +780,76 @@ mod tests {
         assert!(parse_proc_line("nonsense").is_none());
     }
 
+    /// A log message of group 5 with a prefix and a payload, as the kernel builds it.
+    fn log_msg(out: &mut Vec<u8>, prefix: &str, payload: &[u8]) {
+        let mut b = crate::netlink::MsgBuilder::new(out, nfnl_msg_type(NFNL_SUBSYS_ULOG, NFULNL_MSG_PACKET), 0, 0);
+        b.nfgen(2, 5);
+        b.put(super::super::attr::PACKET_HDR, &[0x08, 0x00, 3, 0]);
+        let mut p = prefix.as_bytes().to_vec();
+        p.push(0);
+        b.put(super::super::attr::PREFIX, &p);
+        b.put(super::super::attr::PAYLOAD, payload);
+        b.finish();
+    }
+
+    fn datagram() -> Vec<u8> {
+        let mut d = Vec::new();
+        log_msg(&mut d, "a", &[1; 10]);
+        log_msg(&mut d, "bb", &[2; 300]);
+        log_msg(&mut d, "ccc", &[3; 7]);
+        let mut b = crate::netlink::MsgBuilder::new(&mut d, NLMSG_DONE, 0, 0);
+        b.nfgen(0, 5);
+        b.finish();
+        d
+    }
+
+    #[test]
+    fn every_message_of_a_multi_message_datagram_is_handled_and_done_is_skipped() {
+        let log = Log::open(&Config::unbound()).expect("an unbound netlink socket needs no privilege");
+        let d = datagram();
+        let info = RecvInfo { len: d.len(), truncated: false, real_len: d.len(), sender: 0 };
+        let mut seen = Vec::new();
+        let n = log.process(
+            &d,
+            info,
+            &mut false,
+            &mut |p| seen.push((p.prefix().unwrap().to_owned(), p.payload().unwrap().len())),
+            &mut None,
+        );
+        assert_eq!(n, 3);
+        assert_eq!(seen, vec![("a".into(), 10), ("bb".into(), 300), ("ccc".into(), 7)]);
+        assert_eq!(log.stats().parse_errors, 0);
+    }
+
+    #[test]
+    fn a_cut_datagram_is_counted_reported_and_grows_the_slot() {
+        let log = Log::open(&Config::unbound()).unwrap();
+        let d = datagram();
+        let cut = 200; // inside the second message
+        let info = RecvInfo { len: cut, truncated: true, real_len: d.len(), sender: 0 };
+        let mut seen = 0;
+        let n = log.process(&d[..cut], info, &mut false, &mut |_| seen += 1, &mut None);
+        assert_eq!((n, seen), (1, 1), "the whole first message is still handed over");
+        let st = log.stats();
+        assert_eq!((st.truncated, st.parse_errors), (1, 0));
+        assert!(log.last_error().contains("were lost"), "{}", log.last_error());
+        assert!(log.slot.load(Relaxed) as usize >= d.len());
+    }
+
+    #[test]
+    fn a_malformed_message_is_counted_and_the_rest_skipped() {
+        let log = Log::open(&Config::unbound()).unwrap();
+        let mut d = datagram();
+        // Make the second message's PACKET_HDR attribute 3 bytes long (the kernel sends 4).
+        let second = u32::from_ne_bytes(d[0..4].try_into().unwrap()) as usize;
+        d[second + 20] = 7;
+        let info = RecvInfo { len: d.len(), truncated: false, real_len: d.len(), sender: 0 };
+        let n = log.process(&d, info, &mut false, &mut |_| {}, &mut None);
+        assert_eq!(n, 2);
+        assert_eq!(log.stats().parse_errors, 1);
+        assert!(log.last_error().contains("NFULA_PACKET_HDR"), "{}", log.last_error());
+    }
+
     #[test]
     fn slot_holds_the_group_buffer_or_one_whole_message() {
         assert!(slot_size(131072, 0) >= 131072);
