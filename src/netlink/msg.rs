@@ -259,6 +259,44 @@ impl<'a> Attr<'a> {
     pub fn u8(&self, name: &'static str) -> Result<u8, ParseError> {
         self.array::<1>(name).map(|a| a[0])
     }
+    /// The first `n` bytes of a payload that must have at least that many (fixed-size structs
+    /// that a newer kernel may extend).
+    pub fn at_least(&self, n: usize, name: &'static str, expected: &'static str) -> Result<&'a [u8], ParseError> {
+        self.data.get(..n).ok_or(ParseError::AttrSize { attr: name, len: self.data.len(), expected })
+    }
+    /// Two big-endian u64 (a `struct nfqnl_msg_packet_timestamp` / `nfulnl_msg_packet_timestamp`:
+    /// seconds and microseconds).
+    pub fn be_u64_pair(&self, name: &'static str) -> Result<(u64, u64), ParseError> {
+        let d = self.at_least(16, name, "16")?;
+        let (a, b) = d.split_at(8);
+        Ok((u64::from_be_bytes(a.try_into().unwrap_or_default()), u64::from_be_bytes(b.try_into().unwrap_or_default())))
+    }
+    /// A VLAN nest (`NFQA_VLAN` / `NFULA_VLAN`, laid out alike: protocol in nested attribute 1
+    /// and TCI in 2, both big-endian u16, both required).
+    pub fn vlan(&self, name: &'static str) -> Result<Vlan, ParseError> {
+        let (mut proto, mut tci) = (None, None);
+        for n in self.nested() {
+            let n = n?;
+            match n.kind() {
+                1 => proto = Some(n.be_u16(name)?),
+                2 => tci = Some(n.be_u16(name)?),
+                _ => {}
+            }
+        }
+        match (proto, tci) {
+            (Some(proto), Some(tci)) => Ok(Vlan { proto, tci }),
+            _ => Err(ParseError::Missing(name)),
+        }
+    }
+}
+
+/// A VLAN tag as NFQUEUE and NFLOG report it (bridge and netdev families).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Vlan {
+    /// Tag protocol (0x8100, 0x88a8).
+    pub proto: u16,
+    /// Tag control information (priority, DEI, VLAN id).
+    pub tci: u16,
 }
 
 /// Iterator over a run of attributes. Yields an error and stops at the first attribute whose

@@ -16,7 +16,7 @@
 use super::{NFNL_SUBSYS_ULOG, NFULNL_MSG_PACKET, attr};
 use crate::netlink::{Msg, ParseError, nfnl_msg_type};
 
-pub use crate::queue::Vlan;
+pub use crate::netlink::Vlan;
 
 /// One logged packet, borrowed from the receive buffer.
 #[derive(Clone, Copy, Debug, Default)]
@@ -48,19 +48,6 @@ pub struct LogPacket<'a> {
     pub(crate) l2hdr: Option<&'a [u8]>,
 }
 
-fn fixed<'a>(
-    a: &crate::netlink::Attr<'a>,
-    name: &'static str,
-    n: usize,
-    expected: &'static str,
-) -> Result<&'a [u8], ParseError> {
-    let d = a.data();
-    if d.len() < n {
-        return Err(ParseError::AttrSize { attr: name, len: d.len(), expected });
-    }
-    Ok(&d[..n])
-}
-
 impl<'a> LogPacket<'a> {
     /// Decodes a log message. Errors on a wrong type, a missing or short packet header, or an
     /// attribute of the wrong size; unknown attributes are skipped.
@@ -76,24 +63,19 @@ impl<'a> LogPacket<'a> {
             let a = a?;
             match a.kind() {
                 attr::PACKET_HDR => {
-                    let d = fixed(&a, "NFULA_PACKET_HDR", 4, "4")?;
+                    let d = a.at_least(4, "NFULA_PACKET_HDR", "4")?;
                     p.hw_protocol = u16::from_be_bytes([d[0], d[1]]);
                     p.hook = d[2];
                     p.raw_hdr = d;
                     have_hdr = true;
                 }
                 attr::MARK => p.mark = Some(a.be_u32("NFULA_MARK")?),
-                attr::TIMESTAMP => {
-                    let d = fixed(&a, "NFULA_TIMESTAMP", 16, "16")?;
-                    let sec = u64::from_be_bytes(d[0..8].try_into().unwrap_or_default());
-                    let usec = u64::from_be_bytes(d[8..16].try_into().unwrap_or_default());
-                    p.timestamp = Some((sec, usec));
-                }
+                attr::TIMESTAMP => p.timestamp = Some(a.be_u64_pair("NFULA_TIMESTAMP")?),
                 attr::IFINDEX_INDEV => p.indev = Some(a.be_u32("NFULA_IFINDEX_INDEV")?),
                 attr::IFINDEX_OUTDEV => p.outdev = Some(a.be_u32("NFULA_IFINDEX_OUTDEV")?),
                 attr::IFINDEX_PHYSINDEV => p.physindev = Some(a.be_u32("NFULA_IFINDEX_PHYSINDEV")?),
                 attr::IFINDEX_PHYSOUTDEV => p.physoutdev = Some(a.be_u32("NFULA_IFINDEX_PHYSOUTDEV")?),
-                attr::HWADDR => p.hwaddr = Some(fixed(&a, "NFULA_HWADDR", 12, "12")?),
+                attr::HWADDR => p.hwaddr = Some(a.at_least(12, "NFULA_HWADDR", "12")?),
                 attr::PAYLOAD => p.payload = Some(a.data()),
                 attr::PREFIX => p.prefix = Some(a.data()),
                 attr::UID => p.uid = Some(a.be_u32("NFULA_UID")?),
@@ -105,28 +87,7 @@ impl<'a> LogPacket<'a> {
                 attr::HWLEN => p.hwlen = Some(a.be_u16("NFULA_HWLEN")?),
                 attr::CT => p.ct = Some(a.data()),
                 attr::CT_INFO => p.ct_info = Some(a.be_u32("NFULA_CT_INFO")?),
-                attr::VLAN => {
-                    let mut v = Vlan::default();
-                    let (mut proto, mut tci) = (false, false);
-                    for n in a.nested() {
-                        let n = n?;
-                        match n.kind() {
-                            attr::VLAN_PROTO => {
-                                v.proto = n.be_u16("NFULA_VLAN_PROTO")?;
-                                proto = true;
-                            }
-                            attr::VLAN_TCI => {
-                                v.tci = n.be_u16("NFULA_VLAN_TCI")?;
-                                tci = true;
-                            }
-                            _ => {}
-                        }
-                    }
-                    if !(proto && tci) {
-                        return Err(ParseError::Missing("NFULA_VLAN_PROTO/NFULA_VLAN_TCI"));
-                    }
-                    p.vlan = Some(v);
-                }
+                attr::VLAN => p.vlan = Some(a.vlan("NFULA_VLAN_PROTO/NFULA_VLAN_TCI")?),
                 attr::L2HDR => p.l2hdr = Some(a.data()),
                 _ => {}
             }

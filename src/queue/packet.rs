@@ -14,6 +14,7 @@
 
 use super::attr;
 use super::{NFNL_SUBSYS_QUEUE, NFQNL_MSG_PACKET};
+pub use crate::netlink::Vlan;
 use crate::netlink::{Msg, ParseError, nfnl_msg_type};
 
 /// `struct nfqnl_msg_packet_hdr`, decoded to host order.
@@ -25,15 +26,6 @@ pub struct PacketHeader {
     pub hw_protocol: u16,
     /// Netfilter hook (0 PREROUTING, 1 INPUT, 2 FORWARD, 3 OUTPUT, 4 POSTROUTING).
     pub hook: u8,
-}
-
-/// The VLAN tag (`NFQA_VLAN`, bridge family only).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Vlan {
-    /// Tag protocol (0x8100, 0x88a8).
-    pub proto: u16,
-    /// Tag control information (priority, DEI, VLAN id).
-    pub tci: u16,
 }
 
 /// A queued packet, borrowed from the receive buffer.
@@ -82,38 +74,22 @@ impl<'a> Packet<'a> {
             let a = a?;
             match a.kind() {
                 attr::PACKET_HDR => {
-                    let d = a.data();
-                    if d.len() < 7 {
-                        return Err(ParseError::AttrSize { attr: "NFQA_PACKET_HDR", len: d.len(), expected: "7" });
-                    }
+                    let d = a.at_least(7, "NFQA_PACKET_HDR", "7")?;
                     p.hdr = PacketHeader {
                         id: u32::from_be_bytes([d[0], d[1], d[2], d[3]]),
                         hw_protocol: u16::from_be_bytes([d[4], d[5]]),
                         hook: d[6],
                     };
-                    p.raw_hdr = &d[..7];
+                    p.raw_hdr = d;
                     have_hdr = true;
                 }
                 attr::MARK => p.mark = Some(a.be_u32("NFQA_MARK")?),
-                attr::TIMESTAMP => {
-                    let d = a.data();
-                    if d.len() < 16 {
-                        return Err(ParseError::AttrSize { attr: "NFQA_TIMESTAMP", len: d.len(), expected: "16" });
-                    }
-                    let sec = u64::from_be_bytes(d[0..8].try_into().unwrap_or_default());
-                    let usec = u64::from_be_bytes(d[8..16].try_into().unwrap_or_default());
-                    p.timestamp = Some((sec, usec));
-                }
+                attr::TIMESTAMP => p.timestamp = Some(a.be_u64_pair("NFQA_TIMESTAMP")?),
                 attr::IFINDEX_INDEV => p.indev = Some(a.be_u32("NFQA_IFINDEX_INDEV")?),
                 attr::IFINDEX_OUTDEV => p.outdev = Some(a.be_u32("NFQA_IFINDEX_OUTDEV")?),
                 attr::IFINDEX_PHYSINDEV => p.physindev = Some(a.be_u32("NFQA_IFINDEX_PHYSINDEV")?),
                 attr::IFINDEX_PHYSOUTDEV => p.physoutdev = Some(a.be_u32("NFQA_IFINDEX_PHYSOUTDEV")?),
-                attr::HWADDR => {
-                    if a.data().len() < 12 {
-                        return Err(ParseError::AttrSize { attr: "NFQA_HWADDR", len: a.data().len(), expected: "12" });
-                    }
-                    p.hwaddr = Some(&a.data()[..12]);
-                }
+                attr::HWADDR => p.hwaddr = Some(a.at_least(12, "NFQA_HWADDR", "12")?),
                 attr::PAYLOAD => p.payload = Some(a.data()),
                 attr::CT => p.ct = Some(a.data()),
                 attr::CT_INFO => p.ct_info = Some(a.be_u32("NFQA_CT_INFO")?),
@@ -123,28 +99,7 @@ impl<'a> Packet<'a> {
                 attr::UID => p.uid = Some(a.be_u32("NFQA_UID")?),
                 attr::GID => p.gid = Some(a.be_u32("NFQA_GID")?),
                 attr::SECCTX => p.secctx = Some(a.data()),
-                attr::VLAN => {
-                    let mut v = Vlan::default();
-                    let (mut proto, mut tci) = (false, false);
-                    for n in a.nested() {
-                        let n = n?;
-                        match n.kind() {
-                            attr::VLAN_PROTO => {
-                                v.proto = n.be_u16("NFQA_VLAN_PROTO")?;
-                                proto = true;
-                            }
-                            attr::VLAN_TCI => {
-                                v.tci = n.be_u16("NFQA_VLAN_TCI")?;
-                                tci = true;
-                            }
-                            _ => {}
-                        }
-                    }
-                    if !(proto && tci) {
-                        return Err(ParseError::Missing("NFQA_VLAN_PROTO/NFQA_VLAN_TCI"));
-                    }
-                    p.vlan = Some(v);
-                }
+                attr::VLAN => p.vlan = Some(a.vlan("NFQA_VLAN_PROTO/NFQA_VLAN_TCI")?),
                 attr::L2HDR => p.l2hdr = Some(a.data()),
                 attr::PRIORITY => p.priority = Some(a.be_u32("NFQA_PRIORITY")?),
                 attr::CGROUP_CLASSID => p.cgroup_classid = Some(a.be_u32("NFQA_CGROUP_CLASSID")?),
