@@ -182,7 +182,14 @@ $(call dropin_file,$(1)): build $(NATIVE_LIBS_FILE) $(DROPIN_$(1)_SYMBOLS)
 	    -Wl,--version-script=$(DROPIN_DIR)/lib$(1).map @$(DROPIN_DIR)/lib$(1).undef \
 	    -Wl,--gc-sections -Wl,-Bsymbolic-functions -Wl,-z,relro,-z,now -Wl,-z,noexecstack \
 	    -Wl,--no-as-needed $(addprefix -l:,$(DROPIN_$(1)_NEEDED)) \
-	    -Wl,--as-needed $(RELEASE)/$(A_FILE) $$$$(cat $(NATIVE_LIBS_FILE))
+	    -Wl,--as-needed -Wl,--no-undefined $(RELEASE)/$(A_FILE) $$$$(cat $(NATIVE_LIBS_FILE))
+	@missing=$$$$(comm -23 <(grep -v -e '^[[:space:]]*$$$$' -e '^#' $(DROPIN_$(1)_SYMBOLS) | sort -u) \
+	    <(nm -D --defined-only $$@.tmp | awk '{print $$$$3}' | sort -u) | tr '\n' ' '); \
+	if [ -n "$$$$missing" ]; then \
+	    rm -f $$@.tmp; \
+	    echo "$(DROPIN_$(1)_SONAME): libnfq_rs.a does not export $$$$missing(listed in $(DROPIN_$(1)_SYMBOLS))" >&2; \
+	    exit 1; \
+	fi
 	mv -f $$@.tmp $$@
 
 install-compat-$(1): install-native $(call dropin_file,$(1))
