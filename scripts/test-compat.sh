@@ -27,7 +27,7 @@
 #                   tests/compat/plugin_host.c and run on a live queue: with the real library,
 #                   our .so.1 on LD_LIBRARY_PATH, LD_PRELOAD of our .so.1, LD_PRELOAD of
 #                   libnfq_rs.so (same output, checked which library served each call), under
-#                   valgrind; plugin-control: with the old layout (.so.1 a symlink to
+#                   valgrind (.so.1 and libnfq_rs.so); plugin-control: with the old layout (.so.1 a symlink to
 #                   libnfq_rs.so.0) it fails to load with "undefined symbol: nfnl_*"
 #
 # Needs root. Ends with "compat tests: N passed, M failed"; exits non-zero if any failed.
@@ -309,6 +309,11 @@ if cc -Wall -Wextra -Werror -shared -fPIC $(pkg-config --cflags libnetfilter_que
     run_plugin valgrind LD_LIBRARY_PATH="$COMPAT_LIB" \
         valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
     check_plugin valgrind $? nfq_rs/compat/libnetfilter_queue.so.1 libnfnetlink.so.0
+    # nfq_close must release the adopted handle with libnfnetlink's nfnl_close even though that
+    # sits only in the plugin's local scope (else the conntrack subsystem's memory leaks)
+    run_plugin valgrind-preload-rs LD_PRELOAD="$OURS" \
+        valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+    check_plugin valgrind-preload-rs $? libnfq_rs.so libnfq_rs.so
 
     # The control: the layout this replaced (libnetfilter_queue.so.1 a symlink to libnfq_rs.so.0,
     # which NEEDs no libnfnetlink) cannot load the plugin. Proves the runs above would catch it.

@@ -1,7 +1,8 @@
 /*
  * A plugin (think of a Python or Ruby extension module) that uses libnetfilter_queue together
  * with the libnfnetlink calls programs make around it, and is linked with ONLY
- * -lnetfilter_queue: nfnl_open, nfnl_rcvbufsiz, nfnl_fd, nfnl_portid and nfnl_close reach it
+ * -lnetfilter_queue: nfnl_open, nfnl_subsys_open, nfnl_rcvbufsiz, nfnl_fd, nfnl_portid and
+ * nfnl_close reach it
  * through libnetfilter_queue.so.1's own NEEDED libnfnetlink.so.0, as they do with upstream.
  * Built against the real library; tests/compat/plugin_host.c dlopens it and calls
  * nfq_plugin_run, under the real library, our libnetfilter_queue.so.1 (LD_LIBRARY_PATH and
@@ -88,6 +89,10 @@ int nfq_plugin_run(int qnum, int port, int npkt)
 	printf("nfnl_fd-same=%d\n", nfnl_fd(nfq_nfnlh(h)) == nfq_fd(h) && nfq_fd(h) >= 0);
 	printf("nfnl_rcvbufsiz=%d\n", nfnl_rcvbufsiz(nfq_nfnlh(h), 1 << 20) >= (1 << 20));
 	printf("nfnl_portid-set=%d\n", nfnl_portid(nfq_nfnlh(h)) != 0);
+	/* another subsystem on the same handle, as programs sharing one nfnl handle for queue and
+	 * conntrack do: only libnfnetlink's own nfnl_close (called by nfq_close) frees it */
+	struct nfnl_subsys_handle *ct = nfnl_subsys_open(nh, NFNL_SUBSYS_CTNETLINK, 1, 0);
+	printf("subsys_open=%s\n", ct ? "ok" : "NULL");
 
 	struct nfq_q_handle *qh = nfq_create_queue(h, qnum, cb, NULL);
 	printf("create=%s\n", qh ? "ok" : "NULL");
