@@ -149,7 +149,8 @@ uninstall-native:
 #
 # To add one: append <name> to DROPINS and set DROPIN_<name>_SONAME, DROPIN_<name>_NEEDED
 # (upstream's NEEDED sonames besides libc, in upstream's order) and DROPIN_<name>_SYMBOLS (one
-# exported name a line); put its headers in include/lib<name>/ and its .pc.in in pkgconfig/.
+# exported name a line); put its headers in include/lib<name>/ and its .pc.in in pkgconfig/
+# (each installed when present).
 DROPINS := netfilter_queue
 DROPIN_netfilter_queue_SONAME  := libnetfilter_queue.so.1
 DROPIN_netfilter_queue_NEEDED  := libnfnetlink.so.0 libmnl.so.0
@@ -196,12 +197,12 @@ install-compat-$(1): install-native $(call dropin_file,$(1))
 	$(INSTALL) -d "$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig" "$(DESTDIR)$(COMPAT_INCDIR)/lib$(1)"
 	$(INSTALL) -m 0755 $(call dropin_file,$(1)) "$(DESTDIR)$(COMPAT_LIBDIR)/$(DROPIN_$(1)_SONAME)"
 	ln -sfn ../../$(SO_MAJOR) "$(DESTDIR)$(COMPAT_LIBDIR)/lib$(1).so"
-	$(INSTALL) -m 0644 $(wildcard include/lib$(1)/*.h) "$(DESTDIR)$(COMPAT_INCDIR)/lib$(1)/"
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	$(if $(wildcard include/lib$(1)/*.h),$(INSTALL) -m 0644 $(wildcard include/lib$(1)/*.h) "$(DESTDIR)$(COMPAT_INCDIR)/lib$(1)/")
+	$(if $(wildcard pkgconfig/lib$(1).pc.in),sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    -e "s|@LIBS_PRIVATE@|$$$$(cat $(NATIVE_LIBS_FILE))|g" \
-	    pkgconfig/lib$(1).pc.in >"$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig/lib$(1).pc"
-	chmod 0644 "$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig/lib$(1).pc"
+	    pkgconfig/lib$(1).pc.in >"$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig/lib$(1).pc" && \
+	    chmod 0644 "$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig/lib$(1).pc")
 
 uninstall-compat-$(1):
 	for h in $(notdir $(wildcard include/lib$(1)/*.h)); do rm -f "$(DESTDIR)$(COMPAT_INCDIR)/lib$(1)/$$$$h"; done
