@@ -1,6 +1,8 @@
 # nfq-rs: build, install and test the native C library (libnfq_rs.so / libnfq_rs.a).
 #
-#   make [all|build]        cargo build --release
+#   make [all]              cargo build --release, then the drop-ins (unless COMPAT=0)
+#   make build              cargo build --release
+#   make dropins            build/dropin/libnetfilter_queue.so.1 (see "Drop-ins" below)
 #   make header             regenerate include/nfq_rs.h with cbindgen
 #   make check-header       fail if the committed include/nfq_rs.h is stale
 #   make install            PREFIX=/usr/local DESTDIR= (LIBDIR, INCLUDEDIR, PKGCONFIGDIR)
@@ -56,9 +58,9 @@ NATIVE_LIBS_FILE    := $(BUILD_DIR)/native-static-libs.txt
 NATIVE_LIBS_DEFAULT := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
 .PHONY: all build header check-header install uninstall install-native uninstall-native \
-        install-compat uninstall-compat demo test test-c bench bench-nflog fuzz soak clean
+        install-compat uninstall-compat dropins demo test test-c bench bench-nflog fuzz soak clean
 
-all: build
+all: build $(if $(filter 1 yes,$(COMPAT)),dropins)
 
 build:
 	$(CARGO) build --release
@@ -131,33 +133,91 @@ uninstall-native:
 	fi
 
 # ---------------------------------------------------------------------------------------
-# The libnetfilter_queue drop-in (installed by default; COMPAT=0 leaves it out). It goes into its own
-# directories so it never shadows a system libnetfilter_queue:
-#   $(COMPAT_INCDIR)/libnetfilter_queue/*.h     our compat headers
-#   $(COMPAT_LIBDIR)/libnetfilter_queue.so.1    -> ../../libnfq_rs.so.0 (LD_LIBRARY_PATH switch)
-#   $(COMPAT_LIBDIR)/libnetfilter_queue.so      -> libnetfilter_queue.so.1 (for -lnetfilter_queue)
-#   $(COMPAT_LIBDIR)/pkgconfig/libnetfilter_queue.pc (PKG_CONFIG_PATH switch)
+# Drop-ins for the upstream libraries (installed by default; COMPAT=0 leaves them out). Each is
+# a real shared object linked from libnfq_rs.a, so that it is what programs and plugins linked
+# against the upstream library expect of it: upstream's soname, upstream's NEEDED libraries
+# (programs and shared objects linked with only -lnetfilter_queue get libnfnetlink's and
+# libmnl's symbols through them) plus ours, and exactly upstream's exported symbols, listed
+# in a symbols file (unversioned, as upstream's are; nothing else, so no nfnl_*/mnl_* of ours
+# can shadow the real ones the NEEDED entries bring). Linked against the runtime sonames
+# (-l:libnfnetlink.so.0), so building needs only libnfnetlink0/libmnl0, not their -dev packages.
+# They go into their own directories so they never shadow the system's libraries:
+#   $(COMPAT_LIBDIR)/<soname>                 the drop-in (LD_LIBRARY_PATH or LD_PRELOAD switch)
+#   $(COMPAT_LIBDIR)/lib<name>.so             -> ../../libnfq_rs.so.0 (programs built against
+#                                             our .pc link -l<name> and NEED libnfq_rs.so.0,
+#                                             never a name the system's upstream library answers to)
+#   $(COMPAT_INCDIR)/lib<name>/*.h            our compat headers, from include/lib<name>/
+#   $(COMPAT_LIBDIR)/pkgconfig/lib<name>.pc   from pkgconfig/lib<name>.pc.in (PKG_CONFIG_PATH switch)
+#
+# To add one: append <name> to DROPINS and set DROPIN_<name>_SONAME, DROPIN_<name>_NEEDED
+# (upstream's NEEDED sonames besides libc, in upstream's order) and DROPIN_<name>_SYMBOLS (one
+# exported name a line); put its headers in include/lib<name>/ and its .pc.in in pkgconfig/
+# (each installed when present).
+DROPINS := netfilter_queue
+DROPIN_netfilter_queue_SONAME  := libnetfilter_queue.so.1
+DROPIN_netfilter_queue_NEEDED  := libnfnetlink.so.0 libmnl.so.0
+DROPIN_netfilter_queue_SYMBOLS := tests/compat/libnetfilter_queue.symbols
+
 COMPAT_LIBDIR := $(LIBDIR)/nfq_rs/compat
 COMPAT_INCDIR := $(INCLUDEDIR)/nfq_rs/compat
-COMPAT_HEADERS := $(notdir $(wildcard include/libnetfilter_queue/*.h))
+DROPIN_DIR    := $(BUILD_DIR)/dropin
+dropin_file    = $(DROPIN_DIR)/$(DROPIN_$(1)_SONAME)
+DROPIN_FILES   = $(foreach d,$(DROPINS),$(call dropin_file,$(d)))
 
-install-compat: install-native
-	$(INSTALL) -d "$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig" "$(DESTDIR)$(COMPAT_INCDIR)/libnetfilter_queue"
-	$(INSTALL) -m 0644 $(addprefix include/libnetfilter_queue/,$(COMPAT_HEADERS)) \
-	    "$(DESTDIR)$(COMPAT_INCDIR)/libnetfilter_queue/"
-	ln -sfn ../../$(SO_MAJOR) "$(DESTDIR)$(COMPAT_LIBDIR)/libnetfilter_queue.so.1"
-	ln -sfn libnetfilter_queue.so.1 "$(DESTDIR)$(COMPAT_LIBDIR)/libnetfilter_queue.so"
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+.PHONY: $(addprefix install-compat-,$(DROPINS)) $(addprefix uninstall-compat-,$(DROPINS))
+
+dropins: $(DROPIN_FILES)
+
+# $(call DROPIN_TEMPLATE,name): the build, install and uninstall rules of one drop-in.
+define DROPIN_TEMPLATE
+$(call dropin_file,$(1)): build $(NATIVE_LIBS_FILE) $(DROPIN_$(1)_SYMBOLS)
+	@mkdir -p $(DROPIN_DIR)
+	@for lib in $(DROPIN_$(1)_NEEDED); do \
+	    if [ "$$$$($(CC) -print-file-name=$$$$lib)" = "$$$$lib" ]; then \
+	        echo "$(DROPIN_$(1)_SONAME): $$$$lib (a NEEDED library of upstream's $(DROPIN_$(1)_SONAME)) is not installed: install it (Debian: scripts/setup.sh) or build with COMPAT=0" >&2; \
+	        exit 1; \
+	    fi; \
+	done
+	@syms=$$$$(grep -v -e '^[[:space:]]*$$$$' -e '^#' $(DROPIN_$(1)_SYMBOLS)); \
+	{ echo '{'; echo '  global:'; printf '    %s;\n' $$$$syms; echo '  local: *;'; echo '};'; } >$(DROPIN_DIR)/lib$(1).map; \
+	printf -- '-Wl,-u,%s\n' $$$$syms >$(DROPIN_DIR)/lib$(1).undef
+	$(CC) -shared -o $$@.tmp -Wl,-soname,$(DROPIN_$(1)_SONAME) \
+	    -Wl,--version-script=$(DROPIN_DIR)/lib$(1).map @$(DROPIN_DIR)/lib$(1).undef \
+	    -Wl,--gc-sections -Wl,-Bsymbolic-functions -Wl,-z,relro,-z,now -Wl,-z,noexecstack \
+	    -Wl,--no-as-needed $(addprefix -l:,$(DROPIN_$(1)_NEEDED)) \
+	    -Wl,--as-needed -Wl,--no-undefined $(RELEASE)/$(A_FILE) $$$$(cat $(NATIVE_LIBS_FILE))
+	@missing=$$$$(comm -23 <(grep -v -e '^[[:space:]]*$$$$' -e '^#' $(DROPIN_$(1)_SYMBOLS) | sort -u) \
+	    <(nm -D --defined-only $$@.tmp | awk '{print $$$$3}' | sort -u) | tr '\n' ' '); \
+	if [ -n "$$$$missing" ]; then \
+	    rm -f $$@.tmp; \
+	    echo "$(DROPIN_$(1)_SONAME): libnfq_rs.a does not export $$$$missing(listed in $(DROPIN_$(1)_SYMBOLS))" >&2; \
+	    exit 1; \
+	fi
+	mv -f $$@.tmp $$@
+
+install-compat-$(1): install-native $(call dropin_file,$(1))
+	$(INSTALL) -d "$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig" "$(DESTDIR)$(COMPAT_INCDIR)/lib$(1)"
+	$(INSTALL) -m 0755 $(call dropin_file,$(1)) "$(DESTDIR)$(COMPAT_LIBDIR)/$(DROPIN_$(1)_SONAME)"
+	ln -sfn ../../$(SO_MAJOR) "$(DESTDIR)$(COMPAT_LIBDIR)/lib$(1).so"
+	$(if $(wildcard include/lib$(1)/*.h),$(INSTALL) -m 0644 $(wildcard include/lib$(1)/*.h) "$(DESTDIR)$(COMPAT_INCDIR)/lib$(1)/")
+	$(if $(wildcard pkgconfig/lib$(1).pc.in),sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
-	    -e "s|@LIBS_PRIVATE@|$$(cat $(NATIVE_LIBS_FILE))|g" \
-	    pkgconfig/libnetfilter_queue.pc.in >"$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig/libnetfilter_queue.pc"
-	chmod 0644 "$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig/libnetfilter_queue.pc"
+	    -e "s|@LIBS_PRIVATE@|$$$$(cat $(NATIVE_LIBS_FILE))|g" \
+	    pkgconfig/lib$(1).pc.in >"$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig/lib$(1).pc" && \
+	    chmod 0644 "$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig/lib$(1).pc")
 
-uninstall-compat:
-	for h in $(COMPAT_HEADERS); do rm -f "$(DESTDIR)$(COMPAT_INCDIR)/libnetfilter_queue/$$h"; done
-	rm -f "$(DESTDIR)$(COMPAT_LIBDIR)/libnetfilter_queue.so.1" "$(DESTDIR)$(COMPAT_LIBDIR)/libnetfilter_queue.so" \
-	      "$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig/libnetfilter_queue.pc"
-	@for d in "$(COMPAT_INCDIR)/libnetfilter_queue" "$(COMPAT_INCDIR)" "$(INCLUDEDIR)/nfq_rs" \
+uninstall-compat-$(1):
+	for h in $(notdir $(wildcard include/lib$(1)/*.h)); do rm -f "$(DESTDIR)$(COMPAT_INCDIR)/lib$(1)/$$$$h"; done
+	rm -f "$(DESTDIR)$(COMPAT_LIBDIR)/$(DROPIN_$(1)_SONAME)" "$(DESTDIR)$(COMPAT_LIBDIR)/lib$(1).so" \
+	      "$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig/lib$(1).pc"
+	@[ -d "$(DESTDIR)$(COMPAT_INCDIR)/lib$(1)" ] && rmdir --ignore-fail-on-non-empty "$(DESTDIR)$(COMPAT_INCDIR)/lib$(1)" || true
+endef
+$(foreach d,$(DROPINS),$(eval $(call DROPIN_TEMPLATE,$(d))))
+
+install-compat: $(addprefix install-compat-,$(DROPINS))
+
+uninstall-compat: $(addprefix uninstall-compat-,$(DROPINS))
+	@for d in "$(COMPAT_INCDIR)" "$(INCLUDEDIR)/nfq_rs" \
 	          "$(COMPAT_LIBDIR)/pkgconfig" "$(COMPAT_LIBDIR)" "$(LIBDIR)/nfq_rs"; do \
 	    [ -d "$(DESTDIR)$$d" ] && rmdir --ignore-fail-on-non-empty "$(DESTDIR)$$d" || true; \
 	done

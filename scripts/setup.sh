@@ -4,7 +4,8 @@
 #
 #   apt packages   iptables, iproute2, C/C++ toolchain, pkg-config, valgrind, the system
 #                  libnetfilter_queue/libnetfilter_log/libmnl/libnfnetlink (for differential tests), conntrack,
-#                  python3
+#                  python3; libnfnetlink0 and libmnl0 are also the runtime dependencies of our
+#                  drop-in libnetfilter_queue.so.1 (linked against them by `make`)
 #   cbindgen       0.29.x via `cargo install` (regenerates/checks include/nfq_rs.h)
 #
 # The Rust toolchain (rustup, cargo) is assumed to be present.
@@ -17,7 +18,7 @@ CBINDGEN_VERSION=0.29.4
 PACKAGES=(
     iptables iproute2 kmod
     gcc g++ make pkg-config valgrind
-    libnetfilter-queue-dev libnetfilter-log-dev libmnl-dev libnfnetlink-dev
+    libnetfilter-queue-dev libnetfilter-log-dev libmnl-dev libnfnetlink-dev libnfnetlink0 libmnl0
     conntrack python3
 )
 

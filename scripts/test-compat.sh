@@ -5,16 +5,30 @@
 #
 #   symbols         every symbol of libnetfilter_queue 1.0.5 and its git tree is exported
 #                   (tests/compat/libnetfilter_queue.symbols), nfq_errno as data, unversioned
+#   dropin-elf      our installed libnetfilter_queue.so.1 is a real ELF with upstream's soname,
+#                   every NEEDED of upstream's (libnfnetlink.so.0, libmnl.so.0), exactly the
+#                   listed symbols (a superset of upstream's, same function/data kinds,
+#                   unversioned) and none of libnfnetlink's or libmnl's; it loads
+#   diff-api-dropin the differential test again, against that .so.1
 #   diff-api        tests/compat/diff_api.c: builders, nfq_nlmsg_parse and every getter give
 #                   the same bytes and answers through the real library and ours
 #   legacy-*        tests/compat/legacy_prog.c, every legacy call on a live queue, compiled
 #                   once against the real library and run with it, with LD_PRELOAD=libnfq_rs.so
 #                   and with our libnetfilter_queue.so.1 on LD_LIBRARY_PATH: same output, and
-#                   the library that served nfq_open is checked; also under valgrind
+#                   the library that served nfq_open is checked; also under valgrind, and
+#                   with LD_PRELOAD=<our libnetfilter_queue.so.1>
 #   legacy-source   the same program rebuilt unchanged against our compat pkg-config
 #   nf-queue        upstream's example nf-queue.c (from libnetfilter-queue-dev's docs, not
 #                   copied here) built unchanged against our compat pkg-config, on real traffic
 #   dlopen-*        tests/compat/dlopen_prog.c loads the library by name, as ctypes does
+#   plugin-*        tests/compat/nfnl_plugin.c, a shared object linked with ONLY -lnetfilter_queue
+#                   that calls nfnl_open, nfq_open_nfnl, nfnl_rcvbufsiz, nfnl_fd, nfnl_close,
+#                   dlopened (RTLD_NOW|RTLD_LOCAL, as CPython loads extension modules) by
+#                   tests/compat/plugin_host.c and run on a live queue: with the real library,
+#                   our .so.1 on LD_LIBRARY_PATH, LD_PRELOAD of our .so.1, LD_PRELOAD of
+#                   libnfq_rs.so (same output, checked which library served each call), under
+#                   valgrind (.so.1 and libnfq_rs.so); plugin-control: with the old layout (.so.1 a symlink to
+#                   libnfq_rs.so.0) it fails to load with "undefined symbol: nfnl_*"
 #
 # Needs root. Ends with "compat tests: N passed, M failed"; exits non-zero if any failed.
 set -uo pipefail
@@ -45,6 +59,7 @@ if ! make -C "$ROOT" --no-print-directory install COMPAT=1 PREFIX="$STAGE" >"$OU
     exit 1
 fi
 OURS=$STAGE/lib/libnfq_rs.so
+DROPIN=$COMPAT_LIB/libnetfilter_queue.so.1
 
 # --- symbols ---------------------------------------------------------------------------
 missing=$(comm -23 "$ROOT/tests/compat/libnetfilter_queue.symbols" \
@@ -57,6 +72,57 @@ else
     fail symbols "missing: ${missing//$'\n'/ } nfq_errno kind: $kind versioned: $versioned"
 fi
 
+# --- the drop-in ELF -----------------------------------------------------------------------
+# check_dropin NAME REAL OURS SYMBOLS: OURS is what REAL is to the dynamic linker and to ld:
+# a regular file with REAL's soname; every NEEDED of REAL's; exactly the names in SYMBOLS,
+# unversioned, covering REAL's defined dynamic symbols with the same kind (function or data);
+# no symbol of REAL's NEEDED libraries (which would shadow theirs); ldd finds all it needs.
+# (The nflog drop-in is checked the same way: check_dropin dropin-elf-log REAL OURS SYMBOLS.)
+needed_of() { readelf -dW "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u; }
+soname_of() { readelf -dW "$1" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'; }
+exports_of() { nm -D --defined-only "$1" | awk '{ sub(/@.*/, "", $3); print $3 }' | sort -u; }
+# NAME KIND per export, KIND f (T/t/W/i) or d (B/D/R/V/...)
+kinds_of() { nm -D --defined-only "$1" | awk '{ sub(/@.*/, "", $3); print $3, ($2 ~ /^[TtWi]$/ ? "f" : "d") }' | sort -u; }
+check_dropin() {
+    local name=$1 real=$2 ours=$3 symbols=$4 problems=() lib path dup
+    if [ ! -f "$ours" ] || [ -L "$ours" ]; then
+        fail "$name" "$ours is missing or a symlink, not the drop-in ELF"
+        return
+    fi
+    [ "$(soname_of "$ours")" = "$(soname_of "$real")" ] ||
+        problems+=("soname '$(soname_of "$ours")', upstream '$(soname_of "$real")'")
+    local missing_needed
+    missing_needed=$(comm -23 <(needed_of "$real") <(needed_of "$ours") | tr '\n' ' ')
+    [ -z "$missing_needed" ] || problems+=("NEEDED missing: $missing_needed")
+    local listed missing extra kinds versioned
+    listed=$(grep -v -e '^[[:space:]]*$' -e '^#' "$symbols" | sort -u)
+    missing=$(comm -23 <(exports_of "$real") <(exports_of "$ours") | tr '\n' ' ')
+    [ -z "$missing" ] || problems+=("upstream exports missing: $missing")
+    extra=$(comm -3 <(echo "$listed") <(exports_of "$ours") | tr -d '\t' | tr '\n' ' ')
+    [ -z "$extra" ] || problems+=("exports differ from $(basename "$symbols"): $extra")
+    kinds=$(comm -23 <(kinds_of "$real") <(kinds_of "$ours") | tr '\n' ' ')
+    [ -z "$kinds" ] || problems+=("function/data kind differs: $kinds")
+    versioned=$(nm -D --defined-only "$ours" | awk '{print $3}' | grep -c '@' || true)
+    [ "$versioned" = 0 ] || problems+=("$versioned versioned exports")
+    for lib in $(needed_of "$real"); do
+        path=$(ldd "$real" | awk -v l="$lib" '$1 == l { print $3 }')
+        case "$lib" in libc.so.*|ld-linux*) continue ;; esac
+        if [ -z "$path" ]; then
+            problems+=("upstream's NEEDED $lib not found")
+            continue
+        fi
+        dup=$(comm -12 <(exports_of "$path") <(exports_of "$ours") | tr '\n' ' ')
+        [ -z "$dup" ] || problems+=("exports $lib's symbols: $dup")
+    done
+    ! ldd "$ours" | grep -q 'not found' || problems+=("ldd: $(ldd "$ours" | grep 'not found' | tr '\n' ' ')")
+    if [ "${#problems[@]}" = 0 ]; then
+        pass "$name (soname $(soname_of "$ours"), NEEDED $(needed_of "$ours" | tr '\n' ' '); $(exports_of "$ours" | wc -l) exports)"
+    else
+        fail "$name" "${problems[*]}"
+    fi
+}
+check_dropin dropin-elf "$REAL_LIB" "$DROPIN" "$ROOT/tests/compat/libnetfilter_queue.symbols"
+
 # --- differential ----------------------------------------------------------------------
 if cc -O1 -Wall -Wextra -Werror "$ROOT/tests/compat/diff_api.c" -o "$OUT/diff_api" -ldl &&
     "$OUT/diff_api" "$REAL_LIB" "$OURS" 3000 >"$OUT/diff_api.log" 2>&1 &&
@@ -64,6 +130,12 @@ if cc -O1 -Wall -Wextra -Werror "$ROOT/tests/compat/diff_api.c" -o "$OUT/diff_ap
     pass "diff-api: $(tail -n1 "$OUT/diff_api.log")"
 else
     fail diff-api "$(tail -n5 "$OUT/diff_api.log" 2>/dev/null)"
+fi
+if [ -x "$OUT/diff_api" ] && "$OUT/diff_api" "$REAL_LIB" "$DROPIN" 3000 >"$OUT/diff_api_dropin.log" 2>&1 &&
+    grep -q ' 0 failed' "$OUT/diff_api_dropin.log"; then
+    pass "diff-api-dropin: $(tail -n1 "$OUT/diff_api_dropin.log")"
+else
+    fail diff-api-dropin "$(tail -n5 "$OUT/diff_api_dropin.log" 2>/dev/null)"
 fi
 
 # --- the legacy-API program, three ways ----------------------------------------------------
@@ -112,6 +184,8 @@ run_legacy preload "$OUT/legacy.preload" env LD_PRELOAD="$OURS" "$OUT/legacy_rea
 check_same legacy-ld-preload "$OUT/legacy.preload" libnfq_rs
 run_legacy libpath "$OUT/legacy.libpath" env LD_LIBRARY_PATH="$COMPAT_LIB" "$OUT/legacy_real"
 check_same legacy-ld-library-path "$OUT/legacy.libpath" "nfq_rs/compat/libnetfilter_queue.so.1"
+run_legacy preload-dropin "$OUT/legacy.preload-dropin" env LD_PRELOAD="$DROPIN" "$OUT/legacy_real"
+check_same legacy-ld-preload-dropin "$OUT/legacy.preload-dropin" "nfq_rs/compat/libnetfilter_queue.so.1"
 run_legacy source "$OUT/legacy.source" "$OUT/legacy_ours"
 check_same legacy-source "$OUT/legacy.source" libnfq_rs
 run_legacy valgrind "$OUT/legacy.valgrind" env LD_PRELOAD="$OURS" \
@@ -168,6 +242,95 @@ for name in libnfq_rs.so libnfq_rs.so.0; do
     fi
 done
 ip netns del "$ns" 2>/dev/null
+
+# --- a plugin linked with only -lnetfilter_queue, dlopened ------------------------------------
+# Built against the real library with nothing but -lnetfilter_queue: its nfnl_* references
+# must be served through libnetfilter_queue.so.1's own NEEDED libnfnetlink.so.0.
+PLUGIN=$OUT/nfnl_plugin.so
+# shellcheck disable=SC2046
+if cc -Wall -Wextra -Werror -shared -fPIC $(pkg-config --cflags libnetfilter_queue) \
+    "$ROOT/tests/compat/nfnl_plugin.c" -o "$PLUGIN" -lnetfilter_queue 2>"$OUT/plugin.build.log" &&
+    cc -Wall -Wextra -Werror "$ROOT/tests/compat/plugin_host.c" -o "$OUT/plugin_host" -ldl 2>>"$OUT/plugin.build.log"; then
+    plugin_needed=$(needed_of "$PLUGIN" | tr '\n' ' ')
+    if [[ "$plugin_needed" == *libnfnetlink* ]] || ! nm -D --undefined-only "$PLUGIN" | grep -q ' nfnl_close$'; then
+        fail plugin-build "the plugin must NEED only libnetfilter_queue and leave nfnl_close undefined (NEEDED: $plugin_needed)"
+    fi
+
+    # run_plugin NAME ENV...: the host loads the plugin in a fresh namespace queueing UDP 42000
+    # to queue 9; output in $OUT/plugin.NAME(.err); the host's status.
+    run_plugin() {
+        local name=$1 ns rc
+        shift
+        ns_new ns plugin || return 1
+        ns_ipt "$ns" -A OUTPUT -p udp --dport 42000 -j NFQUEUE --queue-num 9 || return 1
+        ns_exec "$ns" env "$@" "$OUT/plugin_host" "$PLUGIN" 9 42000 5 >"$OUT/plugin.$name" 2>"$OUT/plugin.$name.err"
+        rc=$?
+        ip netns del "$ns" 2>/dev/null
+        return $rc
+    }
+    plugin_served() { awk -v f="$2" '$1 == "served-by:" && $2 == f { print $3 }' "$OUT/plugin.$1.err"; }
+    # check_plugin NAME RC NFQ_LIB NFNL_FD_LIB: same stdout as the real run, the plugin's status 0,
+    # nfq_open_nfnl served by a path containing NFQ_LIB, nfnl_fd by NFNL_FD_LIB, and nfnl_open
+    # and nfnl_close always by the real libnfnetlink.
+    check_plugin() {
+        local name=$1 rc=$2 want_nfq=$3 want_fd=$4 got_nfq got_fd got_open got_close
+        got_nfq=$(plugin_served "$name" nfq_open_nfnl)
+        got_fd=$(plugin_served "$name" nfnl_fd)
+        got_open=$(plugin_served "$name" nfnl_open)
+        got_close=$(plugin_served "$name" nfnl_close)
+        if [ "$rc" != 0 ]; then
+            fail "plugin-$name" "exit $rc: $(tail -n3 "$OUT/plugin.$name.err" 2>/dev/null | tr '\n' ' ')"
+        elif ! diff -u "$OUT/plugin.real" "$OUT/plugin.$name" >"$OUT/plugin.$name.diff"; then
+            fail "plugin-$name" "output differs from the real library: $(head -n 12 "$OUT/plugin.$name.diff")"
+        elif [[ "$got_nfq" != *"$want_nfq"* || "$got_fd" != *"$want_fd"* ||
+                "$got_open" != *libnfnetlink.so.0 || "$got_close" != *libnfnetlink.so.0 ]]; then
+            fail "plugin-$name" "served by: nfq_open_nfnl $got_nfq, nfnl_fd $got_fd, nfnl_open $got_open, nfnl_close $got_close"
+        else
+            pass "plugin-$name (same output; nfq_* from $got_nfq, nfnl_fd from $got_fd, nfnl_open/close from $got_open)"
+        fi
+    }
+
+    run_plugin real
+    rc=$?
+    if [ "$rc" = 0 ] && grep -q '^seen=5$' "$OUT/plugin.real" && grep -q '^close=0$' "$OUT/plugin.real" &&
+        [ "$(readlink -f "$(plugin_served real nfq_open_nfnl)")" = "$(readlink -f "$REAL_LIB")" ]; then
+        pass "plugin-real (reference run, nfq_* from $(plugin_served real nfq_open_nfnl))"
+    else
+        fail plugin-real "exit $rc: $(tail -n3 "$OUT/plugin.real.err" 2>/dev/null | tr '\n' ' ')"
+    fi
+    run_plugin libpath LD_LIBRARY_PATH="$COMPAT_LIB"
+    check_plugin libpath $? nfq_rs/compat/libnetfilter_queue.so.1 libnfnetlink.so.0
+    run_plugin preload-dropin LD_PRELOAD="$DROPIN"
+    check_plugin preload-dropin $? nfq_rs/compat/libnetfilter_queue.so.1 libnfnetlink.so.0
+    # libnfq_rs.so's own nfnl_fd/nfnl_rcvbufsiz/nfnl_portid (for programs built against our .pc
+    # without libnfnetlink) come first in a preload; they read the same fields as libnfnetlink's.
+    run_plugin preload-rs LD_PRELOAD="$OURS"
+    check_plugin preload-rs $? libnfq_rs.so libnfq_rs.so
+    run_plugin valgrind LD_LIBRARY_PATH="$COMPAT_LIB" \
+        valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+    check_plugin valgrind $? nfq_rs/compat/libnetfilter_queue.so.1 libnfnetlink.so.0
+    # nfq_close must release the adopted handle with libnfnetlink's nfnl_close even though that
+    # sits only in the plugin's local scope (else the conntrack subsystem's memory leaks)
+    run_plugin valgrind-preload-rs LD_PRELOAD="$OURS" \
+        valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+    check_plugin valgrind-preload-rs $? libnfq_rs.so libnfq_rs.so
+
+    # The control: the layout this replaced (libnetfilter_queue.so.1 a symlink to libnfq_rs.so.0,
+    # which NEEDs no libnfnetlink) cannot load the plugin. Proves the runs above would catch it.
+    old=$OUT/old-layout
+    mkdir -p "$old"
+    ln -sfn "$STAGE/lib/libnfq_rs.so.0" "$old/libnetfilter_queue.so.1"
+    ns_new ns plugin-control
+    out=$(ns_exec "$ns" env LD_LIBRARY_PATH="$old" "$OUT/plugin_host" "$PLUGIN" 9 42000 0 2>&1)
+    ip netns del "$ns" 2>/dev/null
+    if [[ "$out" == *"undefined symbol: nfnl_"* ]]; then
+        pass "plugin-control (old symlink layout: ${out%%$'\n'*})"
+    else
+        fail plugin-control "the old layout loaded the plugin: $out"
+    fi
+else
+    fail plugin-build "$(head -n 5 "$OUT/plugin.build.log")"
+fi
 
 echo "compat tests: $PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ] || { echo "failed: ${FAILED_NAMES[*]}" >&2; exit 1; }

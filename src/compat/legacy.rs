@@ -230,15 +230,11 @@ pub unsafe extern "C" fn nfq_close(h: *mut nfq_handle) -> c_int {
     })
 }
 
-/// Releases an nfnl handle made by the real libnfnetlink: its `nfnl_close` if the process has
-/// it, otherwise close the descriptor and free the memory as it would.
+/// Releases an nfnl handle made by the real libnfnetlink with its own `nfnl_close`; if no
+/// libnfnetlink is in the process, closes the descriptor and frees the memory as it would.
 fn release_foreign_nfnl(n: *mut NfnlHandle) -> c_int {
-    // SAFETY: dlsym with a NUL-terminated name; the result is checked for NULL.
-    let f = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"nfnl_close".as_ptr()) };
-    if !f.is_null() {
-        // SAFETY: libnfnetlink's nfnl_close has this signature.
-        let close: unsafe extern "C" fn(*mut c_void) -> c_int = unsafe { std::mem::transmute(f) };
-        // SAFETY: n is the live handle libnfnetlink made.
+    if let Some(close) = real_nfnl_close() {
+        // SAFETY: n is the live handle libnfnetlink made; close is libnfnetlink's nfnl_close.
         return unsafe { close(n as *mut c_void) };
     }
     // SAFETY: n is live; its fd is the caller's socket, which nfnl_close would close.
@@ -249,6 +245,31 @@ fn release_foreign_nfnl(n: *mut NfnlHandle) -> c_int {
     // SAFETY: libnfnetlink allocates the handle with malloc.
     unsafe { libc::free(n as *mut c_void) };
     0
+}
+
+type NfnlCloseFn = unsafe extern "C" fn(*mut c_void) -> c_int;
+
+/// libnfnetlink's `nfnl_close`, wherever it was loaded: first the loaded `libnfnetlink.so.0`
+/// itself (found even when it sits only in the local scope of a `dlopen`ed plugin, which
+/// `RTLD_DEFAULT` does not search), then the global scope (a program linked with a static
+/// libnfnetlink and `-rdynamic`). None if the process has neither.
+fn real_nfnl_close() -> Option<NfnlCloseFn> {
+    // SAFETY: RTLD_NOLOAD never loads anything: it returns the already-loaded library or NULL.
+    let lib = unsafe { libc::dlopen(c"libnfnetlink.so.0".as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD) };
+    let mut f = ptr::null_mut();
+    if !lib.is_null() {
+        // SAFETY: lib is a live handle; the name is NUL-terminated.
+        f = unsafe { libc::dlsym(lib, c"nfnl_close".as_ptr()) };
+        // SAFETY: drops the reference RTLD_NOLOAD took; the library stays loaded (its loader
+        // holds another), so f stays valid.
+        unsafe { libc::dlclose(lib) };
+    }
+    if f.is_null() {
+        // SAFETY: dlsym with a NUL-terminated name; the result is checked for NULL.
+        f = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"nfnl_close".as_ptr()) };
+    }
+    // SAFETY: a non-NULL nfnl_close from libnfnetlink has this signature.
+    (!f.is_null()).then(|| unsafe { std::mem::transmute::<*mut c_void, NfnlCloseFn>(f) })
 }
 
 /// The `struct nfnl_handle *` of the handle (fd at offset 0, local address at offset 4).
@@ -980,9 +1001,12 @@ pub unsafe extern "C" fn nfq_snprintf_xml(buf: *mut c_char, rem: usize, tb: *mut
 }
 
 // ---------------------------------------------------------------------------------------
-// The libnfnetlink calls programs make on nfq_nfnlh(h). They read only `fd` (offset 0) and
-// `local.nl_pid` (offset 8), so they behave the same on handles from the real libnfnetlink,
-// and exporting them cannot disturb other users of libnfnetlink in the same process.
+// The libnfnetlink calls programs make on nfq_nfnlh(h), for programs built against our compat
+// .pc without libnfnetlink. They read only `fd` (offset 0) and `local.nl_pid` (offset 8), as
+// libnfnetlink's own do, so they behave the same on handles from the real libnfnetlink, and
+// interposing them (LD_PRELOAD=libnfq_rs.so) cannot disturb other users of libnfnetlink in the
+// process. The drop-in libnetfilter_queue.so.1 does not export them: it NEEDs the real
+// libnfnetlink.so.0, which serves them (and the rest of libnfnetlink) exactly.
 
 /// The socket descriptor of an nfnl handle.
 ///
