@@ -9,7 +9,8 @@
  * sockets there (setns on the calling thread and back). Every accessor is checked on real
  * log messages from the OUTPUT and INPUT hooks; the error paths (group bound by another
  * socket, bad copy range, bad buffer size, the conntrack flag on a kernel without conntrack
- * glue) must give their code and a clear message; nfq_rs_log_stop must end nfq_rs_log_run
+ * glue) must give their code and a clear message; full group buffers arrive whole; an overflow
+ * is reported, counted and survived; nfq_rs_log_stop must end nfq_rs_log_run
  * from another thread and from a signal handler. Prints "ok N - name" / "not ok N - name"
  * per case and exits 1 if any check failed. Every wait is bounded.
  * SPDX-License-Identifier: MIT OR Apache-2.0
@@ -496,6 +497,53 @@ static void test_full_buffers(void)
     free(s);
 }
 
+/* Overflow: a tiny receive buffer and nobody reading. The next dispatch reports
+ * NFQ_RS_E_NOBUFS with the kernel's drop count, the counters show it, and the handle goes on;
+ * with NETLINK_NO_ENOBUFS only the kernel's count shows the loss. */
+static void overflow_once(int no_enobufs)
+{
+    nfq_rs_log_config *cfg = config_for(G_MAIN);
+    CHECK_RC(nfq_rs_log_config_set_threshold(cfg, 1), NFQ_RS_OK);
+    CHECK_RC(nfq_rs_log_config_set_rcvbuf(cfg, 4096), NFQ_RS_OK);
+    CHECK_RC(nfq_rs_log_config_set_no_enobufs(cfg, no_enobufs), NFQ_RS_OK);
+    struct sink *s = calloc(1, sizeof *s);
+    nfq_rs_log *log = open_log(cfg, s);
+    nfq_rs_log_config_free(cfg);
+    if (log) {
+        send_n(PORT_MAIN, 200, "flood");
+        int nobufs = 0, rc;
+        long long end = now_ms() + WAIT_MS;
+        while ((rc = nfq_rs_log_dispatch(log, 100)) != 0 && now_ms() < end)
+            if (rc == NFQ_RS_E_NOBUFS) nobufs++;
+        uint64_t drops = 0, enobufs = stat_of(log, NFQ_RS_LOG_STAT_ENOBUFS);
+        CHECK_RC(nfq_rs_log_kernel_drops(log, &drops), NFQ_RS_OK);
+        CHECK(drops > 0, "the kernel counted its drops (%llu)", (unsigned long long)drops);
+        CHECK(s->n > 0 && s->n < 400, "%d of 400 messages arrived", s->n);
+        if (no_enobufs) {
+            CHECK(nobufs == 0 && enobufs == 0, "NO_ENOBUFS: no overflow reported (%d, %llu)", nobufs,
+                  (unsigned long long)enobufs);
+        } else {
+            CHECK(nobufs >= 1 && enobufs == (uint64_t)nobufs, "overflow reported %d times, counted %llu", nobufs,
+                  (unsigned long long)enobufs);
+            CHECK(error_has(log, "ENOBUFS"), "the last error names ENOBUFS");
+            CHECK(error_has(log, "log messages were lost"), "the last error says what it means");
+        }
+        /* The handle goes on. */
+        int before = s->n;
+        send_n(PORT_MAIN, 1, "after");
+        pump(log, s, before + 2);
+        CHECK(s->n == before + 2, "messages after the overflow arrive");
+        nfq_rs_log_close(log);
+    }
+    free(s);
+}
+
+static void test_overflow(void)
+{
+    overflow_once(0);
+    overflow_once(1);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* 5. Error paths with clear messages */
 
@@ -665,6 +713,7 @@ int main(int argc, char **argv)
         {"every accessor on OUTPUT and INPUT messages, counters, kernel values", test_accessors},
         {"many messages per datagram, two groups, open by netns fd, bind/unbind", test_batch},
         {"full 8192-byte group buffers: no datagram cut short", test_full_buffers},
+        {"overflow: NFQ_RS_E_NOBUFS, counters, kernel drops, NO_ENOBUFS", test_overflow},
         {"EPERM, bad copy range, bad nlbufsiz, conntrack flag EOPNOTSUPP", test_errors},
         {"stop before run, from a thread, a signal and the callback", test_stop},
     };
