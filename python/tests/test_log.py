@@ -240,3 +240,26 @@ def test_unbound_close_and_callback_default(ns):
         log.fileno()
     with pytest.raises(TypeError):
         Log(netns=ns.path).run()
+
+
+def test_bindings_match_the_header():
+    """Every nfq_rs_log_* function of include/nfq_rs.h is declared for ctypes, and the
+    constants and counter orders match the header's."""
+    import re
+    from pathlib import Path
+
+    from nfq_rs import _lib
+
+    header = (Path(__file__).resolve().parents[2] / "include" / "nfq_rs.h").read_text()
+    funcs = set(re.findall(r"\b(nfq_rs_log_[a-z0-9_]+)\(", header))
+    # LogPacket.conntrack decodes the raw nest (nfq_rs_log_packet_ct) with Conntrack.decode.
+    funcs.discard("nfq_rs_log_packet_ct_entry")
+    assert funcs and funcs == set(_lib._LOG_PROTOTYPES), funcs ^ set(_lib._LOG_PROTOTYPES)
+    defines = dict(re.findall(r"#define (NFQ_RS_LOG_[A-Z0-9_]+) (\d+)", header))
+    for name in ("F_SEQ", "F_SEQ_GLOBAL", "F_CONNTRACK", "MAX_COPY_RANGE", "MAX_NLBUFSIZ"):
+        assert getattr(_lib, "NFQ_RS_LOG_" + name) == int(defines["NFQ_RS_LOG_" + name])
+    for i, name in enumerate(_lib.LOG_STAT_NAMES):
+        assert int(defines["NFQ_RS_LOG_STAT_" + name.upper()]) == i
+    for i, name in enumerate(_lib.LOG_KSTAT_NAMES):
+        assert int(defines["NFQ_RS_LOG_KSTAT_" + name.upper()]) == i
+    assert _lib.log_lib() is _lib.lib()

@@ -1079,3 +1079,74 @@ pub unsafe extern "C" fn nfq_rs_log_packet_l2hdr(
 ) -> c_int {
     lbytes("nfq_rs_log_packet_l2hdr", pkt, data, len, |p| p.l2hdr())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_constants_match_the_nflog_core() {
+        assert_eq!(NFQ_RS_LOG_F_SEQ, flags::SEQ);
+        assert_eq!(NFQ_RS_LOG_F_SEQ_GLOBAL, flags::SEQ_GLOBAL);
+        assert_eq!(NFQ_RS_LOG_F_CONNTRACK, flags::CONNTRACK);
+        assert_eq!(NFQ_RS_LOG_MAX_COPY_RANGE, MAX_COPY_RANGE);
+        assert_eq!(NFQ_RS_LOG_MAX_NLBUFSIZ, MAX_NLBUFSIZ);
+        assert_eq!(log_copy_mode("t", 0), Ok(copy::NONE));
+        assert_eq!(log_copy_mode("t", 1), Ok(copy::META));
+        assert_eq!(log_copy_mode("t", 2), Ok(copy::PACKET));
+        assert!(log_copy_mode("t", 3).is_err());
+    }
+
+    #[test]
+    fn packet_accessors_read_a_parsed_message() {
+        // NFULNL_MSG_PACKET: group 7, OUTPUT, prefix "ab", mark 5, payload 4 bytes.
+        let mut m = vec![0u8; 16];
+        m.extend_from_slice(&[2, 0, 0, 7]);
+        m.extend_from_slice(&[8, 0, 1, 0, 0x08, 0x00, 3, 0]);
+        m.extend_from_slice(&[7, 0, 10, 0, b'a', b'b', 0, 0]);
+        m.extend_from_slice(&[8, 0, 2, 0, 0, 0, 0, 5]);
+        m.extend_from_slice(&[8, 0, 9, 0, 1, 2, 3, 4]);
+        let len = m.len() as u32;
+        m[..4].copy_from_slice(&len.to_ne_bytes());
+        m[4..6].copy_from_slice(&0x0400u16.to_ne_bytes());
+        let msg = crate::netlink::Messages::new(&m).next().unwrap().unwrap();
+        let p = LogPacket::parse(&msg).unwrap();
+        let raw = log_packet_raw(&p);
+        // SAFETY: raw points at p, alive for the whole block; out pointers are locals.
+        unsafe {
+            assert_eq!(nfq_rs_log_packet_group(raw), 7);
+            assert_eq!(nfq_rs_log_packet_hook(raw), 3);
+            assert_eq!(nfq_rs_log_packet_hw_protocol(raw), 0x0800);
+            let (mut s, mut n) = (std::ptr::null(), 0usize);
+            assert_eq!(nfq_rs_log_packet_prefix(raw, &mut s, &mut n), 1);
+            assert_eq!(CStr::from_ptr(s).to_bytes(), b"ab");
+            assert_eq!(n, 2);
+            let mut v = 0u32;
+            assert_eq!(nfq_rs_log_packet_mark(raw, &mut v), 1);
+            assert_eq!(v, 5);
+            assert_eq!(nfq_rs_log_packet_uid(raw, &mut v), 0);
+            let (mut d, mut dl) = (std::ptr::null(), 0usize);
+            assert_eq!(nfq_rs_log_packet_payload(raw, &mut d, &mut dl), 1);
+            assert_eq!(std::slice::from_raw_parts(d, dl), &[1, 2, 3, 4]);
+            assert_eq!(nfq_rs_log_packet_timestamp(raw, std::ptr::null_mut(), std::ptr::null_mut()), 0);
+        }
+    }
+
+    #[test]
+    fn a_prefix_without_its_nul_is_refused() {
+        let mut m = vec![0u8; 16];
+        m.extend_from_slice(&[2, 0, 0, 7]);
+        m.extend_from_slice(&[8, 0, 1, 0, 0x08, 0x00, 3, 0]);
+        m.extend_from_slice(&[6, 0, 10, 0, b'a', b'b', 0, 0]);
+        let len = m.len() as u32;
+        m[..4].copy_from_slice(&len.to_ne_bytes());
+        m[4..6].copy_from_slice(&0x0400u16.to_ne_bytes());
+        let msg = crate::netlink::Messages::new(&m).next().unwrap().unwrap();
+        let p = LogPacket::parse(&msg).unwrap();
+        let mut s = std::ptr::null();
+        // SAFETY: the packet pointer points at p; s is a local.
+        let rc = unsafe { nfq_rs_log_packet_prefix(log_packet_raw(&p), &mut s, std::ptr::null_mut()) };
+        assert_eq!(rc, NFQ_RS_E_PROTO);
+        assert!(s.is_null());
+    }
+}
