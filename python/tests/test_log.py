@@ -263,3 +263,38 @@ def test_bindings_match_the_header():
     for i, name in enumerate(_lib.LOG_KSTAT_NAMES):
         assert int(defines["NFQ_RS_LOG_KSTAT_" + name.upper()]) == i
     assert _lib.log_lib() is _lib.lib()
+
+
+def test_example_print_log(ns):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    log_rules(ns)
+    tx = ns.socket()
+    example = Path(__file__).resolve().parents[1] / "examples" / "print_log.py"
+    env = dict(os.environ, PYTHONPATH=str(example.parents[1]))
+    p = subprocess.Popen(
+        [sys.executable, str(example), "--group", str(GROUP), "--netns", ns.path, "--count", "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        wait_for(lambda: ns.exec("cat", "/proc/net/netfilter/nfnetlink_log").stdout.strip() or p.poll() is not None,
+                 timeout=10, what="the group to be bound")
+        for _ in range(2):
+            tx.sendto(b"ex", ("127.0.0.1", PORT))
+        out, err = p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    lines = out.splitlines()
+    assert sum(ln.startswith("py-out: hook=OUTPUT in=- out=lo 127.0.0.1:") and f"-> 127.0.0.1:{PORT} udp mark=42 uid=0"
+               in ln for ln in lines) == 2, out
+    assert sum(ln.startswith("py-in: hook=INPUT in=lo out=- 127.0.0.1:") for ln in lines) == 2, out
+    assert "'packets_received': 4" in out

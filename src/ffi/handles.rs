@@ -492,6 +492,13 @@ pub(crate) struct LogBox {
 
 freed_on_drop!(LogConfigBox, LogBox);
 
+// A log handle is used from several threads at once (nfq_rs_log_stop, counters), so what it
+// holds must be Send and Sync.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<LogBox>();
+};
+
 pub(crate) fn log_config_into_raw(cfg: LogConfig) -> *mut nfq_rs_log_config {
     Box::into_raw(Box::new(LogConfigBox { magic: MAGIC_LOG_CONFIG, cfg })) as *mut nfq_rs_log_config
 }
