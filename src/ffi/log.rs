@@ -1149,4 +1149,51 @@ mod tests {
         assert_eq!(rc, NFQ_RS_E_PROTO);
         assert!(s.is_null());
     }
+
+    /// An attribute: length, type, data, padding to 4.
+    fn nla(kind: u16, data: &[u8]) -> Vec<u8> {
+        let mut v = ((4 + data.len()) as u16).to_ne_bytes().to_vec();
+        v.extend_from_slice(&kind.to_ne_bytes());
+        v.extend_from_slice(data);
+        v.resize(v.len().next_multiple_of(4), 0);
+        v
+    }
+
+    #[test]
+    fn the_conntrack_nest_decodes_into_a_ct_entry() {
+        // NFULA_CT { CTA_TUPLE_ORIG { CTA_TUPLE_IP { V4_SRC, V4_DST }, CTA_TUPLE_PROTO { NUM 17 } },
+        //            CTA_MARK 0x2a }, NFULA_CT_INFO 2 (new), as the kernel nests them.
+        let ip = [nla(1, &[127, 0, 0, 1]), nla(2, &[127, 0, 0, 2])].concat();
+        let tuple = [nla(1 | 0x8000, &ip), nla(2 | 0x8000, &nla(1, &[17]))].concat();
+        let ct = [nla(1 | 0x8000, &tuple), nla(8, &0x2au32.to_be_bytes())].concat();
+        let mut m = vec![0u8; 16];
+        m.extend_from_slice(&[2, 0, 0, 7]);
+        m.extend(nla(1, &[0x08, 0x00, 3, 0]));
+        m.extend(nla(18 | 0x8000, &ct));
+        m.extend(nla(19, &2u32.to_be_bytes()));
+        let len = m.len() as u32;
+        m[..4].copy_from_slice(&len.to_ne_bytes());
+        m[4..6].copy_from_slice(&0x0400u16.to_ne_bytes());
+        let msg = crate::netlink::Messages::new(&m).next().unwrap().unwrap();
+        let p = LogPacket::parse(&msg).unwrap();
+        let raw = log_packet_raw(&p);
+        let entry = nfq_rs_ct_entry_new();
+        // SAFETY: raw points at p and entry is live for the whole block; outs are locals.
+        unsafe {
+            let (mut d, mut n) = (std::ptr::null(), 0usize);
+            assert_eq!(nfq_rs_log_packet_ct(raw, &mut d, &mut n), 1);
+            assert_eq!(n, ct.len());
+            assert_eq!(nfq_rs_log_packet_ct_entry(raw, entry), 1);
+            assert_eq!(nfq_rs_ct_family(entry), 2);
+            let (mut mark, mut proto, mut info) = (0u32, 0u8, 0u32);
+            assert_eq!(nfq_rs_ct_mark(entry, &mut mark), 1);
+            assert_eq!(mark, 0x2a);
+            assert_eq!(nfq_rs_ct_l4proto(entry, &mut proto), 1);
+            assert_eq!(proto, 17);
+            assert_eq!(nfq_rs_log_packet_ct_info(raw, &mut info), 1);
+            assert_eq!(info, 2);
+            assert!(nfq_rs_log_packet_ct_entry(raw, std::ptr::null_mut()) < 0);
+            nfq_rs_ct_entry_free(entry);
+        }
+    }
 }
