@@ -166,4 +166,44 @@ write("conntrack", "event_new", event)
 write("conntrack", "event_destroy", nlmsg(0x102, b"\2\0\0\0" + tcp_conn))
 write("conntrack", "exp_event", nlmsg(0x200, b"\2\0\0\0" + expect_ftp, flags=0x600))
 write("conntrack", "nfqueue_ct", packet_msg(3, 5, udp4, extra=[(11, tcp_conn), (12, be32(2)), (15, expect_ftp)]))
+
+# nflog_packet: NFULNL_MSG_PACKET messages built the way the kernel's __build_packet_message
+# does (attribute order and sizes); datagrams with several messages end with NLMSG_DONE.
+def log_msg(group, payload=None, family=2, hook=3, proto=0x0800, prefix=b"", extra=(), multi=False):
+    a = attr(1, struct.pack("!HBB", proto, hook, 0))  # NFULA_PACKET_HDR (4 bytes)
+    if prefix is not None:
+        a += attr(10, prefix + b"\0")  # NFULA_PREFIX, NUL-terminated
+    for t, d in extra:
+        a += attr(t, d)
+    if payload is not None:
+        a += attr(9, payload)  # NFULA_PAYLOAD last
+    return nlmsg(0x400, struct.pack("!BBH", family, 0, group) + a, flags=2 if multi else 0)
+
+
+log_in = [(4, be32(1)), (2, be32(0x2a)), (8, struct.pack("!HH8s", 6, 0, b"\0" * 8)), (15, b"\x03\x04"),
+          (17, b"\0\x0e"), (16, b"\0" * 12 + b"\x08\x00"), (3, struct.pack("!QQ", 1_700_000_000, 250000)),
+          (12, be32(7)), (13, be32(99))]
+log_out = [(5, be32(1)), (2, be32(0x2a)), (11, be32(0)), (14, be32(0)), (12, be32(8))]
+log_msgs = {
+    "out_udp4": log_msg(41, udp4, prefix=b"lt-out", extra=log_out),
+    "in_udp4": log_msg(41, udp4, hook=1, prefix=b"lt-in", extra=log_in),
+    "meta_only": log_msg(7, None, prefix=b"meta", extra=[(5, be32(2))]),
+    "no_prefix_udp6": log_msg(9, udp6, family=10, proto=0x86DD, prefix=None, extra=[(5, be32(1))]),
+    "bridge_vlan_l2": log_msg(5, udp4, family=7, hook=0, prefix=b"br", extra=[(6, be32(3)), (7, be32(4)),
+                              (20, attr(1, b"\x81\0") + attr(2, b"\0\x2a")), (21, b"\x02" * 14)]),
+    "ct": log_msg(3, udp4, prefix=b"ct", extra=[(18, tcp_conn), (19, be32(2))]),
+}
+multi = b"".join(log_msg(42, udp4, prefix=b"lt-batch", extra=[(5, be32(1))], multi=True) for _ in range(3))
+multi += nlmsg(3, struct.pack("=i", 0), flags=2)
+log_bad = {
+    "prefix_without_nul": log_msg(1, udp4, prefix=None, extra=[(10, b"abc")]),
+    "short_hdr": nlmsg(0x400, b"\2\0\0\1" + attr(1, b"\x08\0")),
+    "no_hdr": nlmsg(0x400, b"\2\0\0\1" + attr(10, b"x\0")),
+    "short_hwaddr": log_msg(1, udp4, extra=[(8, b"\0\6")]),
+    "vlan_without_tci": log_msg(1, udp4, extra=[(20, attr(1, b"\x81\0"))]),
+    "cut_mid_payload": log_msgs["out_udp4"][:50],
+    "queue_type": packet_msg(0, 1, udp4),
+}
+for n, m in {**log_msgs, **log_bad, "three_and_done": multi}.items():
+    write("nflog_packet", n, m)
 print("seeds written under", ROOT)

@@ -678,6 +678,87 @@
 #define NFQ_RS_CT_EVSTAT_PARSE_ERRORS 4
 
 /**
+ * NFLOG group flag: number the group's messages (`nfq_rs_log_packet_seq`).
+ */
+#define NFQ_RS_LOG_F_SEQ 1
+
+/**
+ * NFLOG group flag: number messages across all groups of the namespace
+ * (`nfq_rs_log_packet_seq_global`).
+ */
+#define NFQ_RS_LOG_F_SEQ_GLOBAL 2
+
+/**
+ * NFLOG group flag: attach the connection (needs CONFIG_NETFILTER_NETLINK_GLUE_CT).
+ */
+#define NFQ_RS_LOG_F_CONNTRACK 4
+
+/**
+ * Largest NFLOG copy range (`NFULNL_COPY_RANGE_MAX`).
+ */
+#define NFQ_RS_LOG_MAX_COPY_RANGE 65531
+
+/**
+ * Largest NFLOG group buffer (`nlbufsiz`) the kernel accepts.
+ */
+#define NFQ_RS_LOG_MAX_NLBUFSIZ 131072
+
+/**
+ * Log counter: log messages received and handed to the callback.
+ */
+#define NFQ_RS_LOG_STAT_PACKETS_RECEIVED 0
+
+/**
+ * Log counter: datagrams received (each carries one or more log messages).
+ */
+#define NFQ_RS_LOG_STAT_DATAGRAMS 1
+
+/**
+ * Log counter: receive-buffer overflows (ENOBUFS): log messages were lost.
+ */
+#define NFQ_RS_LOG_STAT_ENOBUFS 2
+
+/**
+ * Log counter: datagrams cut short (the messages after the cut were lost).
+ */
+#define NFQ_RS_LOG_STAT_TRUNCATED 3
+
+/**
+ * Log counter: malformed messages from the kernel (skipped).
+ */
+#define NFQ_RS_LOG_STAT_PARSE_ERRORS 4
+
+/**
+ * Log counter: callbacks that returned non-zero.
+ */
+#define NFQ_RS_LOG_STAT_CALLBACK_ERRORS 5
+
+/**
+ * Kernel value of a group (`/proc/net/netfilter/nfnetlink_log`): port id of the owning socket.
+ */
+#define NFQ_RS_LOG_KSTAT_PORTID 0
+
+/**
+ * Kernel value of a group: messages gathered and not yet sent.
+ */
+#define NFQ_RS_LOG_KSTAT_QLEN 1
+
+/**
+ * Kernel value of a group: copy mode.
+ */
+#define NFQ_RS_LOG_KSTAT_COPY_MODE 2
+
+/**
+ * Kernel value of a group: copy range.
+ */
+#define NFQ_RS_LOG_KSTAT_COPY_RANGE 3
+
+/**
+ * Kernel value of a group: flush timeout in hundredths of a second.
+ */
+#define NFQ_RS_LOG_KSTAT_FLUSH_TIMEOUT 4
+
+/**
  * Opaque: settings for `nfq_rs_open`.
  */
 typedef struct nfq_rs_config nfq_rs_config;
@@ -708,6 +789,21 @@ typedef struct nfq_rs_ct_exp nfq_rs_ct_exp;
  * and is not decoded into or changed again.
  */
 typedef struct nfq_rs_ct_tuple nfq_rs_ct_tuple;
+
+/**
+ * Opaque: an open netlink socket with its bound NFLOG groups.
+ */
+typedef struct nfq_rs_log nfq_rs_log;
+
+/**
+ * Opaque: settings for `nfq_rs_log_open`.
+ */
+typedef struct nfq_rs_log_config nfq_rs_log_config;
+
+/**
+ * Opaque: one logged packet, valid only during the callback that received it.
+ */
+typedef struct nfq_rs_log_packet nfq_rs_log_packet;
 
 /**
  * Opaque: a queued packet, valid only during the callback that received it.
@@ -741,6 +837,14 @@ typedef int32_t (*nfq_rs_ct_callback)(uint32_t event,
                                       const nfq_rs_ct_entry *ct,
                                       const nfq_rs_ct_exp *exp,
                                       void *user);
+
+/**
+ * Callback for each logged packet. Return 0. Any other value reports a failure of the
+ * callback: it is counted (`NFQ_RS_LOG_STAT_CALLBACK_ERRORS`) and becomes the handle's last
+ * error, and the loop goes on (log messages need no answer). To end `nfq_rs_log_run`, call
+ * `nfq_rs_log_stop` (from the callback too).
+ */
+typedef int32_t (*nfq_rs_log_callback)(const nfq_rs_log_packet *pkt, void *user);
 
 #ifdef __cplusplus
 extern "C" {
@@ -2206,6 +2310,531 @@ int nfq_rs_ct_events_stat(const nfq_rs_ct_events *ev, int which, uint64_t *out);
  * `ev` is NULL or a live handle; `buf` is NULL or has room for `len` bytes.
  */
 int nfq_rs_ct_events_last_error(const nfq_rs_ct_events *ev, char *buf, size_t len);
+
+/**
+ * A new NFLOG config binding group `group` at open, with defaults: copy mode packet (whole
+ * packets), kernel defaults for buffer size, timeout and threshold, no flags, batches of 16
+ * datagrams, a 4 MiB receive buffer. NULL only if out of memory.
+ */
+nfq_rs_log_config *nfq_rs_log_config_new(uint16_t group);
+
+/**
+ * A new NFLOG config that binds no group at open (bind later with `nfq_rs_log_bind`), with
+ * the same defaults as `nfq_rs_log_config_new`. NULL only if out of memory.
+ */
+nfq_rs_log_config *nfq_rs_log_config_new_unbound(void);
+
+/**
+ * Frees an NFLOG config (NULL is fine).
+ *
+ * # Safety
+ * `cfg` is NULL or from `nfq_rs_log_config_new*`, not yet freed.
+ */
+void nfq_rs_log_config_free(nfq_rs_log_config *cfg);
+
+/**
+ * Also bind group `group` at open (every group gets the config's settings).
+ *
+ * # Safety
+ * `cfg` is NULL or a live log config.
+ */
+int nfq_rs_log_config_add_group(nfq_rs_log_config *cfg, uint16_t group);
+
+/**
+ * Copy mode (`NFQ_RS_COPY_NONE`: the kernel logs nothing to the group, `_META`: metadata only,
+ * `_PACKET`: metadata and packet bytes) and range (0: whole packets; at most 65531, larger is
+ * `NFQ_RS_E_INVAL` since the kernel would cut it silently).
+ *
+ * # Safety
+ * `cfg` is NULL or a live log config.
+ */
+int nfq_rs_log_config_set_copy_mode(nfq_rs_log_config *cfg, int mode, uint32_t range);
+
+/**
+ * Group buffer in bytes: how much the kernel gathers into one datagram (one page up to
+ * 131072; the kernel default is one page).
+ *
+ * # Safety
+ * `cfg` is NULL or a live log config.
+ */
+int nfq_rs_log_config_set_nlbufsiz(nfq_rs_log_config *cfg, uint32_t bytes);
+
+/**
+ * Flush timeout in hundredths of a second (kernel default 100): a gathered message waits at
+ * most this long before the kernel sends it.
+ *
+ * # Safety
+ * `cfg` is NULL or a live log config.
+ */
+int nfq_rs_log_config_set_timeout(nfq_rs_log_config *cfg, uint32_t centiseconds);
+
+/**
+ * Messages gathered before the kernel sends a datagram (kernel default 100; a rule's lower
+ * `--nflog-threshold` wins).
+ *
+ * # Safety
+ * `cfg` is NULL or a live log config.
+ */
+int nfq_rs_log_config_set_threshold(nfq_rs_log_config *cfg, uint32_t n);
+
+/**
+ * Group flags (`NFQ_RS_LOG_F_SEQ`, `_SEQ_GLOBAL`, `_CONNTRACK`), all at once (not a mask).
+ *
+ * # Safety
+ * `cfg` is NULL or a live log config.
+ */
+int nfq_rs_log_config_set_flags(nfq_rs_log_config *cfg, uint16_t flags);
+
+/**
+ * Socket receive buffer in bytes (0 keeps the system default).
+ *
+ * # Safety
+ * `cfg` is NULL or a live log config.
+ */
+int nfq_rs_log_config_set_rcvbuf(nfq_rs_log_config *cfg, size_t bytes);
+
+/**
+ * `NETLINK_NO_ENOBUFS` on (nonzero) or off: overflows are then no longer reported (the kernel
+ * still counts its drops, see `nfq_rs_log_kernel_drops`).
+ *
+ * # Safety
+ * `cfg` is NULL or a live log config.
+ */
+int nfq_rs_log_config_set_no_enobufs(nfq_rs_log_config *cfg, int on);
+
+/**
+ * Datagrams received per system call (1..1024).
+ *
+ * # Safety
+ * `cfg` is NULL or a live log config.
+ */
+int nfq_rs_log_config_set_batch(nfq_rs_log_config *cfg, uint32_t n);
+
+/**
+ * Open the socket inside the network namespace at `path` (e.g. "/var/run/netns/NAME"); the
+ * calling thread does not move. NULL means the current namespace.
+ *
+ * # Safety
+ * `cfg` is NULL or a live log config; `path` is NULL or a NUL-terminated string.
+ */
+int nfq_rs_log_config_set_netns_path(nfq_rs_log_config *cfg, const char *path);
+
+/**
+ * Open the socket inside the network namespace of descriptor `fd` (kept open by the caller
+ * until `nfq_rs_log_open` returns); -1 means the current namespace.
+ *
+ * # Safety
+ * `cfg` is NULL or a live log config.
+ */
+int nfq_rs_log_config_set_netns_fd(nfq_rs_log_config *cfg, int fd);
+
+/**
+ * Opens a socket (in the config's namespace), binds and configures the config's groups, and
+ * registers `cb` with `user` (`cb` may be NULL: set it later with `nfq_rs_log_set_callback`).
+ * On success stores the handle in `*out` and returns 0; otherwise a negative code, with the
+ * reason in `nfq_rs_log_last_error(NULL, ...)` (e.g. `NFQ_RS_E_PERM` for a group bound by
+ * another socket, `NFQ_RS_E_NOTSUP` for the conntrack flag on a kernel without it). Needs
+ * CAP_NET_ADMIN.
+ *
+ * # Safety
+ * `cfg` is NULL or a live log config; `cb` is NULL or a valid function; `out` is NULL or
+ * writable.
+ */
+int nfq_rs_log_open(const nfq_rs_log_config *cfg,
+                    nfq_rs_log_callback cb,
+                    void *user,
+                    nfq_rs_log **out);
+
+/**
+ * Closes the socket; the kernel unbinds its groups. NULL is fine. No other thread may use the
+ * handle any more.
+ *
+ * # Safety
+ * `log` is NULL or a live log handle not used afterwards.
+ */
+void nfq_rs_log_close(nfq_rs_log *log);
+
+/**
+ * Copies the last error message into `buf` (NUL-terminated, cut to `len`) and returns its
+ * full length. With `log` NULL: the calling thread's last error (e.g. of a failed
+ * `nfq_rs_log_open`); otherwise the handle's.
+ *
+ * # Safety
+ * `log` is NULL or a live log handle; `buf` is NULL or has room for `len` bytes.
+ */
+int nfq_rs_log_last_error(const nfq_rs_log *log, char *buf, size_t len);
+
+/**
+ * The socket descriptor, for poll/epoll/select loops (then `nfq_rs_log_dispatch(log, 0)`).
+ *
+ * # Safety
+ * `log` is NULL or a live log handle.
+ */
+int nfq_rs_log_fd(const nfq_rs_log *log);
+
+/**
+ * Sets the callback and its user pointer (replacing the one given to `nfq_rs_log_open`).
+ *
+ * # Safety
+ * `log` is NULL or a live log handle; `cb` is NULL or a valid function.
+ */
+int nfq_rs_log_set_callback(nfq_rs_log *log, nfq_rs_log_callback cb, void *user);
+
+/**
+ * Binds group `group` on this socket (with the kernel's defaults until set: copy mode packet,
+ * whole packets, one-page buffer, timeout 100 cs, threshold 100, no flags).
+ *
+ * # Safety
+ * `log` is NULL or a live log handle.
+ */
+int nfq_rs_log_bind(nfq_rs_log *log, uint16_t group);
+
+/**
+ * Unbinds group `group` (the kernel first sends what it has gathered for it).
+ *
+ * # Safety
+ * `log` is NULL or a live log handle.
+ */
+int nfq_rs_log_unbind(nfq_rs_log *log, uint16_t group);
+
+/**
+ * Makes nfnetlink_log the kernel's log backend for address family `family` (AF_INET,
+ * AF_INET6, ...; `NFULNL_CFG_CMD_PF_BIND`). Only the kernel's own log calls need this (e.g.
+ * conntrack's invalid-packet logging); NFLOG rules do not.
+ *
+ * # Safety
+ * `log` is NULL or a live log handle.
+ */
+int nfq_rs_log_bind_pf(nfq_rs_log *log, uint8_t family);
+
+/**
+ * Undoes `nfq_rs_log_bind_pf` (for every user of the namespace).
+ *
+ * # Safety
+ * `log` is NULL or a live log handle.
+ */
+int nfq_rs_log_unbind_pf(nfq_rs_log *log, uint8_t family);
+
+/**
+ * Sets the copy mode (`NFQ_RS_COPY_*`) and range (0: whole packets, at most 65531) of a
+ * bound group.
+ *
+ * # Safety
+ * `log` is NULL or a live log handle.
+ */
+int nfq_rs_log_set_copy_mode(nfq_rs_log *log, uint16_t group, int mode, uint32_t range);
+
+/**
+ * Sets the buffer size of a bound group (one page up to 131072 bytes).
+ *
+ * # Safety
+ * `log` is NULL or a live log handle.
+ */
+int nfq_rs_log_set_nlbufsiz(nfq_rs_log *log, uint16_t group, uint32_t bytes);
+
+/**
+ * Sets the flush timeout of a bound group, in hundredths of a second.
+ *
+ * # Safety
+ * `log` is NULL or a live log handle.
+ */
+int nfq_rs_log_set_timeout(nfq_rs_log *log, uint16_t group, uint32_t centiseconds);
+
+/**
+ * Sets the threshold of a bound group (messages per datagram before a flush).
+ *
+ * # Safety
+ * `log` is NULL or a live log handle.
+ */
+int nfq_rs_log_set_threshold(nfq_rs_log *log, uint16_t group, uint32_t n);
+
+/**
+ * Sets the flags of a bound group (`NFQ_RS_LOG_F_*`, all at once, not a mask).
+ *
+ * # Safety
+ * `log` is NULL or a live log handle.
+ */
+int nfq_rs_log_set_flags(nfq_rs_log *log, uint16_t group, uint16_t flags);
+
+/**
+ * Sets the socket receive buffer; returns the size the kernel reports (it doubles it).
+ *
+ * # Safety
+ * `log` is NULL or a live log handle.
+ */
+int nfq_rs_log_set_rcvbuf(nfq_rs_log *log, size_t bytes);
+
+/**
+ * Turns `NETLINK_NO_ENOBUFS` on or off.
+ *
+ * # Safety
+ * `log` is NULL or a live log handle.
+ */
+int nfq_rs_log_set_no_enobufs(nfq_rs_log *log, int on);
+
+/**
+ * Waits up to `timeout_ms` (-1: until a message or `nfq_rs_log_stop`; 0: no wait), then
+ * receives one batch of datagrams and calls the callback for every log message in them.
+ * Returns the number of messages handled (0 on timeout or wake-up) or a negative code
+ * (`NFQ_RS_E_NOBUFS`: the receive buffer overflowed and messages were lost; the handle stays
+ * usable).
+ *
+ * # Safety
+ * `log` is NULL or a live log handle.
+ */
+int nfq_rs_log_dispatch(nfq_rs_log *log, int timeout_ms);
+
+/**
+ * Receives and handles log messages until `nfq_rs_log_stop`. Returns 0 when stopped, or a
+ * negative code on a fatal error (overflows are counted in `NFQ_RS_LOG_STAT_ENOBUFS`, not
+ * fatal). A stop requested before the call makes it return at once.
+ *
+ * # Safety
+ * `log` is NULL or a live log handle.
+ */
+int nfq_rs_log_run(nfq_rs_log *log);
+
+/**
+ * Makes `nfq_rs_log_run` return (after the messages of the batch being handled) and wakes a
+ * blocked `nfq_rs_log_dispatch`. Safe from any thread and from a signal handler.
+ *
+ * # Safety
+ * `log` is NULL or a live log handle.
+ */
+void nfq_rs_log_stop(nfq_rs_log *log);
+
+/**
+ * Reads a library counter (`NFQ_RS_LOG_STAT_*`) into `*out`.
+ *
+ * # Safety
+ * `log` is NULL or a live log handle; `out` is NULL or writable.
+ */
+int nfq_rs_log_stat(const nfq_rs_log *log, int which, uint64_t *out);
+
+/**
+ * The kernel's count of datagrams it could not deliver to this socket because its receive
+ * buffer was full (`Drops` in /proc/net/netlink of the socket's namespace) into `*out`.
+ * `NFQ_RS_E_NOTSUP` if that file could not be read.
+ *
+ * # Safety
+ * `log` is NULL or a live log handle; `out` is NULL or writable.
+ */
+int nfq_rs_log_kernel_drops(const nfq_rs_log *log, uint64_t *out);
+
+/**
+ * Reads the kernel's value `which` (`NFQ_RS_LOG_KSTAT_*`) for group `group` from
+ * /proc/net/netfilter/nfnetlink_log of the socket's namespace. `NFQ_RS_E_NODEV` if the group
+ * is not listed there (not bound by anyone).
+ *
+ * # Safety
+ * `log` is NULL or a live log handle; `out` is NULL or writable.
+ */
+int nfq_rs_log_kernel_stat(const nfq_rs_log *log, uint16_t group, int which, uint64_t *out);
+
+/**
+ * Address family of the hook (AF_INET 2, AF_INET6 10, AF_BRIDGE 7, ...).
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback.
+ */
+uint8_t nfq_rs_log_packet_family(const nfq_rs_log_packet *pkt);
+
+/**
+ * The NFLOG group the packet was logged to.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback.
+ */
+uint16_t nfq_rs_log_packet_group(const nfq_rs_log_packet *pkt);
+
+/**
+ * Link-layer protocol in host order (0x0800 IPv4, 0x86dd IPv6).
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback.
+ */
+uint16_t nfq_rs_log_packet_hw_protocol(const nfq_rs_log_packet *pkt);
+
+/**
+ * Netfilter hook (0 PREROUTING, 1 INPUT, 2 FORWARD, 3 OUTPUT, 4 POSTROUTING).
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback.
+ */
+uint8_t nfq_rs_log_packet_hook(const nfq_rs_log_packet *pkt);
+
+/**
+ * The rule's log prefix: 1 with `*prefix` pointing at the NUL-terminated string (in the
+ * receive buffer) and `*len` its length without the NUL; 0 if the rule has none;
+ * `NFQ_RS_E_PROTO` if the kernel's attribute lacks its NUL (malformed).
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `prefix`/`len` are NULL or writable.
+ */
+int nfq_rs_log_packet_prefix(const nfq_rs_log_packet *pkt, const char **prefix, size_t *len);
+
+/**
+ * The logged bytes of the packet from its network header (copy mode packet): 1 with pointer
+ * and length (valid until the callback returns), 0 if the copy mode sent none.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `data`/`len` are NULL or writable.
+ */
+int nfq_rs_log_packet_payload(const nfq_rs_log_packet *pkt, const uint8_t **data, size_t *len);
+
+/**
+ * Packet mark: 1 if present (the kernel sends it when nonzero), 0 if absent.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `out` is NULL or writable.
+ */
+int nfq_rs_log_packet_mark(const nfq_rs_log_packet *pkt, uint32_t *out);
+
+/**
+ * Arrival time (PREROUTING, INPUT and FORWARD only): 1 with seconds and microseconds, else 0.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `sec`/`usec` are NULL or writable.
+ */
+int nfq_rs_log_packet_timestamp(const nfq_rs_log_packet *pkt, uint64_t *sec, uint64_t *usec);
+
+/**
+ * Input interface index: 1 if present, 0 if absent.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `out` is NULL or writable.
+ */
+int nfq_rs_log_packet_indev(const nfq_rs_log_packet *pkt, uint32_t *out);
+
+/**
+ * Output interface index: 1 if present, 0 if absent.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `out` is NULL or writable.
+ */
+int nfq_rs_log_packet_outdev(const nfq_rs_log_packet *pkt, uint32_t *out);
+
+/**
+ * Physical input interface (bridge port): 1 if present, 0 if absent.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `out` is NULL or writable.
+ */
+int nfq_rs_log_packet_physindev(const nfq_rs_log_packet *pkt, uint32_t *out);
+
+/**
+ * Physical output interface (bridge port): 1 if present, 0 if absent.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `out` is NULL or writable.
+ */
+int nfq_rs_log_packet_physoutdev(const nfq_rs_log_packet *pkt, uint32_t *out);
+
+/**
+ * Link-layer source address (input hooks): 1 with pointer and length (at most 8), else 0.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `addr`/`len` are NULL or writable.
+ */
+int nfq_rs_log_packet_hwaddr(const nfq_rs_log_packet *pkt, const uint8_t **addr, size_t *len);
+
+/**
+ * Hardware type of the input device (ARPHRD_*, e.g. 1 Ethernet, 772 loopback): 1 if present.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `out` is NULL or writable.
+ */
+int nfq_rs_log_packet_hwtype(const nfq_rs_log_packet *pkt, uint16_t *out);
+
+/**
+ * Length of the input device's link-layer header: 1 if present.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `out` is NULL or writable.
+ */
+int nfq_rs_log_packet_hwlen(const nfq_rs_log_packet *pkt, uint16_t *out);
+
+/**
+ * The link-layer header as received (input hooks): 1 with pointer and length, else 0.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `data`/`len` are NULL or writable.
+ */
+int nfq_rs_log_packet_hwheader(const nfq_rs_log_packet *pkt, const uint8_t **data, size_t *len);
+
+/**
+ * User id owning the packet's local socket: 1 if present, 0 if absent.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `out` is NULL or writable.
+ */
+int nfq_rs_log_packet_uid(const nfq_rs_log_packet *pkt, uint32_t *out);
+
+/**
+ * Group id owning the packet's local socket: 1 if present, 0 if absent.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `out` is NULL or writable.
+ */
+int nfq_rs_log_packet_gid(const nfq_rs_log_packet *pkt, uint32_t *out);
+
+/**
+ * The group's sequence number (flag `NFQ_RS_LOG_F_SEQ`): 1 if present, 0 if absent.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `out` is NULL or writable.
+ */
+int nfq_rs_log_packet_seq(const nfq_rs_log_packet *pkt, uint32_t *out);
+
+/**
+ * The namespace-wide sequence number (flag `NFQ_RS_LOG_F_SEQ_GLOBAL`): 1 if present.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `out` is NULL or writable.
+ */
+int nfq_rs_log_packet_seq_global(const nfq_rs_log_packet *pkt, uint32_t *out);
+
+/**
+ * Raw `NFULA_CT` nest (CTA_* attributes, flag `NFQ_RS_LOG_F_CONNTRACK`): 1 if present.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `data`/`len` are NULL or writable.
+ */
+int nfq_rs_log_packet_ct(const nfq_rs_log_packet *pkt, const uint8_t **data, size_t *len);
+
+/**
+ * Decodes the packet's connection (`NFULA_CT`) into the conntrack entry `out` (from
+ * `nfq_rs_ct_entry_new`), reusing its memory; read it with the `nfq_rs_ct_*` accessors.
+ * Returns 1 if the packet had one, 0 if not, or a negative code (malformed: `NFQ_RS_E_PROTO`).
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `out` is NULL or a live entry.
+ */
+int nfq_rs_log_packet_ct_entry(const nfq_rs_log_packet *pkt, nfq_rs_ct_entry *out);
+
+/**
+ * Conntrack info (`enum ip_conntrack_info`, flag `NFQ_RS_LOG_F_CONNTRACK`): 1 if present.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `out` is NULL or writable.
+ */
+int nfq_rs_log_packet_ct_info(const nfq_rs_log_packet *pkt, uint32_t *out);
+
+/**
+ * VLAN tag (bridge and netdev families): 1 with protocol and TCI if present, 0 if absent.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `proto`/`tci` are NULL or writable.
+ */
+int nfq_rs_log_packet_vlan(const nfq_rs_log_packet *pkt, uint16_t *proto, uint16_t *tci);
+
+/**
+ * The whole layer-2 header (bridge and netdev families): 1 with pointer and length, else 0.
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `data`/`len` are NULL or writable.
+ */
+int nfq_rs_log_packet_l2hdr(const nfq_rs_log_packet *pkt, const uint8_t **data, size_t *len);
 
 #ifdef __cplusplus
 }  // extern "C"

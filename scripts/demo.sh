@@ -4,6 +4,8 @@
 #   2. printer on NFQUEUE 0: UDP datagrams to 127.0.0.1:5353, one line per packet, all arrive;
 #   3. filter on NFQUEUE 1: drops port 7001 (nothing arrives), marks port 7002 (arrives, and
 #      an iptables `-m mark` rule counts it), accepts port 7003.
+#   4. nflog_print on NFLOG group 5: UDP datagrams to 127.0.0.1:5514 logged with a prefix at
+#      OUTPUT and INPUT, one line per logged packet.
 # The namespace and the background processes are removed on any exit. The host's firewall is
 # never touched. Every wait is bounded.
 set -euo pipefail
@@ -34,6 +36,7 @@ stage_install
 mkdir -p "$OUT"
 cc_pc "$OUT/printer" "$ROOT/examples-c/printer.c" -O2
 cc_pc "$OUT/filter" "$ROOT/examples-c/filter.c" -O2
+cc_pc "$OUT/nflog_print" "$ROOT/examples-c/nflog_print.c" -O2
 cc -std=c11 -O2 -Wall -Wextra -Werror "$ROOT/tests/c/udptool.c" -o "$OUT/udptool"
 echo "pkg-config libnfq_rs: $(pkg-config --cflags --libs libnfq_rs)"
 
@@ -88,5 +91,27 @@ grep -q "^port 7003: $N_EACH/$N_EACH received" "$OUT/recv2.log" || fail "accepte
 [ "$(grep -c 'verdict=DROP$' "$OUT/filter.log")" -eq "$N_EACH" ] || fail "filter did not drop $N_EACH packets"
 [ "$marked" -eq "$N_EACH" ] || fail "mark rule counted $marked packets, expected $N_EACH"
 echo "OK: port 7001 dropped (0 arrived), port 7002 marked ($marked counted by -m mark), port 7003 accepted"
+
+# ---------------------------------------------------------------------------------------
+step "3. nflog_print on NFLOG group 5: $N_PRINT UDP datagrams to 127.0.0.1:5514, logged at OUTPUT and INPUT"
+ns_ipt "$NS" -A OUTPUT -p udp --dport 5514 -j NFLOG --nflog-group 5 --nflog-prefix demo-out
+ns_ipt "$NS" -A INPUT -p udp --dport 5514 -j NFLOG --nflog-group 5 --nflog-prefix demo-in
+echo "rules: iptables -A OUTPUT -p udp --dport 5514 -j NFLOG --nflog-group 5 --nflog-prefix demo-out"
+echo "       iptables -A INPUT  -p udp --dport 5514 -j NFLOG --nflog-group 5 --nflog-prefix demo-in"
+
+# Run inside the namespace, so that interface names resolve there.
+bg_start LPID timeout 20 ip netns exec "$NS" "$OUT/nflog_print" --count $((2 * N_PRINT)) 5 >"$OUT/nflog.log" 2>&1
+wait_for "$OUT/nflog.log" 'listening on NFLOG group 5' 10 || { cat "$OUT/nflog.log"; fail "nflog_print did not start"; }
+ns_exec "$NS" "$OUT/udptool" --timeout 3000 --tag demo 5514:"$N_PRINT" >"$OUT/recv3.log"
+rc=0
+wait_pid "$LPID" 10 || rc=$?
+sed 's/^/  | /' "$OUT/nflog.log"
+[ "$rc" -eq 0 ] || fail "nflog_print exited with status $rc"
+outs=$(grep -cE '^demo-out: in=- out=lo 127\.0\.0\.1:[0-9]+ -> 127\.0\.0\.1:5514 udp ' "$OUT/nflog.log" || true)
+ins=$(grep -cE '^demo-in: in=lo out=- 127\.0\.0\.1:[0-9]+ -> 127\.0\.0\.1:5514 udp ' "$OUT/nflog.log" || true)
+[ "$outs" -eq "$N_PRINT" ] || fail "nflog_print printed $outs demo-out lines, expected $N_PRINT"
+[ "$ins" -eq "$N_PRINT" ] || fail "nflog_print printed $ins demo-in lines, expected $N_PRINT"
+grep -q "^port 5514: $N_PRINT/$N_PRINT received" "$OUT/recv3.log" || fail "not every logged datagram arrived"
+echo "OK: $outs OUTPUT and $ins INPUT log lines with prefix, interfaces, addresses and ports"
 
 step "demo passed (namespace $NS is removed on exit)"

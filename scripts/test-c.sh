@@ -17,6 +17,10 @@
 #   ct-api-valgrind  ct_test under valgrind
 #   ct-events        examples-c/ct_events.c under ASan+UBSan prints the same lines as
 #                    `conntrack -E` (conntrack-tools) for the same UDP and TCP traffic
+#   log-api          tests/c/log_test.c (nfq_rs_log_*, NFLOG) under ASan+UBSan
+#   log-api-valgrind log_test under valgrind
+#   nflog-print      examples-c/nflog_print.c under ASan+UBSan: one line per logged packet with
+#                    prefix, interfaces, addresses, ports, mark and uid; stopped by SIGTERM
 #
 # Needs root. Never touches the host namespace's firewall; every namespace has a unique name
 # and is deleted even on failure; every wait is bounded. Ends with "C tests: N passed, M failed"
@@ -105,6 +109,9 @@ build_all() {
     cc_pc "$OUT/ct_test-asan" "$ROOT/tests/c/ct_test.c" "${SAN_FLAGS[@]}" -I"$ROOT/tests/c" & pids+=($!)
     cc_pc "$OUT/ct_test" "$ROOT/tests/c/ct_test.c" -O1 -I"$ROOT/tests/c" & pids+=($!)
     cc_pc "$OUT/ct_events-asan" "$ROOT/examples-c/ct_events.c" "${SAN_FLAGS[@]}" & pids+=($!)
+    cc_pc "$OUT/log_test-asan" "$ROOT/tests/c/log_test.c" "${SAN_FLAGS[@]}" -I"$ROOT/tests/c" & pids+=($!)
+    cc_pc "$OUT/log_test" "$ROOT/tests/c/log_test.c" -O1 -I"$ROOT/tests/c" & pids+=($!)
+    cc_pc "$OUT/nflog_print-asan" "$ROOT/examples-c/nflog_print.c" "${SAN_FLAGS[@]}" & pids+=($!)
     # Plain builds for valgrind
     cc_pc "$OUT/printer" "$ROOT/examples-c/printer.c" -O2 & pids+=($!)
     cc_pc "$OUT/api_test" "$ROOT/tests/c/api_test.c" -O1 -DNFQ_RS_EXPECTED_VERSION="\"$ver\"" \
@@ -290,6 +297,43 @@ t_ct_events() {
     expect "no overflow or malformed event" grep -q 'overflows 0, malformed 0' "$OUT/$ns.ours.err"
 }
 
+t_log_api() {
+    local ns
+    ns_new ns logapi
+    timeout 60 "$OUT/log_test-asan" "$ns"
+}
+
+t_log_api_valgrind() {
+    local ns
+    ns_new ns logvg
+    timeout 120 "${VALGRIND[@]}" "$OUT/log_test" "$ns"
+}
+
+# nflog_print inside the namespace (interface names resolve there) on UDP traffic logged at
+# OUTPUT (marked) and INPUT; stopped by SIGTERM after the lines appeared.
+t_nflog_print() {
+    local ns pid rc=0 f
+    ns_new ns nflog
+    ns_ipt "$ns" -t mangle -A OUTPUT -p udp --dport 5454 -j MARK --set-mark 0x2a
+    ns_ipt "$ns" -A OUTPUT -p udp --dport 5454 -j NFLOG --nflog-group 9 --nflog-prefix np-out
+    ns_ipt "$ns" -A INPUT -p udp --dport 5454 -j NFLOG --nflog-group 9 --nflog-prefix np-in
+    f=$OUT/$ns.nflog
+    bg_start pid bash -c 'exec "$@"' _ timeout 30 ip netns exec "$ns" "$OUT/nflog_print-asan" 9 >"$f" 2>&1
+    wait_for "$f" 'listening on NFLOG group 9' 10 || { cat "$f"; return 1; }
+    ns_exec "$ns" "$OUT/udptool" --timeout 2000 5454:3 >"$OUT/$ns.recv"
+    for _ in $(seq 1 40); do [ "$(count_lines "$f" '^np-in: ')" -ge 3 ] && break; sleep 0.05; done
+    kill -TERM "$pid"
+    wait_pid "$pid" 10 || rc=$?
+    cat "$f" "$OUT/$ns.recv"
+    expect "nflog_print exited 0 after SIGTERM (got $rc)" test "$rc" -eq 0
+    expect "3 OUTPUT lines with prefix, interfaces, addresses, ports, mark, uid" test "$(count_lines "$f" \
+        '^np-out: in=- out=lo 127\.0\.0\.1:[0-9]+ -> 127\.0\.0\.1:5454 udp mark=0x2a uid=0 len=[0-9]+$')" -eq 3
+    expect "3 INPUT lines" test "$(count_lines "$f" '^np-in: in=lo out=- 127\.0\.0\.1:[0-9]+ -> 127\.0\.0\.1:5454 udp ')" -eq 3
+    expect "counters: 6 messages, no errors" \
+        grep -qE '^nflog_print: 6 messages in [0-9]+ datagrams, callback errors 0, overflows 0, kernel drops 0$' "$f"
+    expect "all 3 datagrams arrived" grep -q '^port 5454: 3/3 received' "$OUT/$ns.recv"
+}
+
 # ---------------------------------------------------------------------------------------
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -323,6 +367,9 @@ run_test api-static t_api_static
 run_test ct-api t_ct_api
 run_test ct-events t_ct_events
 run_test ct-api-valgrind t_ct_api_valgrind
+run_test log-api t_log_api
+run_test nflog-print t_nflog_print
+run_test log-api-valgrind t_log_api_valgrind
 
 echo "C tests: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

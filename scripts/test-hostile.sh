@@ -41,6 +41,7 @@ result "build" "$rc" "$OUT/build.log"
 if [ "$rc" -eq 0 ]; then
     ns_new ns hostile
     ns_ipt "$ns" -A OUTPUT -p udp --dport 9960 -j NFQUEUE --queue-num 95
+    ns_ipt "$ns" -A OUTPUT -p udp --dport 9961 -j NFLOG --nflog-group 95
     rc=0
     timeout 120 ip netns exec "$ns" "$OUT/hostile" 95 9960 >"$OUT/hostile.log" 2>&1 || rc=$?
     grep '^hostile:' "$OUT/hostile.log" || true

@@ -16,6 +16,9 @@ The library is found through $NFQ_RS_LIBRARY (a full path), then next to this pa
 Conntrack: ``pkt.conntrack`` decodes a packet's connection; ``nfq_rs.conntrack.Table`` dumps,
 reads, changes and deletes entries of the conntrack table (ctnetlink).
 
+NFLOG: ``nfq_rs.Log(group)`` receives what iptables/nft ``NFLOG`` rules log, as ``LogPacket``
+objects (prefix, interfaces, mark, uid, payload, ...).
+
 For scripts written for the PyPI ``netfilterqueue`` package: ``from nfq_rs.compat import
 NetfilterQueue``.
 """
@@ -45,6 +48,7 @@ from ._lib import (
 )
 from . import conntrack
 from .conntrack import Conntrack, CtInfo
+from .log import Log, LogPacket
 from .queue import (
     ACCEPT,
     COPY_META,
@@ -77,6 +81,8 @@ __all__ = [
     "Pool",
     "Queue",
     "queue_verdict",
+    "Log",
+    "LogPacket",
     "conntrack",
     "Conntrack",
     "CtInfo",

@@ -132,6 +132,18 @@ KSTAT_NAMES = (
 )
 
 CALLBACK = CFUNCTYPE(c_int32, c_void_p, c_void_p)
+# nfq_rs_log_callback(const nfq_rs_log_packet *pkt, void *user)
+LOG_CALLBACK = CFUNCTYPE(c_int32, c_void_p, c_void_p)
+
+NFQ_RS_LOG_F_SEQ = 1
+NFQ_RS_LOG_F_SEQ_GLOBAL = 2
+NFQ_RS_LOG_F_CONNTRACK = 4
+NFQ_RS_LOG_MAX_COPY_RANGE = 65531
+NFQ_RS_LOG_MAX_NLBUFSIZ = 131072
+# NFLOG library counters, in NFQ_RS_LOG_STAT_* order.
+LOG_STAT_NAMES = ("packets_received", "datagrams", "enobufs", "truncated", "parse_errors", "callback_errors")
+# NFLOG kernel values of a group, in NFQ_RS_LOG_KSTAT_* order.
+LOG_KSTAT_NAMES = ("portid", "qlen", "copy_mode", "copy_range", "flush_timeout")
 # nfq_rs_ct_callback(event, const nfq_rs_ct_entry *ct, const nfq_rs_ct_exp *exp, void *user)
 CT_CALLBACK = CFUNCTYPE(c_int32, c_uint32, c_void_p, c_void_p, c_void_p)
 
@@ -275,6 +287,70 @@ _CT_PROTOTYPES = {
     "nfq_rs_ct_delete": (c_int, [c_void_p, c_void_p]),
     "nfq_rs_ct_flush": (c_int, [c_void_p, c_uint8]),
     "nfq_rs_ct_stats": (c_int, [c_void_p, _PU32, _PU32]),
+}
+
+# The NFLOG part of the C API (nfq_rs_log_*), declared on first use (log_lib()).
+_LOG_PROTOTYPES = {
+    "nfq_rs_log_config_new": (c_void_p, [c_uint16]),
+    "nfq_rs_log_config_new_unbound": (c_void_p, []),
+    "nfq_rs_log_config_free": (None, [c_void_p]),
+    "nfq_rs_log_config_add_group": (c_int, [c_void_p, c_uint16]),
+    "nfq_rs_log_config_set_copy_mode": (c_int, [c_void_p, c_int, c_uint32]),
+    "nfq_rs_log_config_set_nlbufsiz": (c_int, [c_void_p, c_uint32]),
+    "nfq_rs_log_config_set_timeout": (c_int, [c_void_p, c_uint32]),
+    "nfq_rs_log_config_set_threshold": (c_int, [c_void_p, c_uint32]),
+    "nfq_rs_log_config_set_flags": (c_int, [c_void_p, c_uint16]),
+    "nfq_rs_log_config_set_rcvbuf": (c_int, [c_void_p, c_size_t]),
+    "nfq_rs_log_config_set_no_enobufs": (c_int, [c_void_p, c_int]),
+    "nfq_rs_log_config_set_batch": (c_int, [c_void_p, c_uint32]),
+    "nfq_rs_log_config_set_netns_path": (c_int, [c_void_p, c_char_p]),
+    "nfq_rs_log_config_set_netns_fd": (c_int, [c_void_p, c_int]),
+    "nfq_rs_log_open": (c_int, [c_void_p, LOG_CALLBACK, c_void_p, _PPTR]),
+    "nfq_rs_log_close": (None, [c_void_p]),
+    "nfq_rs_log_last_error": (c_int, [c_void_p, c_char_p, c_size_t]),
+    "nfq_rs_log_fd": (c_int, [c_void_p]),
+    "nfq_rs_log_set_callback": (c_int, [c_void_p, LOG_CALLBACK, c_void_p]),
+    "nfq_rs_log_bind": (c_int, [c_void_p, c_uint16]),
+    "nfq_rs_log_unbind": (c_int, [c_void_p, c_uint16]),
+    "nfq_rs_log_bind_pf": (c_int, [c_void_p, c_uint8]),
+    "nfq_rs_log_unbind_pf": (c_int, [c_void_p, c_uint8]),
+    "nfq_rs_log_set_copy_mode": (c_int, [c_void_p, c_uint16, c_int, c_uint32]),
+    "nfq_rs_log_set_nlbufsiz": (c_int, [c_void_p, c_uint16, c_uint32]),
+    "nfq_rs_log_set_timeout": (c_int, [c_void_p, c_uint16, c_uint32]),
+    "nfq_rs_log_set_threshold": (c_int, [c_void_p, c_uint16, c_uint32]),
+    "nfq_rs_log_set_flags": (c_int, [c_void_p, c_uint16, c_uint16]),
+    "nfq_rs_log_set_rcvbuf": (c_int, [c_void_p, c_size_t]),
+    "nfq_rs_log_set_no_enobufs": (c_int, [c_void_p, c_int]),
+    "nfq_rs_log_dispatch": (c_int, [c_void_p, c_int]),
+    "nfq_rs_log_run": (c_int, [c_void_p]),
+    "nfq_rs_log_stop": (None, [c_void_p]),
+    "nfq_rs_log_stat": (c_int, [c_void_p, c_int, _PU64]),
+    "nfq_rs_log_kernel_drops": (c_int, [c_void_p, _PU64]),
+    "nfq_rs_log_kernel_stat": (c_int, [c_void_p, c_uint16, c_int, _PU64]),
+    "nfq_rs_log_packet_family": (c_uint8, [c_void_p]),
+    "nfq_rs_log_packet_group": (c_uint16, [c_void_p]),
+    "nfq_rs_log_packet_hw_protocol": (c_uint16, [c_void_p]),
+    "nfq_rs_log_packet_hook": (c_uint8, [c_void_p]),
+    "nfq_rs_log_packet_prefix": (c_int, [c_void_p, _PPTR, _PSIZE]),
+    "nfq_rs_log_packet_payload": (c_int, [c_void_p, _PPTR, _PSIZE]),
+    "nfq_rs_log_packet_mark": (c_int, [c_void_p, _PU32]),
+    "nfq_rs_log_packet_timestamp": (c_int, [c_void_p, _PU64, _PU64]),
+    "nfq_rs_log_packet_indev": (c_int, [c_void_p, _PU32]),
+    "nfq_rs_log_packet_outdev": (c_int, [c_void_p, _PU32]),
+    "nfq_rs_log_packet_physindev": (c_int, [c_void_p, _PU32]),
+    "nfq_rs_log_packet_physoutdev": (c_int, [c_void_p, _PU32]),
+    "nfq_rs_log_packet_hwaddr": (c_int, [c_void_p, _PPTR, _PSIZE]),
+    "nfq_rs_log_packet_hwtype": (c_int, [c_void_p, _PU16]),
+    "nfq_rs_log_packet_hwlen": (c_int, [c_void_p, _PU16]),
+    "nfq_rs_log_packet_hwheader": (c_int, [c_void_p, _PPTR, _PSIZE]),
+    "nfq_rs_log_packet_uid": (c_int, [c_void_p, _PU32]),
+    "nfq_rs_log_packet_gid": (c_int, [c_void_p, _PU32]),
+    "nfq_rs_log_packet_seq": (c_int, [c_void_p, _PU32]),
+    "nfq_rs_log_packet_seq_global": (c_int, [c_void_p, _PU32]),
+    "nfq_rs_log_packet_ct": (c_int, [c_void_p, _PPTR, _PSIZE]),
+    "nfq_rs_log_packet_ct_info": (c_int, [c_void_p, _PU32]),
+    "nfq_rs_log_packet_vlan": (c_int, [c_void_p, _PU16, _PU16]),
+    "nfq_rs_log_packet_l2hdr": (c_int, [c_void_p, _PPTR, _PSIZE]),
 }
 
 
@@ -425,6 +501,59 @@ def ct_lib() -> ctypes.CDLL:
                     f.argtypes = argtypes
                 _CT_DECLARED = True
     return L
+
+
+_LOG_DECLARED = False
+
+
+def log_lib() -> ctypes.CDLL:
+    """The loaded library with its NFLOG functions (nfq_rs_log_*) declared; an older library
+    without them raises NfqError(NFQ_RS_E_NOTSUP) naming the missing symbol."""
+    global _LOG_DECLARED
+    L = lib()
+    if not _LOG_DECLARED:
+        with _LIB_LOCK:
+            if not _LOG_DECLARED:
+                for name, (restype, argtypes) in _LOG_PROTOTYPES.items():
+                    try:
+                        f = getattr(L, name)
+                    except AttributeError:
+                        raise NfqError(
+                            NFQ_RS_E_NOTSUP,
+                            f"{L._nfq_rs_path} has no {name}: it predates the NFLOG API; rebuild it",
+                            name,
+                        ) from None
+                    f.restype = restype
+                    f.argtypes = argtypes
+                _LOG_DECLARED = True
+    return L
+
+
+def log_last_error(handle=None) -> str:
+    """The last error message of a log handle (or of the calling thread, handle None)."""
+    L = log_lib()
+    buf = ctypes.create_string_buffer(512)
+    n = L.nfq_rs_log_last_error(handle, buf, len(buf))
+    if n >= len(buf):
+        buf = ctypes.create_string_buffer(n + 1)
+        L.nfq_rs_log_last_error(handle, buf, len(buf))
+    return buf.value.decode(errors="replace")
+
+
+def log_error(code: int, call: str = "", handle=None) -> NfqError:
+    """Builds the NfqError for a failed nfq_rs_log_* call made on this thread just now."""
+    msg = log_last_error(None)
+    if not msg and handle is not None:
+        msg = log_last_error(handle)
+    if not msg:
+        msg = strerror(code)
+    return NfqError(code, msg, call)
+
+
+def log_check(rc: int, call: str, handle=None) -> int:
+    if rc < 0:
+        raise log_error(rc, call, handle)
+    return rc
 
 
 def library_path() -> str:

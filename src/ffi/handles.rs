@@ -432,3 +432,130 @@ pub(crate) unsafe fn tuple_ref<'a>(p: *const nfq_rs_ct_tuple) -> Option<&'a Tupl
     // SAFETY: per the contract.
     unsafe { (p as *const Tuple).as_ref() }
 }
+
+// ---------------------------------------------------------------------------------------------
+// NFLOG handles (src/ffi/log.rs)
+
+use crate::nflog::{Config as LogConfig, Log, LogPacket};
+
+/// Opaque: settings for `nfq_rs_log_open`.
+pub struct nfq_rs_log_config {
+    _private: [u8; 0],
+}
+
+/// Opaque: an open netlink socket with its bound NFLOG groups.
+pub struct nfq_rs_log {
+    _private: [u8; 0],
+}
+
+/// Opaque: one logged packet, valid only during the callback that received it.
+pub struct nfq_rs_log_packet {
+    _private: [u8; 0],
+}
+
+/// Callback for each logged packet. Return 0. Any other value reports a failure of the
+/// callback: it is counted (`NFQ_RS_LOG_STAT_CALLBACK_ERRORS`) and becomes the handle's last
+/// error, and the loop goes on (log messages need no answer). To end `nfq_rs_log_run`, call
+/// `nfq_rs_log_stop` (from the callback too).
+pub type nfq_rs_log_callback = Option<unsafe extern "C" fn(pkt: *const nfq_rs_log_packet, user: *mut c_void) -> i32>;
+
+pub(crate) const MAGIC_LOG_CONFIG: u64 = 0x6e66_7172_6c63_6631; // "nfqrlcf1"
+pub(crate) const MAGIC_LOG: u64 = 0x6e66_7172_6c6f_6731; // "nfqrlog1"
+
+/// What a log config handle holds.
+#[repr(C)]
+pub(crate) struct LogConfigBox {
+    pub magic: u64,
+    pub cfg: LogConfig,
+}
+
+/// The user's log callback and its pointer.
+#[derive(Clone, Copy)]
+pub(crate) struct LogUserCb {
+    pub cb: nfq_rs_log_callback,
+    pub user: *mut c_void,
+}
+
+// SAFETY: the user pointer is only handed back to the user's own callback, on the thread that
+// receives (documented in the header); the library never dereferences it.
+unsafe impl Send for LogUserCb {}
+// SAFETY: as above.
+unsafe impl Sync for LogUserCb {}
+
+/// What a log handle holds.
+#[repr(C)]
+pub(crate) struct LogBox {
+    pub magic: u64,
+    pub log: Log,
+    pub cb: Mutex<LogUserCb>,
+}
+
+freed_on_drop!(LogConfigBox, LogBox);
+
+// A log handle is used from several threads at once (nfq_rs_log_stop, counters), so what it
+// holds must be Send and Sync.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<LogBox>();
+};
+
+pub(crate) fn log_config_into_raw(cfg: LogConfig) -> *mut nfq_rs_log_config {
+    Box::into_raw(Box::new(LogConfigBox { magic: MAGIC_LOG_CONFIG, cfg })) as *mut nfq_rs_log_config
+}
+
+/// # Safety
+/// `p` is NULL or came from `log_config_into_raw` and was not freed.
+pub(crate) unsafe fn log_config_ref<'a>(p: *const nfq_rs_log_config) -> Option<&'a LogConfigBox> {
+    // SAFETY: per the contract; the magic check refuses other kinds of handles.
+    unsafe { if is(p, MAGIC_LOG_CONFIG) { (p as *const LogConfigBox).as_ref() } else { None } }
+}
+
+/// # Safety
+/// As for `log_config_ref`, and no other reference to it is alive.
+pub(crate) unsafe fn log_config_mut<'a>(p: *mut nfq_rs_log_config) -> Option<&'a mut LogConfigBox> {
+    // SAFETY: per the contract; the magic check refuses other kinds of handles.
+    unsafe { if is(p, MAGIC_LOG_CONFIG) { (p as *mut LogConfigBox).as_mut() } else { None } }
+}
+
+/// # Safety
+/// `p` is NULL or came from `log_config_into_raw` and was not freed; it is not used afterwards.
+pub(crate) unsafe fn log_config_free(p: *mut nfq_rs_log_config) {
+    // SAFETY: per the contract.
+    if unsafe { is(p, MAGIC_LOG_CONFIG) } {
+        // SAFETY: per the contract, p is a Box<LogConfigBox> we gave out.
+        drop(unsafe { Box::from_raw(p as *mut LogConfigBox) });
+    }
+}
+
+pub(crate) fn log_into_raw(log: Log, cb: LogUserCb) -> *mut nfq_rs_log {
+    Box::into_raw(Box::new(LogBox { magic: MAGIC_LOG, log, cb: Mutex::new(cb) })) as *mut nfq_rs_log
+}
+
+/// # Safety
+/// `p` is NULL or came from `log_into_raw` and was not closed.
+pub(crate) unsafe fn log_ref<'a>(p: *const nfq_rs_log) -> Option<&'a LogBox> {
+    // SAFETY: per the contract; LogBox is Sync, so shared references from many threads are
+    // fine; the magic check refuses other kinds of handles.
+    unsafe { if is(p, MAGIC_LOG) { (p as *const LogBox).as_ref() } else { None } }
+}
+
+/// # Safety
+/// `p` is NULL or came from `log_into_raw`; no other thread uses it any more.
+pub(crate) unsafe fn log_free(p: *mut nfq_rs_log) {
+    // SAFETY: per the contract.
+    if unsafe { is(p, MAGIC_LOG) } {
+        // SAFETY: per the contract, p is a Box<LogBox> we gave out.
+        drop(unsafe { Box::from_raw(p as *mut LogBox) });
+    }
+}
+
+pub(crate) fn log_packet_raw(p: &LogPacket<'_>) -> *const nfq_rs_log_packet {
+    p as *const LogPacket<'_> as *const nfq_rs_log_packet
+}
+
+/// # Safety
+/// `p` is NULL or the packet handle passed to a log callback that is still running.
+pub(crate) unsafe fn log_packet_ref<'a>(p: *const nfq_rs_log_packet) -> Option<&'a LogPacket<'a>> {
+    // SAFETY: per the contract, p points at the live LogPacket on the dispatch stack.
+    unsafe { (p as *const LogPacket<'a>).as_ref() }
+}

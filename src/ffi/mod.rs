@@ -13,9 +13,11 @@ use crate::netlink::{Error, ErrorKind};
 mod api;
 mod ct;
 mod handles;
+mod log;
 
 pub use api::*;
 pub use ct::*;
+pub use log::*;
 
 /// Success.
 pub const NFQ_RS_OK: i32 = 0;

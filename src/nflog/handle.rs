@@ -207,10 +207,15 @@ struct RxState {
     busy: bool,
 }
 
-/// Receive slot for a group buffer of `nlbufsiz` bytes and a copy range of `range`: the kernel
-/// sends datagrams of up to the buffer size, or one message when a single one is larger.
+/// Receive slot for a group buffer of `nlbufsiz` bytes and a copy range of `range`. The kernel
+/// allocates the group's skb for the buffer size (or one message when a single one is larger),
+/// but the allocator rounds that up (`kmalloc_size_roundup`: a power of two above a page, plus
+/// `struct skb_shared_info`), and the kernel fills the skb up to its real tail room before it
+/// sends it. So a datagram can be almost twice `nlbufsiz`: with 8192, 14 KiB datagrams were
+/// seen. The slot is the power of two above the request plus that overhead.
 fn slot_size(nlbufsiz: u32, range: u32) -> usize {
-    (nlbufsiz as usize).max(range as usize + 1024).max(min_nlbufsiz() as usize)
+    let n = (nlbufsiz as usize).max(range as usize + 1024).max(min_nlbufsiz() as usize);
+    (n + 1024).next_power_of_two()
 }
 
 /// A netlink socket with its bound NFLOG groups.
@@ -855,5 +860,17 @@ mod tests {
         assert!(slot_size(131072, 0) >= 131072);
         assert!(slot_size(0, 65531) >= 65531 + 1024);
         assert!(slot_size(0, 0) >= 4096);
+    }
+
+    #[test]
+    fn slot_holds_the_allocators_rounding_of_the_group_buffer() {
+        // The skb for a buffer of n bytes has the tail room of the next power of two above
+        // n + skb_shared_info (about 320 bytes), and the kernel fills all of it.
+        for n in [4096u32, 8192, 16384, 65536, 131072] {
+            let skb = (n as usize + 384).next_power_of_two() - 320;
+            assert!(slot_size(n, 0) >= skb, "nlbufsiz {n}: slot {} < {skb}", slot_size(n, 0));
+        }
+        let one_message: usize = 65531 + 600 + 384;
+        assert!(slot_size(0, 65531) >= one_message.next_power_of_two() - 320);
     }
 }

@@ -3,18 +3,22 @@
  *
  *   - every nfq_rs_* export with NULL handles and NULL pointers;
  *   - every export taking a handle, given a live handle of each other kind (a config where a
- *     queue is expected, a pool where a conntrack entry is expected, ...), and a zeroed heap
+ *     queue is expected, a pool where a conntrack entry is expected, a log handle where a queue
+ *     is expected, ...), and a zeroed heap
  *     block: refused by the handle magic, never misused;
  *   - out-of-range enums, counters, directions and verdicts; an oversize payload (> 65531);
  *   - a callback answering nonsense (not a verdict, stray flag bits, NFQ_RS_FAILED): the
  *     fallback verdict is given and counted, nothing is delivered, nothing stays queued;
+ *   - NFLOG (nfq_rs_log_*): out-of-range copy modes, ranges, buffer sizes, flags, counters; a
+ *     log callback answering non-zero values (each counted as a callback error);
  *   - the libnetfilter_queue drop-in: nfq_* getters with a NULL nfq_data, pktb_* and the
  *     protocol helpers with NULL, nfq_handle_packet with truncated and garbage buffers on an
  *     nfq_open handle, nfq_nlmsg_* with NULL.
  *
  * Each failing call must return its documented failure value (a negative code and a last-error
  * message; NULL; or 0 where the header documents 0 "on error", as for nfq_rs_ct_family).
- * Usage (inside a namespace whose OUTPUT chain queues UDP port PORT to queue QUEUE):
+ * Usage (inside a namespace whose OUTPUT chain queues UDP port PORT to queue QUEUE and logs UDP
+ * port PORT+1 to NFLOG group QUEUE):
  *   hostile_test QUEUE PORT
  * Packet and tuple handles are plain pointers into a callback's stack or an entry (no magic):
  * only NULL is tried for those.
@@ -78,10 +82,10 @@ static void check_last_error(const char *expr, const char *tag)
     } while (0)
 
 /* The live handles of every kind, used as "foreign" handles for each other. */
-enum { K_CFG, K_Q, K_POOL, K_CT, K_EV, K_ENT, K_EXP, K_JUNK, K_COUNT };
+enum { K_CFG, K_Q, K_POOL, K_CT, K_EV, K_ENT, K_EXP, K_LCFG, K_LOG, K_JUNK, K_COUNT };
 static void *g_handles[K_COUNT];
 static const char *g_names[K_COUNT] = {"config", "queue", "pool", "ct", "ct_events", "ct_entry", "ct_exp",
-                                       "zeroed block"};
+                                       "log_config", "log", "zeroed block"};
 
 static const char *foreign_name(const void *h)
 {
@@ -257,6 +261,69 @@ static void null_everywhere(void)
     nfq_rs_ct_events_stop(NULL);
     EXPECT_FAIL(nfq_rs_ct_events_stat(NULL, 0, NULL), "NULL");
     EXPECT_NONNEG(nfq_rs_ct_events_last_error(NULL, NULL, 0), "NULL");
+    /* NFLOG */
+    nfq_rs_log_config_free(NULL);
+    EXPECT_FAIL(nfq_rs_log_config_add_group(NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_log_config_set_copy_mode(NULL, 0, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_log_config_set_nlbufsiz(NULL, 4096), "NULL");
+    EXPECT_FAIL(nfq_rs_log_config_set_timeout(NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_log_config_set_threshold(NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_log_config_set_flags(NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_log_config_set_rcvbuf(NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_log_config_set_no_enobufs(NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_log_config_set_batch(NULL, 1), "NULL");
+    EXPECT_FAIL(nfq_rs_log_config_set_netns_path(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_config_set_netns_fd(NULL, -1), "NULL");
+    EXPECT_FAIL(nfq_rs_log_open(NULL, NULL, NULL, NULL), "NULL");
+    nfq_rs_log *none = (nfq_rs_log *)d_buf;
+    EXPECT_FAIL(nfq_rs_log_open(NULL, NULL, NULL, &none), "NULL config");
+    CHECK(none == NULL, "nfq_rs_log_open clears *out on failure");
+    nfq_rs_log_close(NULL);
+    EXPECT_NONNEG(nfq_rs_log_last_error(NULL, NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_log_fd(NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_set_callback(NULL, NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_bind(NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_log_unbind(NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_log_bind_pf(NULL, 2), "NULL");
+    EXPECT_FAIL(nfq_rs_log_unbind_pf(NULL, 2), "NULL");
+    EXPECT_FAIL(nfq_rs_log_set_copy_mode(NULL, 0, 0, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_log_set_nlbufsiz(NULL, 0, 4096), "NULL");
+    EXPECT_FAIL(nfq_rs_log_set_timeout(NULL, 0, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_log_set_threshold(NULL, 0, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_log_set_flags(NULL, 0, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_log_set_rcvbuf(NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_log_set_no_enobufs(NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_log_dispatch(NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_log_run(NULL), "NULL");
+    nfq_rs_log_stop(NULL);
+    EXPECT_FAIL(nfq_rs_log_stat(NULL, 0, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_kernel_drops(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_kernel_stat(NULL, 0, 0, NULL), "NULL");
+    EXPECT_ZERO(nfq_rs_log_packet_family(NULL), "NULL");
+    EXPECT_ZERO(nfq_rs_log_packet_group(NULL), "NULL");
+    EXPECT_ZERO(nfq_rs_log_packet_hw_protocol(NULL), "NULL");
+    EXPECT_ZERO(nfq_rs_log_packet_hook(NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_prefix(NULL, NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_payload(NULL, NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_mark(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_timestamp(NULL, NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_indev(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_outdev(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_physindev(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_physoutdev(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_hwaddr(NULL, NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_hwtype(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_hwlen(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_hwheader(NULL, NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_uid(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_gid(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_seq(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_seq_global(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_ct(NULL, NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_ct_entry(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_ct_info(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_vlan(NULL, NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_log_packet_l2hdr(NULL, NULL, NULL), "NULL");
 }
 
 static void foreign_handles(void)
@@ -375,6 +442,123 @@ static void foreign_handles(void)
     FOREIGN(K_EV, nfq_rs_ct_events_stop((const nfq_rs_ct_events *)F););
     FOREIGN(K_EV, EXPECT_FAIL(nfq_rs_ct_events_stat((const nfq_rs_ct_events *)F, 0, (void *)d_buf), foreign_name(F)););
     FOREIGN(K_EV, EXPECT_NONNEG(nfq_rs_ct_events_last_error((const nfq_rs_ct_events *)F, d_buf, sizeof d_buf), foreign_name(F)););
+    /* NFLOG */
+    FOREIGN(K_LCFG, nfq_rs_log_config_free((nfq_rs_log_config *)F););
+    FOREIGN(K_LCFG, EXPECT_FAIL(nfq_rs_log_config_add_group((nfq_rs_log_config *)F, 0), foreign_name(F)););
+    FOREIGN(K_LCFG, EXPECT_FAIL(nfq_rs_log_config_set_copy_mode((nfq_rs_log_config *)F, 0, 0), foreign_name(F)););
+    FOREIGN(K_LCFG, EXPECT_FAIL(nfq_rs_log_config_set_nlbufsiz((nfq_rs_log_config *)F, 4096), foreign_name(F)););
+    FOREIGN(K_LCFG, EXPECT_FAIL(nfq_rs_log_config_set_timeout((nfq_rs_log_config *)F, 0), foreign_name(F)););
+    FOREIGN(K_LCFG, EXPECT_FAIL(nfq_rs_log_config_set_threshold((nfq_rs_log_config *)F, 0), foreign_name(F)););
+    FOREIGN(K_LCFG, EXPECT_FAIL(nfq_rs_log_config_set_flags((nfq_rs_log_config *)F, 0), foreign_name(F)););
+    FOREIGN(K_LCFG, EXPECT_FAIL(nfq_rs_log_config_set_rcvbuf((nfq_rs_log_config *)F, 0), foreign_name(F)););
+    FOREIGN(K_LCFG, EXPECT_FAIL(nfq_rs_log_config_set_no_enobufs((nfq_rs_log_config *)F, 0), foreign_name(F)););
+    FOREIGN(K_LCFG, EXPECT_FAIL(nfq_rs_log_config_set_batch((nfq_rs_log_config *)F, 1), foreign_name(F)););
+    FOREIGN(K_LCFG, EXPECT_FAIL(nfq_rs_log_config_set_netns_path((nfq_rs_log_config *)F, d_buf), foreign_name(F)););
+    FOREIGN(K_LCFG, EXPECT_FAIL(nfq_rs_log_config_set_netns_fd((nfq_rs_log_config *)F, -1), foreign_name(F)););
+    FOREIGN(K_LCFG, EXPECT_FAIL(nfq_rs_log_open((const nfq_rs_log_config *)F, NULL, d_buf, (void *)&d_ptr), foreign_name(F)););
+    FOREIGN(K_LOG, nfq_rs_log_close((nfq_rs_log *)F););
+    FOREIGN(K_LOG, EXPECT_NONNEG(nfq_rs_log_last_error((const nfq_rs_log *)F, d_buf, sizeof d_buf), foreign_name(F)););
+    FOREIGN(K_LOG, EXPECT_FAIL(nfq_rs_log_fd((const nfq_rs_log *)F), foreign_name(F)););
+    FOREIGN(K_LOG, EXPECT_FAIL(nfq_rs_log_set_callback((nfq_rs_log *)F, NULL, d_buf), foreign_name(F)););
+    FOREIGN(K_LOG, EXPECT_FAIL(nfq_rs_log_bind((nfq_rs_log *)F, 0), foreign_name(F)););
+    FOREIGN(K_LOG, EXPECT_FAIL(nfq_rs_log_unbind((nfq_rs_log *)F, 0), foreign_name(F)););
+    FOREIGN(K_LOG, EXPECT_FAIL(nfq_rs_log_bind_pf((nfq_rs_log *)F, 2), foreign_name(F)););
+    FOREIGN(K_LOG, EXPECT_FAIL(nfq_rs_log_unbind_pf((nfq_rs_log *)F, 2), foreign_name(F)););
+    FOREIGN(K_LOG, EXPECT_FAIL(nfq_rs_log_set_copy_mode((nfq_rs_log *)F, 0, 0, 0), foreign_name(F)););
+    FOREIGN(K_LOG, EXPECT_FAIL(nfq_rs_log_set_nlbufsiz((nfq_rs_log *)F, 0, 4096), foreign_name(F)););
+    FOREIGN(K_LOG, EXPECT_FAIL(nfq_rs_log_set_timeout((nfq_rs_log *)F, 0, 0), foreign_name(F)););
+    FOREIGN(K_LOG, EXPECT_FAIL(nfq_rs_log_set_threshold((nfq_rs_log *)F, 0, 0), foreign_name(F)););
+    FOREIGN(K_LOG, EXPECT_FAIL(nfq_rs_log_set_flags((nfq_rs_log *)F, 0, 0), foreign_name(F)););
+    FOREIGN(K_LOG, EXPECT_FAIL(nfq_rs_log_set_rcvbuf((nfq_rs_log *)F, 0), foreign_name(F)););
+    FOREIGN(K_LOG, EXPECT_FAIL(nfq_rs_log_set_no_enobufs((nfq_rs_log *)F, 0), foreign_name(F)););
+    FOREIGN(K_LOG, EXPECT_FAIL(nfq_rs_log_dispatch((nfq_rs_log *)F, 0), foreign_name(F)););
+    FOREIGN(K_LOG, EXPECT_FAIL(nfq_rs_log_run((nfq_rs_log *)F), foreign_name(F)););
+    FOREIGN(K_LOG, nfq_rs_log_stop((nfq_rs_log *)F););
+    FOREIGN(K_LOG, EXPECT_FAIL(nfq_rs_log_stat((const nfq_rs_log *)F, 0, (void *)d_buf), foreign_name(F)););
+    FOREIGN(K_LOG, EXPECT_FAIL(nfq_rs_log_kernel_drops((const nfq_rs_log *)F, (void *)d_buf), foreign_name(F)););
+    FOREIGN(K_LOG, EXPECT_FAIL(nfq_rs_log_kernel_stat((const nfq_rs_log *)F, 0, 0, (void *)d_buf), foreign_name(F)););
+    FOREIGN(K_ENT, EXPECT_FAIL(nfq_rs_log_packet_ct_entry(NULL, (nfq_rs_ct_entry *)F), foreign_name(F)););
+}
+
+/* NFLOG: out-of-range values on a config and an open handle. */
+static void log_bad_values(nfq_rs_log_config *lcfg, nfq_rs_log *log, uint16_t group)
+{
+    uint64_t v = 0;
+    nfq_rs_log_config *unbound = nfq_rs_log_config_new_unbound();
+    EXPECT_FAIL(nfq_rs_log_config_set_copy_mode(unbound, 99, 0), "copy mode 99 on an unbound log config");
+    nfq_rs_log_config_free(unbound);
+    EXPECT_FAIL(nfq_rs_log_config_set_copy_mode(lcfg, 3, 0), "log copy mode 3");
+    EXPECT_FAIL(nfq_rs_log_config_set_copy_mode(lcfg, INT32_MIN, 0), "log copy mode INT32_MIN");
+    EXPECT_FAIL(nfq_rs_log_config_set_copy_mode(lcfg, NFQ_RS_COPY_PACKET, UINT32_MAX), "log copy range UINT32_MAX");
+    EXPECT_FAIL(nfq_rs_log_config_set_nlbufsiz(lcfg, 0), "nlbufsiz 0");
+    EXPECT_FAIL(nfq_rs_log_config_set_nlbufsiz(lcfg, UINT32_MAX), "nlbufsiz UINT32_MAX");
+    EXPECT_FAIL(nfq_rs_log_config_set_flags(lcfg, 0xffff), "log flags 0xffff");
+    EXPECT_FAIL(nfq_rs_log_config_set_batch(lcfg, 0), "log batch 0");
+    EXPECT_FAIL(nfq_rs_log_config_set_batch(lcfg, UINT32_MAX), "log batch UINT32_MAX");
+    EXPECT_FAIL(nfq_rs_log_config_set_netns_fd(lcfg, INT32_MIN), "log netns fd INT32_MIN");
+    EXPECT_FAIL(nfq_rs_log_config_set_netns_path(lcfg, ""), "empty log netns path");
+    EXPECT_FAIL(nfq_rs_log_open(lcfg, NULL, NULL, NULL), "log open with NULL out");
+    EXPECT_FAIL(nfq_rs_log_set_copy_mode(log, group, 7, 0), "log copy mode 7");
+    EXPECT_FAIL(nfq_rs_log_set_copy_mode(log, group, NFQ_RS_COPY_PACKET, 65532), "log copy range 65532");
+    EXPECT_FAIL(nfq_rs_log_set_nlbufsiz(log, group, 0), "handle nlbufsiz 0");
+    EXPECT_FAIL(nfq_rs_log_set_nlbufsiz(log, group, 131073), "handle nlbufsiz 131073");
+    EXPECT_FAIL(nfq_rs_log_set_flags(log, group, 0x8000), "handle flags 0x8000");
+    EXPECT_FAIL(nfq_rs_log_stat(log, 99, &v), "log counter 99");
+    EXPECT_FAIL(nfq_rs_log_stat(log, -1, &v), "log counter -1");
+    EXPECT_FAIL(nfq_rs_log_stat(log, 0, NULL), "log counter into NULL");
+    EXPECT_FAIL(nfq_rs_log_kernel_stat(log, group, 42, &v), "log kernel value 42");
+    EXPECT_FAIL(nfq_rs_log_kernel_stat(log, group, 0, NULL), "log kernel value into NULL");
+    EXPECT_FAIL(nfq_rs_log_kernel_stat(log, (uint16_t)(group + 7), 0, &v), "kernel value of an unbound group");
+    EXPECT_FAIL(nfq_rs_log_kernel_drops(log, NULL), "kernel drops into NULL");
+    EXPECT_FAIL(nfq_rs_log_unbind(log, (uint16_t)(group + 7)), "unbinding a group never bound");
+    EXPECT_FAIL(nfq_rs_log_set_timeout(log, (uint16_t)(group + 7), 1), "timeout of an unbound group");
+    EXPECT_FAIL(nfq_rs_log_bind(log, group), "binding the same group twice");
+    EXPECT_FAIL(nfq_rs_log_bind_pf(log, 255), "bind_pf of family 255");
+    EXPECT_FAIL(nfq_rs_log_set_callback(log, NULL, NULL) == 0 ? nfq_rs_log_dispatch(log, 0) : 0, "dispatch without a callback");
+    char msg[512];
+    nfq_rs_log_last_error(log, msg, sizeof msg);
+    CHECK(strstr(msg, "no callback") != NULL, "the log handle's last error explains: %s", msg);
+    CHECK(nfq_rs_log_fd(log) >= 0, "log handle intact");
+}
+
+/* NFLOG callback answers other than 0, and hostile use inside the callback. */
+static const int LOG_NONSENSE[] = {1, -1, 12345, INT32_MIN, 0x7fffffff};
+#define N_LOG_NONSENSE ((int)(sizeof LOG_NONSENSE / sizeof LOG_NONSENSE[0]))
+static int g_log_seen = 0;
+
+static int log_nonsense_cb(const nfq_rs_log_packet *pkt, void *user)
+{
+    (void)user;
+    CHECK(nfq_rs_log_packet_prefix(pkt, NULL, NULL) >= 0, "NULL outs are allowed");
+    CHECK(nfq_rs_log_packet_payload(pkt, NULL, NULL) == 1, "payload present, NULL outs");
+    CHECK(nfq_rs_log_packet_timestamp(pkt, NULL, NULL) >= 0 && nfq_rs_log_packet_vlan(pkt, NULL, NULL) >= 0,
+          "NULL outs");
+    CHECK(nfq_rs_log_packet_hwaddr(pkt, NULL, NULL) >= 0 && nfq_rs_log_packet_hwheader(pkt, NULL, NULL) >= 0,
+          "NULL outs");
+    CHECK(nfq_rs_log_packet_ct_entry(pkt, NULL) < 0, "ct entry into NULL");
+    CHECK(nfq_rs_log_packet_ct_entry(pkt, (nfq_rs_ct_entry *)g_handles[K_LCFG]) < 0, "ct entry into a log config");
+    CHECK(nfq_rs_log_packet_ct_entry(pkt, (nfq_rs_ct_entry *)g_handles[K_JUNK]) < 0, "ct entry into a zeroed block");
+    return LOG_NONSENSE[g_log_seen++ % N_LOG_NONSENSE];
+}
+
+static void log_nonsense_answers(nfq_rs_log *log, uint16_t port)
+{
+    int tx = ns_udp_socket(NULL, 0);
+    CHECK(tx >= 0, "udp socket");
+    CHECK_RC(nfq_rs_log_set_callback(log, log_nonsense_cb, NULL), 0);
+    for (int i = 0; i < N_LOG_NONSENSE; i++) udp_send(tx, port, "nonsense", 8);
+    long long end = now_ms() + 3000;
+    while (g_log_seen < N_LOG_NONSENSE && now_ms() < end) nfq_rs_log_dispatch(log, 50);
+    uint64_t received = 0, cb_errors = 0;
+    nfq_rs_log_stat(log, NFQ_RS_LOG_STAT_PACKETS_RECEIVED, &received);
+    nfq_rs_log_stat(log, NFQ_RS_LOG_STAT_CALLBACK_ERRORS, &cb_errors);
+    CHECK(g_log_seen == N_LOG_NONSENSE, "log callback ran %d times", g_log_seen);
+    CHECK(received == (uint64_t)N_LOG_NONSENSE, "log messages %llu", (unsigned long long)received);
+    CHECK(cb_errors == (uint64_t)N_LOG_NONSENSE, "log callback errors %llu", (unsigned long long)cb_errors);
+    char msg[512];
+    nfq_rs_log_last_error(log, msg, sizeof msg);
+    CHECK(strstr(msg, "callback reported a failure") != NULL, "last error explains: %s", msg);
+    close(tx);
 }
 
 static void bad_values(nfq_rs_config *cfg, nfq_rs_queue *q, uint16_t queue)
@@ -635,7 +819,12 @@ int main(int argc, char **argv)
     nfq_rs_ct_events *ev = NULL;
     CHECK_RC(nfq_rs_ct_events_open(NULL, NFQ_RS_CT_EV_NEW, &ev), 0);
     void *junk = calloc(1, 256);
-    void *hs[K_COUNT] = {cfg, q, pool, ct, ev, nfq_rs_ct_entry_new(), nfq_rs_ct_exp_new(), junk};
+    /* NFLOG: group QUEUE, logging UDP to PORT+1 (the script adds the rule). */
+    nfq_rs_log_config *lcfg = nfq_rs_log_config_new(queue);
+    nfq_rs_log *log = NULL;
+    CHECK_RC(nfq_rs_log_config_set_threshold(lcfg, 1), 0);
+    CHECK_RC(nfq_rs_log_open(lcfg, NULL, NULL, &log), 0);
+    void *hs[K_COUNT] = {cfg, q, pool, ct, ev, nfq_rs_ct_entry_new(), nfq_rs_ct_exp_new(), lcfg, log, junk};
     memcpy(g_handles, hs, sizeof hs);
     for (int i = 0; i < K_COUNT; i++)
         if (!g_handles[i]) {
@@ -647,11 +836,16 @@ int main(int argc, char **argv)
     foreign_handles();
     bad_values(cfg, q, queue);
     nonsense_answers(q, queue, port);
+    log_bad_values(lcfg, log, queue);
+    log_nonsense_answers(log, (uint16_t)(port + 1));
     compat_nulls();
     compat_garbage();
 
     /* Every handle still works after all that. */
     CHECK(nfq_rs_fd(q) >= 0 && nfq_rs_pool_size(pool) == 2 && nfq_rs_ct_events_fd(ev) >= 0, "handles intact");
+    CHECK(nfq_rs_log_fd(log) >= 0, "log handle intact");
+    nfq_rs_log_close(log);
+    nfq_rs_log_config_free(lcfg);
     uint32_t entries = 0, max_entries = 0;
     CHECK_RC(nfq_rs_ct_stats(ct, &entries, &max_entries), 0);
     nfq_rs_pool_free(pool);
