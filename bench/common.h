@@ -246,6 +246,53 @@ static inline void meter_join(struct meter *m)
     pthread_join(m->thread, NULL);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Drain mode (NFLOG): the consumer binds its group, prints "ready", and waits until the file
+ * --go names exists, while the sender logs a bounded number of packets into its (large) receive
+ * buffer. Then it handles the whole backlog as fast as it can, never waiting for the kernel:
+ * what it measures is the consumer's own cost per message when it is the bottleneck. It stops
+ * after a receive found nothing for 100 ms and prints the same result line as the meter:
+ * messages, the time from its first receive to the last message handled, its CPU time. */
+
+struct drain {
+    double t0, u0, t_last;
+};
+
+static inline void drain_wait_go(const char *go)
+{
+    for (double start = now_s(); now_s() - start < 60;) {
+        FILE *f = fopen(go, "r");
+        if (f) {
+            fclose(f);
+            return;
+        }
+        sleep_s(0.001);
+    }
+    fprintf(stderr, "drain: %s did not appear within 60 s\n", go);
+    exit(1);
+}
+
+static inline void drain_start(struct drain *d)
+{
+    d->t0 = d->t_last = now_s();
+    d->u0 = cpu_s();
+}
+
+/* After each receive that handled messages (a vDSO clock read, no system call). */
+static inline void drain_mark(struct drain *d)
+{
+    d->t_last = now_s();
+}
+
+static inline void drain_report(const struct drain *d)
+{
+    uint64_t n = __atomic_load_n(&meter_count, __ATOMIC_RELAXED);
+    double secs = d->t_last - d->t0, cpu = cpu_s() - d->u0;
+    printf("result packets=%llu seconds=%.6f pps=%.1f cpu=%.6f kcpu=0 pps_per_cpu=%.1f\n", (unsigned long long)n,
+           secs, secs > 0 ? (double)n / secs : 0.0, cpu, cpu > 0 ? (double)n / cpu : 0.0);
+    fflush(stdout);
+}
+
 /* Common consumer options: --queue A[:B] --rcvbuf BYTES --warmup S --seconds S --first-wait S */
 struct copts {
     unsigned q_first, q_last;
@@ -254,6 +301,7 @@ struct copts {
     double warmup, window, first_wait;
     const char *dump;
     unsigned dump_count;
+    const char *go; /* drain mode: start when this file exists */
 };
 
 static inline void copts_default(struct copts *o)
@@ -286,6 +334,8 @@ static inline int copts_parse(struct copts *o, int argc, char **argv, int *i)
         o->first_wait = atof(v);
     } else if (!strcmp(a, "--dump")) {
         o->dump = v;
+    } else if (!strcmp(a, "--go")) {
+        o->go = v;
     } else if (!strcmp(a, "--dump-count")) {
         o->dump_count = (unsigned)strtoul(v, NULL, 0);
     } else {

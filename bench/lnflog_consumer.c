@@ -4,7 +4,7 @@
  * the nfq-rs drop-in (PKG_CONFIG_PATH=.../nfq_rs/compat/pkgconfig).
  *
  *   lnflog_consumer --group G [--range BYTES] [--nlbufsiz BYTES] [--qthresh N] [--timeout CS]
- *                   [--rcvbuf BYTES] [--warmup S] [--seconds S]
+ *                   [--rcvbuf BYTES] [--warmup S] [--seconds S] [--go FILE]
  *
  * The pattern of libnetfilter_log's own example (and ulogd's NFLOG input): nflog_open,
  * nflog_bind_group, nflog_set_mode(COPY_PACKET), the buffer, threshold and timeout setters,
@@ -81,14 +81,39 @@ int main(int argc, char **argv)
     struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 
+    static char buf[131072 + 65536] __attribute__((aligned(8)));
+    unsigned long long enobufs = 0;
+    if (o.go) {
+        struct drain d;
+        printf("ready group %u rcvbuf=%u (drain)\n", o.q_first, got);
+        fflush(stdout);
+        drain_wait_go(o.go);
+        drain_start(&d);
+        for (;;) {
+            int rv = (int)recv(fd, buf, sizeof buf, 0);
+            if (rv >= 0) {
+                nflog_handle_packet(h, buf, rv);
+                drain_mark(&d);
+            } else if (errno == ENOBUFS) {
+                enobufs++;
+            } else if (errno == EAGAIN) {
+                break;
+            } else if (errno != EINTR) {
+                die("lnflog_consumer", "recv");
+            }
+        }
+        drain_report(&d);
+        printf("enobufs=%llu bytes=%llu\n", enobufs, g_bytes);
+        nflog_close(h);
+        return 0;
+    }
+
     struct meter m = {.first_wait = o.first_wait, .warmup = o.warmup, .window = o.window,
                       .q_first = 70000, .q_last = 70000, .stop = stop_nothing};
     printf("ready group %u rcvbuf=%u\n", o.q_first, got);
     fflush(stdout);
     if (meter_start(&m)) return 1;
 
-    static char buf[131072 + 65536] __attribute__((aligned(8)));
-    unsigned long long enobufs = 0;
     while (!meter_done) {
         int rv = (int)recv(fd, buf, sizeof buf, 0);
         if (rv >= 0) {

@@ -759,6 +759,66 @@
 #define NFQ_RS_LOG_KSTAT_FLUSH_TIMEOUT 4
 
 /**
+ * `nfq_rs_log_packet_info.present` bit: `mark` is set.
+ */
+#define NFQ_RS_LOG_INFO_MARK (1 << 0)
+
+/**
+ * `present` bit: `indev`.
+ */
+#define NFQ_RS_LOG_INFO_INDEV (1 << 1)
+
+/**
+ * `present` bit: `outdev`.
+ */
+#define NFQ_RS_LOG_INFO_OUTDEV (1 << 2)
+
+/**
+ * `present` bit: `physindev`.
+ */
+#define NFQ_RS_LOG_INFO_PHYSINDEV (1 << 3)
+
+/**
+ * `present` bit: `physoutdev`.
+ */
+#define NFQ_RS_LOG_INFO_PHYSOUTDEV (1 << 4)
+
+/**
+ * `present` bit: `uid`.
+ */
+#define NFQ_RS_LOG_INFO_UID (1 << 5)
+
+/**
+ * `present` bit: `gid`.
+ */
+#define NFQ_RS_LOG_INFO_GID (1 << 6)
+
+/**
+ * `present` bit: `seq`.
+ */
+#define NFQ_RS_LOG_INFO_SEQ (1 << 7)
+
+/**
+ * `present` bit: `seq_global`.
+ */
+#define NFQ_RS_LOG_INFO_SEQ_GLOBAL (1 << 8)
+
+/**
+ * `present` bit: `timestamp_sec` and `timestamp_usec`.
+ */
+#define NFQ_RS_LOG_INFO_TIMESTAMP (1 << 9)
+
+/**
+ * `present` bit: `prefix` (a rule without a prefix sends an empty one).
+ */
+#define NFQ_RS_LOG_INFO_PREFIX (1 << 10)
+
+/**
+ * `present` bit: `payload`.
+ */
+#define NFQ_RS_LOG_INFO_PAYLOAD (1 << 11)
+
+/**
  * Opaque: settings for `nfq_rs_open`.
  */
 typedef struct nfq_rs_config nfq_rs_config;
@@ -845,6 +905,96 @@ typedef int32_t (*nfq_rs_ct_callback)(uint32_t event,
  * `nfq_rs_log_stop` (from the callback too).
  */
 typedef int32_t (*nfq_rs_log_callback)(const nfq_rs_log_packet *pkt, void *user);
+
+/**
+ * The fields of a log message that most programs read, filled by one call
+ * (`nfq_rs_log_packet_get_info`) instead of one call per field. Its layout is part of the ABI:
+ * fields are only ever appended, and callers pass the size they were built with. An absent
+ * field is 0 (NULL for the pointers) and its `present` bit is clear. The pointers point into
+ * the receive buffer and are valid until the callback returns.
+ */
+typedef struct {
+  /**
+   * `NFQ_RS_LOG_INFO_*` bits: which of the optional fields the kernel sent.
+   */
+  uint32_t present;
+  /**
+   * Packet mark.
+   */
+  uint32_t mark;
+  /**
+   * Input interface index.
+   */
+  uint32_t indev;
+  /**
+   * Output interface index.
+   */
+  uint32_t outdev;
+  /**
+   * Physical input interface index (bridge port).
+   */
+  uint32_t physindev;
+  /**
+   * Physical output interface index (bridge port).
+   */
+  uint32_t physoutdev;
+  /**
+   * Owner uid of the local socket.
+   */
+  uint32_t uid;
+  /**
+   * Owner gid of the local socket.
+   */
+  uint32_t gid;
+  /**
+   * The group's sequence number.
+   */
+  uint32_t seq;
+  /**
+   * The namespace-wide sequence number.
+   */
+  uint32_t seq_global;
+  /**
+   * Link-layer protocol in host order.
+   */
+  uint16_t hw_protocol;
+  /**
+   * The NFLOG group.
+   */
+  uint16_t group;
+  /**
+   * Address family of the hook.
+   */
+  uint8_t family;
+  /**
+   * Netfilter hook.
+   */
+  uint8_t hook;
+  /**
+   * Arrival time, seconds.
+   */
+  uint64_t timestamp_sec;
+  /**
+   * Arrival time, microseconds.
+   */
+  uint64_t timestamp_usec;
+  /**
+   * The rule's prefix, NUL-terminated.
+   */
+  const char *prefix;
+  /**
+   * Its length without the NUL.
+   */
+  size_t prefix_len;
+  /**
+   * The logged bytes of the packet, from its network header.
+   */
+  const uint8_t *payload;
+  /**
+   * Their length.
+   */
+  size_t payload_len;
+} nfq_rs_log_packet_info;
 
 #ifdef __cplusplus
 extern "C" {
@@ -2835,6 +2985,20 @@ int nfq_rs_log_packet_vlan(const nfq_rs_log_packet *pkt, uint16_t *proto, uint16
  * `pkt` is NULL or the packet of a running log callback; `data`/`len` are NULL or writable.
  */
 int nfq_rs_log_packet_l2hdr(const nfq_rs_log_packet *pkt, const uint8_t **data, size_t *len);
+
+/**
+ * Fills `*info` with the common fields of the message in one call (cheaper than one call per
+ * field). `size` is `sizeof(nfq_rs_log_packet_info)` as the caller knows it: at most that many
+ * bytes are written. Returns the number of bytes written, or `NFQ_RS_E_INVAL` (NULL packet or
+ * `info`).
+ *
+ * # Safety
+ * `pkt` is NULL or the packet of a running log callback; `info` is NULL or writable for
+ * `size` bytes.
+ */
+int nfq_rs_log_packet_get_info(const nfq_rs_log_packet *pkt,
+                               nfq_rs_log_packet_info *info,
+                               size_t size);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -15,16 +15,25 @@
 #     native  (1) bench/nflog_native_consumer.c on the nfq-rs C API (nfq_rs_log_run)
 #     real    (2) bench/lnflog_consumer.c on the real libnetfilter_log (recv + nflog_handle_packet)
 #     compat  (3) the same source built against the nfq-rs libnetfilter_log drop-in
-#   Interleaved round by round in rotating order; sender pinned to CPU 0, consumer to CPU 1. The
-#   meter (bench/common.h) reports messages handled per second and per CPU-second of the consumer
-#   (its own CPU time plus its CPU's kernel threads). Logging has no verdicts, so the sender is not
-#   paced by the consumer: when a consumer keeps up, messages per second is the sender's rate for
-#   every consumer alike, and messages per CPU-second is the comparison that counts (the cost of
-#   one logged message to the logging daemon).
+#   Interleaved round by round in rotating order; sender pinned to CPU 0, consumer to CPU 1.
+#
+#   live   the sender floods while the consumer runs; the meter (bench/common.h) reports messages
+#          handled per second and per CPU-second of the consumer (its own CPU time plus its
+#          CPU's kernel threads). Logging has no verdicts, so the sender is not paced by the
+#          consumer, and one sender CPU cannot log faster than a consumer handles: messages per
+#          second is the sender's rate for every consumer alike, and a consumer is mostly asleep,
+#          so per CPU-second mostly weighs the cost of being woken once per datagram (the same
+#          for every consumer on the same traffic).
+#   drain  the consumer binds and waits while the sender logs BENCH_NFLOG_DRAIN_MSGS packets into
+#          its receive buffer (BENCH_NFLOG_DRAIN_RCVBUF, large enough to hold them all), then
+#          handles the whole backlog without ever waiting: messages per second and per
+#          CPU-second of a consumer that is the bottleneck, which is what decides how much a
+#          logging daemon can take.
 #
 # Knobs: BENCH_ROUNDS (5), BENCH_SECONDS (1.5), BENCH_WARMUP (0.25), BENCH_SIZES ("64 1400"),
 # BENCH_RCVBUF (4194304), BENCH_NFLOG_NLBUFSIZ (65536), BENCH_NFLOG_QTHRESH (32),
-# BENCH_NFLOG_BATCH (16: datagrams per recvmmsg for native), BENCH_NFLOG_KINDS ("native real compat").
+# BENCH_NFLOG_BATCH (16: datagrams per recvmmsg for native), BENCH_NFLOG_KINDS ("native real compat"),
+# BENCH_NFLOG_DRAIN_MSGS (100000), BENCH_NFLOG_DRAIN_RCVBUF (268435456).
 # Output: a markdown report on stdout and in build/bench-nflog/results.md; raw runs beside it.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -40,6 +49,8 @@ NLBUFSIZ=${BENCH_NFLOG_NLBUFSIZ:-65536}
 QTHRESH=${BENCH_NFLOG_QTHRESH:-32}
 NBATCH=${BENCH_NFLOG_BATCH:-16}
 read -r -a KINDS <<<"${BENCH_NFLOG_KINDS:-native real compat}"
+DRAIN_MSGS=${BENCH_NFLOG_DRAIN_MSGS:-100000}
+DRAIN_RCVBUF=${BENCH_NFLOG_DRAIN_RCVBUF:-268435456}
 PORT=9100 GROUP=1
 COMPAT_PC=$STAGE/lib/nfq_rs/compat/pkgconfig
 RAW=$OUT/raw.tsv
@@ -99,17 +110,25 @@ ns_ipt "$NS" -t raw -A PREROUTING -p udp --dport $PORT -j DROP
 
 kv() { grep -o "\b$2=[^ ]*" "$1" 2>/dev/null | tail -n1 | cut -d= -f2; }
 
+# consumer_cmd KIND [extra options...]
 consumer_cmd() {
-    local common=(--group $GROUP --nlbufsiz "$NLBUFSIZ" --qthresh "$QTHRESH" --timeout 100 --rcvbuf "$RCVBUF"
-        --warmup "$WARMUP" --seconds "$WINDOW")
+    local common=(--group $GROUP --nlbufsiz "$NLBUFSIZ" --qthresh "$QTHRESH" --timeout 100 --warmup "$WARMUP"
+        --seconds "$WINDOW" "${@:2}")
+    [[ " $* " == *" --rcvbuf "* ]] || common+=(--rcvbuf "$RCVBUF")
     case $1 in
     native) echo "$B/native ${common[*]} --batch $NBATCH" ;;
     real | compat) echo "$B/$1 ${common[*]}" ;;
     esac
 }
 
-# run_one KIND SIZE ROUND: appends "kind size round pps pps_per_cpu cpu enobufs" to $RAW.
+# run_one MODE KIND SIZE ROUND: appends "mode:kind size round pps pps_per_cpu cpu enobufs" to $RAW.
 run_one() {
+    local mode=$1
+    shift
+    [ "$mode" = live ] || {
+        run_drain "$@"
+        return 0
+    }
     local kind=$1 size=$2 round=$3
     local log=$OUT/runs/$kind-$size-r$round.log flog=$OUT/runs/$kind-$size-r$round.flood cpid fpid rc=0
     # shellcheck disable=SC2046
@@ -136,17 +155,55 @@ run_one() {
     fi
     local cpu
     cpu=$(awk -v a="$(kv "$log" cpu)" -v b="$(kv "$log" kcpu)" -v s="$(kv "$log" seconds)" 'BEGIN { print (a + b) / s }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$size" "$round" "$pps" "$(kv "$log" pps_per_cpu)" "$cpu" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "live:$kind" "$size" "$round" "$pps" "$(kv "$log" pps_per_cpu)" "$cpu" \
         "$(kv "$log" enobufs)" >>"$RAW"
-    printf '  %-7s %5s B  round %s: %9.0f msgs/s  %9.0f per CPU-second  (consumer CPU busy %.2f, ENOBUFS %s)\n' \
+    printf '  live  %-7s %5s B  round %s: %9.0f msgs/s  %9.0f per CPU-second  (consumer CPU busy %.2f, ENOBUFS %s)\n' \
         "$kind" "$size" "$round" "$pps" "$(kv "$log" pps_per_cpu)" "$cpu" "$(kv "$log" enobufs)" >&2
 }
 
-say "throughput: $ROUNDS rounds x sizes ($SIZES) x ${#KINDS[@]} consumers, ${WINDOW}s windows after ${WARMUP}s warm-up"
+# run_drain KIND SIZE ROUND: the consumer waits while the sender logs $DRAIN_MSGS packets into its
+# receive buffer, then drains them.
+run_drain() {
+    local kind=$1 size=$2 round=$3
+    local log=$OUT/runs/drain-$kind-$size-r$round.log go=$OUT/runs/drain-$kind-$size-r$round.go cpid rc=0
+    rm -f "$go"
+    # shellcheck disable=SC2046
+    bg_start cpid ip netns exec "$NS" timeout 60 taskset -c "$CPU_CONSUMER" \
+        $(consumer_cmd "$kind" --rcvbuf "$DRAIN_RCVBUF" --go "$go") >"$log" 2>&1
+    if ! wait_for "$log" '^ready' 10; then
+        FAILED_RUNS+=("drain/$kind/$size/r$round: consumer did not start: $(tr '\n' ' ' <"$log")")
+        kill -TERM "$cpid" 2>/dev/null || true
+        wait "$cpid" 2>/dev/null || true
+        return 0
+    fi
+    ns_exec "$NS" taskset -c "$CPU_SENDER" "$B/flood" --port $PORT --size "$size" --max "$DRAIN_MSGS" --seconds 20 \
+        --batch 64 >"$log.flood" 2>&1 || true
+    sleep 0.2 # the last datagram: the group's 1 s timeout does not matter, the threshold flushed it
+    touch "$go"
+    wait_pid "$cpid" 40 || rc=$?
+    local pps
+    pps=$(kv "$log" pps)
+    if [ "$rc" -ne 0 ] || [ -z "$pps" ] || [ "$(kv "$log" packets)" = 0 ]; then
+        sed 's/^/    | /' "$log" >&2
+        FAILED_RUNS+=("drain/$kind/$size/r$round: status $rc")
+        return 0
+    fi
+    local cpu
+    cpu=$(awk -v a="$(kv "$log" cpu)" -v s="$(kv "$log" seconds)" 'BEGIN { print (s > 0 ? a / s : 0) }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "drain:$kind" "$size" "$round" "$pps" "$(kv "$log" pps_per_cpu)" "$cpu" \
+        "$(kv "$log" enobufs)" >>"$RAW"
+    printf '  drain %-7s %5s B  round %s: %9.0f msgs/s  %9.0f per CPU-second  (%s messages, CPU busy %.2f, ENOBUFS %s)\n' \
+        "$kind" "$size" "$round" "$pps" "$(kv "$log" pps_per_cpu)" "$(kv "$log" packets)" "$cpu" "$(kv "$log" enobufs)" >&2
+}
+
+say "$ROUNDS rounds x sizes ($SIZES) x ${#KINDS[@]} consumers x (live: ${WINDOW}s windows after ${WARMUP}s warm-up;" \
+    "drain: $DRAIN_MSGS messages)"
 for ((r = 1; r <= ROUNDS; r++)); do
     for size in $SIZES; do
-        for ((k = 0; k < ${#KINDS[@]}; k++)); do
-            run_one "${KINDS[$(((k + r - 1) % ${#KINDS[@]}))]}" "$size" "$r"
+        for mode in live drain; do
+            for ((k = 0; k < ${#KINDS[@]}; k++)); do
+                run_one "$mode" "${KINDS[$(((k + r - 1) % ${#KINDS[@]}))]}" "$size" "$r"
+            done
         done
     done
 done
@@ -156,10 +213,11 @@ median() {
     awk -F'\t' -v k="$1" -v s="$2" -v c="$3" '$1 == k && $2 == s { print $c }' "$RAW" | sort -g |
         awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-# ratio_median KIND SIZE COLUMN: the median over rounds of KIND / real within the same round.
+# ratio_median MODE:KIND SIZE COLUMN: the median over rounds of KIND / real (same mode, same round).
 ratio_median() {
-    awk -F'\t' -v k="$1" -v s="$2" -v c="$3" '$2 == s && ($1 == k || $1 == "real") { v[$1, $3] = $c; r[$3] = 1 }
-        END { for (x in r) if (v[k, x] != "" && v["real", x] > 0) print v[k, x] / v["real", x] }' "$RAW" | sort -g |
+    awk -F'\t' -v k="$1" -v s="$2" -v c="$3" 'BEGIN { ref = k; sub(/:.*/, ":real", ref) }
+        $2 == s && ($1 == k || $1 == ref) { v[$1, $3] = $c; r[$3] = 1 }
+        END { for (x in r) if (v[k, x] != "" && v[ref, x] > 0) print v[k, x] / v[ref, x] }' "$RAW" | sort -g |
         awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) printf "%.2f", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
@@ -171,15 +229,21 @@ ratio_median() {
         "rcvbuf $RCVBUF; native receives $NBATCH datagrams per recvmmsg"
     echo "- sender: bench/flood.c, plain sendmmsg (64 per call) on CPU $CPU_SENDER; consumer on CPU $CPU_CONSUMER"
     echo
-    echo "| size | consumer | msgs/s | msgs per CPU-second | consumer CPU busy | per CPU-second vs libnetfilter_log (median of per-round ratios) | msgs/s vs libnetfilter_log |"
-    echo "|---|---|---|---|---|---|---|"
-    for size in $SIZES; do
-        for kind in "${KINDS[@]}"; do
-            printf '| %s B | %s | %.0f | %.0f | %.2f | %s | %s |\n' "$size" "$kind" "$(median "$kind" "$size" 4)" \
-                "$(median "$kind" "$size" 5)" "$(median "$kind" "$size" 6)" "$(ratio_median "$kind" "$size" 5)" \
-                "$(ratio_median "$kind" "$size" 4)"
+    echo "- drain: $DRAIN_MSGS messages logged into a receive buffer of $DRAIN_RCVBUF bytes before the consumer starts"
+    echo
+    echo "| mode | size | consumer | msgs/s | msgs per CPU-second | consumer CPU busy | msgs/s vs libnetfilter_log | per CPU-second vs libnetfilter_log |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for mode in drain live; do
+        for size in $SIZES; do
+            for kind in "${KINDS[@]}"; do
+                printf '| %s | %s B | %s | %.0f | %.0f | %.2f | %s | %s |\n' "$mode" "$size" "$kind" \
+                    "$(median "$mode:$kind" "$size" 4)" "$(median "$mode:$kind" "$size" 5)" "$(median "$mode:$kind" "$size" 6)" \
+                    "$(ratio_median "$mode:$kind" "$size" 4)" "$(ratio_median "$mode:$kind" "$size" 5)"
+            done
         done
     done
+    echo
+    echo "Ratios are medians of the per-round ratios (each round runs every consumer back to back)."
     if [ "${#FAILED_RUNS[@]}" -gt 0 ]; then
         echo
         echo "Failed runs: ${FAILED_RUNS[*]}"

@@ -1080,6 +1080,168 @@ pub unsafe extern "C" fn nfq_rs_log_packet_l2hdr(
     lbytes("nfq_rs_log_packet_l2hdr", pkt, data, len, |p| p.l2hdr())
 }
 
+/// `nfq_rs_log_packet_info.present` bit: `mark` is set.
+pub const NFQ_RS_LOG_INFO_MARK: u32 = 1 << 0;
+/// `present` bit: `indev`.
+pub const NFQ_RS_LOG_INFO_INDEV: u32 = 1 << 1;
+/// `present` bit: `outdev`.
+pub const NFQ_RS_LOG_INFO_OUTDEV: u32 = 1 << 2;
+/// `present` bit: `physindev`.
+pub const NFQ_RS_LOG_INFO_PHYSINDEV: u32 = 1 << 3;
+/// `present` bit: `physoutdev`.
+pub const NFQ_RS_LOG_INFO_PHYSOUTDEV: u32 = 1 << 4;
+/// `present` bit: `uid`.
+pub const NFQ_RS_LOG_INFO_UID: u32 = 1 << 5;
+/// `present` bit: `gid`.
+pub const NFQ_RS_LOG_INFO_GID: u32 = 1 << 6;
+/// `present` bit: `seq`.
+pub const NFQ_RS_LOG_INFO_SEQ: u32 = 1 << 7;
+/// `present` bit: `seq_global`.
+pub const NFQ_RS_LOG_INFO_SEQ_GLOBAL: u32 = 1 << 8;
+/// `present` bit: `timestamp_sec` and `timestamp_usec`.
+pub const NFQ_RS_LOG_INFO_TIMESTAMP: u32 = 1 << 9;
+/// `present` bit: `prefix` (a rule without a prefix sends an empty one).
+pub const NFQ_RS_LOG_INFO_PREFIX: u32 = 1 << 10;
+/// `present` bit: `payload`.
+pub const NFQ_RS_LOG_INFO_PAYLOAD: u32 = 1 << 11;
+
+/// The fields of a log message that most programs read, filled by one call
+/// (`nfq_rs_log_packet_get_info`) instead of one call per field. Its layout is part of the ABI:
+/// fields are only ever appended, and callers pass the size they were built with. An absent
+/// field is 0 (NULL for the pointers) and its `present` bit is clear. The pointers point into
+/// the receive buffer and are valid until the callback returns.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct nfq_rs_log_packet_info {
+    /// `NFQ_RS_LOG_INFO_*` bits: which of the optional fields the kernel sent.
+    pub present: u32,
+    /// Packet mark.
+    pub mark: u32,
+    /// Input interface index.
+    pub indev: u32,
+    /// Output interface index.
+    pub outdev: u32,
+    /// Physical input interface index (bridge port).
+    pub physindev: u32,
+    /// Physical output interface index (bridge port).
+    pub physoutdev: u32,
+    /// Owner uid of the local socket.
+    pub uid: u32,
+    /// Owner gid of the local socket.
+    pub gid: u32,
+    /// The group's sequence number.
+    pub seq: u32,
+    /// The namespace-wide sequence number.
+    pub seq_global: u32,
+    /// Link-layer protocol in host order.
+    pub hw_protocol: u16,
+    /// The NFLOG group.
+    pub group: u16,
+    /// Address family of the hook.
+    pub family: u8,
+    /// Netfilter hook.
+    pub hook: u8,
+    /// Arrival time, seconds.
+    pub timestamp_sec: u64,
+    /// Arrival time, microseconds.
+    pub timestamp_usec: u64,
+    /// The rule's prefix, NUL-terminated.
+    pub prefix: *const c_char,
+    /// Its length without the NUL.
+    pub prefix_len: usize,
+    /// The logged bytes of the packet, from its network header.
+    pub payload: *const u8,
+    /// Their length.
+    pub payload_len: usize,
+}
+
+impl nfq_rs_log_packet_info {
+    fn of(p: &LogPacket<'_>) -> Self {
+        let mut i = nfq_rs_log_packet_info {
+            present: 0,
+            mark: 0,
+            indev: 0,
+            outdev: 0,
+            physindev: 0,
+            physoutdev: 0,
+            uid: 0,
+            gid: 0,
+            seq: 0,
+            seq_global: 0,
+            hw_protocol: p.hw_protocol(),
+            group: p.group(),
+            family: p.family(),
+            hook: p.hook(),
+            timestamp_sec: 0,
+            timestamp_usec: 0,
+            prefix: std::ptr::null(),
+            prefix_len: 0,
+            payload: std::ptr::null(),
+            payload_len: 0,
+        };
+        for (bit, v, out) in [
+            (NFQ_RS_LOG_INFO_MARK, p.mark(), &mut i.mark),
+            (NFQ_RS_LOG_INFO_INDEV, p.indev(), &mut i.indev),
+            (NFQ_RS_LOG_INFO_OUTDEV, p.outdev(), &mut i.outdev),
+            (NFQ_RS_LOG_INFO_PHYSINDEV, p.physindev(), &mut i.physindev),
+            (NFQ_RS_LOG_INFO_PHYSOUTDEV, p.physoutdev(), &mut i.physoutdev),
+            (NFQ_RS_LOG_INFO_UID, p.uid(), &mut i.uid),
+            (NFQ_RS_LOG_INFO_GID, p.gid(), &mut i.gid),
+            (NFQ_RS_LOG_INFO_SEQ, p.seq(), &mut i.seq),
+            (NFQ_RS_LOG_INFO_SEQ_GLOBAL, p.seq_global(), &mut i.seq_global),
+        ] {
+            if let Some(v) = v {
+                *out = v;
+                i.present |= bit;
+            }
+        }
+        if let Some((sec, usec)) = p.timestamp() {
+            (i.timestamp_sec, i.timestamp_usec) = (sec, usec);
+            i.present |= NFQ_RS_LOG_INFO_TIMESTAMP;
+        }
+        // Only a prefix with its NUL can be handed out as a C string.
+        if let (Some(raw), Some(s)) = (p.raw_prefix(), p.prefix_bytes()) {
+            if s.len() < raw.len() {
+                (i.prefix, i.prefix_len) = (s.as_ptr() as *const c_char, s.len());
+                i.present |= NFQ_RS_LOG_INFO_PREFIX;
+            }
+        }
+        if let Some(d) = p.payload() {
+            (i.payload, i.payload_len) = (d.as_ptr(), d.len());
+            i.present |= NFQ_RS_LOG_INFO_PAYLOAD;
+        }
+        i
+    }
+}
+
+/// Fills `*info` with the common fields of the message in one call (cheaper than one call per
+/// field). `size` is `sizeof(nfq_rs_log_packet_info)` as the caller knows it: at most that many
+/// bytes are written. Returns the number of bytes written, or `NFQ_RS_E_INVAL` (NULL packet or
+/// `info`).
+///
+/// # Safety
+/// `pkt` is NULL or the packet of a running log callback; `info` is NULL or writable for
+/// `size` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_log_packet_get_info(
+    pkt: *const nfq_rs_log_packet,
+    info: *mut nfq_rs_log_packet_info,
+    size: usize,
+) -> c_int {
+    lpkt("nfq_rs_log_packet_get_info", pkt, NFQ_RS_E_INVAL, |p| {
+        if info.is_null() {
+            set_thread_error("nfq_rs_log_packet_get_info: info is NULL");
+            return NFQ_RS_E_INVAL;
+        }
+        let rec = nfq_rs_log_packet_info::of(p);
+        let n = size.min(std::mem::size_of::<nfq_rs_log_packet_info>());
+        // SAFETY: rec is a live record of at least n bytes; info is writable for size >= n
+        // bytes per the contract; they do not overlap (rec is on our stack).
+        unsafe { std::ptr::copy_nonoverlapping(&rec as *const _ as *const u8, info as *mut u8, n) };
+        n as c_int
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1129,6 +1291,21 @@ mod tests {
             assert_eq!(nfq_rs_log_packet_payload(raw, &mut d, &mut dl), 1);
             assert_eq!(std::slice::from_raw_parts(d, dl), &[1, 2, 3, 4]);
             assert_eq!(nfq_rs_log_packet_timestamp(raw, std::ptr::null_mut(), std::ptr::null_mut()), 0);
+            // The one-call record says the same.
+            let mut info = std::mem::MaybeUninit::<nfq_rs_log_packet_info>::zeroed();
+            let full = std::mem::size_of::<nfq_rs_log_packet_info>();
+            assert_eq!(nfq_rs_log_packet_get_info(raw, info.as_mut_ptr(), full), full as c_int);
+            let i = info.assume_init();
+            assert_eq!(i.present, NFQ_RS_LOG_INFO_MARK | NFQ_RS_LOG_INFO_PREFIX | NFQ_RS_LOG_INFO_PAYLOAD);
+            assert_eq!((i.group, i.hook, i.hw_protocol, i.family, i.mark, i.uid), (7, 3, 0x0800, 2, 5, 0));
+            assert_eq!((CStr::from_ptr(i.prefix).to_bytes(), i.prefix_len), (&b"ab"[..], 2));
+            assert_eq!(std::slice::from_raw_parts(i.payload, i.payload_len), &[1, 2, 3, 4]);
+            // An older, shorter record gets only its own bytes.
+            let mut short = [0xeeu8; 8];
+            assert_eq!(nfq_rs_log_packet_get_info(raw, short.as_mut_ptr() as *mut nfq_rs_log_packet_info, 8), 8);
+            assert_eq!(u32::from_ne_bytes(short[4..8].try_into().unwrap()), 5, "mark, the second field");
+            assert_eq!(nfq_rs_log_packet_get_info(raw, std::ptr::null_mut(), full), NFQ_RS_E_INVAL);
+            assert_eq!(nfq_rs_log_packet_get_info(std::ptr::null(), info.as_mut_ptr(), full), NFQ_RS_E_INVAL);
         }
     }
 

@@ -632,12 +632,14 @@ impl Log {
         panic: &mut Option<Box<dyn std::any::Any + Send>>,
         handled: &mut usize,
     ) -> Result<usize> {
+        // A blocking receive asks for the whole batch with MSG_WAITFORONE: it returns after the
+        // first datagram unless more are already there. Unlike the queue, a lone datagram here
+        // has no verdict waiting on it, and it usually carries many messages already (the
+        // kernel batches them), so the extra non-blocking receive that a one-datagram wake-up
+        // would need on the next call costs more than it saves.
         let sock = self.ep.socket();
-        let (r, asked) = if block {
-            (sock.recv_batch_blocking(&mut st.batch, 1), 1)
-        } else {
-            (sock.recv_batch(&mut st.batch), st.batch.slots())
-        };
+        let asked = st.batch.slots();
+        let r = if block { sock.recv_batch_blocking(&mut st.batch, asked) } else { sock.recv_batch(&mut st.batch) };
         match r {
             Ok(n) => {
                 st.busy = n == asked;
@@ -713,17 +715,19 @@ impl Log {
                 }
                 continue;
             }
-            let pkt = match LogPacket::parse(&m) {
+            // Borrowed from the result, not moved out of it: a LogPacket is about 250 bytes.
+            let parsed = LogPacket::parse(&m);
+            let pkt = match &parsed {
                 Ok(p) => p,
                 Err(e) => {
                     bump(&self.counters.parse_errors, 1);
-                    let _ = self.fail(Error::parse(e, "malformed log message"));
+                    let _ = self.fail(Error::parse(e.clone(), "malformed log message"));
                     continue;
                 }
             };
             bump_owned(&self.counters.packets_received, 1);
             handled += 1;
-            if let Err(p) = catch_unwind(AssertUnwindSafe(|| cb(&pkt))) {
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| cb(pkt))) {
                 bump(&self.counters.callback_errors, 1);
                 let _ = self.fail(Error::new(
                     ErrorKind::Internal,

@@ -14,88 +14,139 @@
 //! ```
 
 use super::{NFNL_SUBSYS_ULOG, NFULNL_MSG_PACKET, attr};
-use crate::netlink::{Msg, ParseError, nfnl_msg_type};
+use crate::netlink::{AttrIndex, Msg, NFGENMSG_LEN, ParseError, nfnl_msg_type};
 
 pub use crate::netlink::Vlan;
 
-/// One logged packet, borrowed from the receive buffer.
+/// Attribute types of a log message that the view indexes (`NFULA_*` up to `NFULA_L2HDR`).
+const NATTR: usize = attr::L2HDR as usize + 1;
+
+/// Payload sizes each indexed attribute type may have: (min, max) in bytes. Exact for the
+/// integers, at least the struct for the fixed structs (a newer kernel may extend them), any
+/// size for the variable payloads.
+const SIZES: [(u16, u16); NATTR] = {
+    let mut t = [(0, u16::MAX); NATTR];
+    t[attr::PACKET_HDR as usize] = (4, u16::MAX);
+    t[attr::TIMESTAMP as usize] = (16, u16::MAX);
+    t[attr::HWADDR as usize] = (12, u16::MAX);
+    let u32s = [
+        attr::MARK,
+        attr::IFINDEX_INDEV,
+        attr::IFINDEX_OUTDEV,
+        attr::IFINDEX_PHYSINDEV,
+        attr::IFINDEX_PHYSOUTDEV,
+        attr::UID,
+        attr::SEQ,
+        attr::SEQ_GLOBAL,
+        attr::GID,
+        attr::CT_INFO,
+    ];
+    let mut i = 0;
+    while i < u32s.len() {
+        t[u32s[i] as usize] = (4, 4);
+        i += 1;
+    }
+    t[attr::HWTYPE as usize] = (2, 2);
+    t[attr::HWLEN as usize] = (2, 2);
+    t
+};
+
+/// Attribute names for error messages.
+const NAMES: [&str; NATTR] = [
+    "NFULA_UNSPEC",
+    "NFULA_PACKET_HDR",
+    "NFULA_MARK",
+    "NFULA_TIMESTAMP",
+    "NFULA_IFINDEX_INDEV",
+    "NFULA_IFINDEX_OUTDEV",
+    "NFULA_IFINDEX_PHYSINDEV",
+    "NFULA_IFINDEX_PHYSOUTDEV",
+    "NFULA_HWADDR",
+    "NFULA_PAYLOAD",
+    "NFULA_PREFIX",
+    "NFULA_UID",
+    "NFULA_SEQ",
+    "NFULA_SEQ_GLOBAL",
+    "NFULA_GID",
+    "NFULA_HWTYPE",
+    "NFULA_HWHEADER",
+    "NFULA_HWLEN",
+    "NFULA_CT",
+    "NFULA_CT_INFO",
+    "NFULA_VLAN",
+    "NFULA_L2HDR",
+];
+
+fn check_size(ty: u16, len: usize) -> Result<(), ParseError> {
+    let (min, max) = SIZES[ty as usize];
+    if len >= min as usize && len <= max as usize {
+        return Ok(());
+    }
+    let expected = match (min, max) {
+        (2, 2) => "2",
+        (4, _) => "4",
+        (12, _) => "12",
+        (16, _) => "16",
+        _ => "another size",
+    };
+    Err(ParseError::AttrSize { attr: NAMES[ty as usize], len, expected })
+}
+
+/// One logged packet, borrowed from the receive buffer: the message's attributes indexed by
+/// type in one pass, each decoded (and its size checked) only when asked for. An attribute of
+/// the wrong size reads as absent; [`check`](Self::check) reports it as an error.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LogPacket<'a> {
-    pub(crate) family: u8,
-    pub(crate) group: u16,
-    pub(crate) hw_protocol: u16,
-    pub(crate) hook: u8,
-    pub(crate) raw_hdr: &'a [u8],
-    pub(crate) mark: Option<u32>,
-    pub(crate) timestamp: Option<(u64, u64)>,
-    pub(crate) indev: Option<u32>,
-    pub(crate) outdev: Option<u32>,
-    pub(crate) physindev: Option<u32>,
-    pub(crate) physoutdev: Option<u32>,
-    pub(crate) hwaddr: Option<&'a [u8]>,
-    pub(crate) payload: Option<&'a [u8]>,
-    pub(crate) prefix: Option<&'a [u8]>,
-    pub(crate) uid: Option<u32>,
-    pub(crate) gid: Option<u32>,
-    pub(crate) seq: Option<u32>,
-    pub(crate) seq_global: Option<u32>,
-    pub(crate) hwtype: Option<u16>,
-    pub(crate) hwheader: Option<&'a [u8]>,
-    pub(crate) hwlen: Option<u16>,
-    pub(crate) ct: Option<&'a [u8]>,
-    pub(crate) ct_info: Option<u32>,
-    pub(crate) vlan: Option<Vlan>,
-    pub(crate) l2hdr: Option<&'a [u8]>,
+    family: u8,
+    group: u16,
+    ix: AttrIndex<'a, NATTR>,
 }
 
 impl<'a> LogPacket<'a> {
-    /// Decodes a log message. Errors on a wrong type, a missing or short packet header, or an
-    /// attribute of the wrong size; unknown attributes are skipped.
+    /// Indexes a log message. Errors on a wrong type, a broken attribute run (a length below 4
+    /// or past the end) and a missing or short packet header; unknown attributes are skipped.
+    /// The sizes of the other attributes are checked when they are read (a wrong one reads as
+    /// absent) or all at once by [`check`](Self::check).
+    #[inline(always)]
     pub fn parse(msg: &Msg<'a>) -> Result<LogPacket<'a>, ParseError> {
         if msg.msg_type() != nfnl_msg_type(NFNL_SUBSYS_ULOG, NFULNL_MSG_PACKET) {
             return Err(ParseError::UnexpectedType(msg.msg_type()));
         }
-        let (g, attrs) = msg.nfgen()?;
-        let mut out = Ok(LogPacket { family: g.family, group: g.res_id, ..Default::default() });
-        let Ok(p) = &mut out else { return out };
-        let mut have_hdr = false;
-        for a in attrs {
-            let a = a?;
-            match a.kind() {
-                attr::PACKET_HDR => {
-                    let d = a.at_least(4, "NFULA_PACKET_HDR", "4")?;
-                    p.hw_protocol = u16::from_be_bytes([d[0], d[1]]);
-                    p.hook = d[2];
-                    p.raw_hdr = d;
-                    have_hdr = true;
-                }
-                attr::MARK => p.mark = Some(a.be_u32("NFULA_MARK")?),
-                attr::TIMESTAMP => p.timestamp = Some(a.be_u64_pair("NFULA_TIMESTAMP")?),
-                attr::IFINDEX_INDEV => p.indev = Some(a.be_u32("NFULA_IFINDEX_INDEV")?),
-                attr::IFINDEX_OUTDEV => p.outdev = Some(a.be_u32("NFULA_IFINDEX_OUTDEV")?),
-                attr::IFINDEX_PHYSINDEV => p.physindev = Some(a.be_u32("NFULA_IFINDEX_PHYSINDEV")?),
-                attr::IFINDEX_PHYSOUTDEV => p.physoutdev = Some(a.be_u32("NFULA_IFINDEX_PHYSOUTDEV")?),
-                attr::HWADDR => p.hwaddr = Some(a.at_least(12, "NFULA_HWADDR", "12")?),
-                attr::PAYLOAD => p.payload = Some(a.data()),
-                attr::PREFIX => p.prefix = Some(a.data()),
-                attr::UID => p.uid = Some(a.be_u32("NFULA_UID")?),
-                attr::GID => p.gid = Some(a.be_u32("NFULA_GID")?),
-                attr::SEQ => p.seq = Some(a.be_u32("NFULA_SEQ")?),
-                attr::SEQ_GLOBAL => p.seq_global = Some(a.be_u32("NFULA_SEQ_GLOBAL")?),
-                attr::HWTYPE => p.hwtype = Some(a.be_u16("NFULA_HWTYPE")?),
-                attr::HWHEADER => p.hwheader = Some(a.data()),
-                attr::HWLEN => p.hwlen = Some(a.be_u16("NFULA_HWLEN")?),
-                attr::CT => p.ct = Some(a.data()),
-                attr::CT_INFO => p.ct_info = Some(a.be_u32("NFULA_CT_INFO")?),
-                attr::VLAN => p.vlan = Some(a.vlan("NFULA_VLAN_PROTO/NFULA_VLAN_TCI")?),
-                attr::L2HDR => p.l2hdr = Some(a.data()),
-                _ => {}
+        let p = msg.payload();
+        if p.len() < NFGENMSG_LEN {
+            return Err(ParseError::Truncated { what: "nfgenmsg", need: NFGENMSG_LEN, have: p.len() });
+        }
+        let ix = AttrIndex::build(&p[NFGENMSG_LEN..], |_, _| Ok(()))?;
+        match ix.get(attr::PACKET_HDR) {
+            Some(h) if h.len() >= 4 => {}
+            Some(h) => return Err(ParseError::AttrSize { attr: "NFULA_PACKET_HDR", len: h.len(), expected: "4" }),
+            None => return Err(ParseError::Missing("NFULA_PACKET_HDR")),
+        }
+        Ok(LogPacket { family: p[0], group: u16::from_be_bytes([p[2], p[3]]), ix })
+    }
+
+    /// Checks every attribute the view knows for its size (and the VLAN nest for its parts):
+    /// what the accessors would read as absent is an error here.
+    pub fn check(&self) -> Result<(), ParseError> {
+        for ty in 0..NATTR as u16 {
+            if let Some(d) = self.ix.get(ty) {
+                check_size(ty, d.len())?;
             }
         }
-        if !have_hdr {
-            return Err(ParseError::Missing("NFULA_PACKET_HDR"));
+        if let Some(v) = self.ix.attr(attr::VLAN) {
+            v.vlan("NFULA_VLAN_PROTO/NFULA_VLAN_TCI")?;
         }
-        out
+        Ok(())
+    }
+
+    #[inline]
+    fn u32_of(&self, ty: u16) -> Option<u32> {
+        self.ix.get_array::<4>(ty).map(|d| u32::from_be_bytes(*d))
+    }
+
+    #[inline]
+    fn u16_of(&self, ty: u16) -> Option<u16> {
+        self.ix.get_array::<2>(ty).map(|d| u16::from_be_bytes(*d))
     }
 
     /// Address family of the hook (AF_INET 2, AF_INET6 10, AF_BRIDGE 7, ...).
@@ -108,55 +159,57 @@ impl<'a> LogPacket<'a> {
     }
     /// Link-layer protocol in host order (ETH_P_IP 0x0800, ETH_P_IPV6 0x86dd, ...).
     pub fn hw_protocol(&self) -> u16 {
-        self.hw_protocol
+        let h = self.raw_header();
+        u16::from_be_bytes([h[0], h[1]])
     }
     /// Netfilter hook (0 PREROUTING, 1 INPUT, 2 FORWARD, 3 OUTPUT, 4 POSTROUTING).
     pub fn hook(&self) -> u8 {
-        self.hook
+        self.raw_header()[2]
     }
     /// The 4 raw bytes of `struct nfulnl_msg_packet_hdr` (hw_protocol big-endian, hook, pad).
     pub fn raw_header(&self) -> &'a [u8] {
-        self.raw_hdr
+        // parse() made sure it has 4 bytes; only a default-constructed view has none.
+        self.ix.get(attr::PACKET_HDR).and_then(|d| d.get(..4)).unwrap_or(&[0; 4])
     }
     /// skb->mark (the kernel sends it only when non-zero).
     pub fn mark(&self) -> Option<u32> {
-        self.mark
+        self.u32_of(attr::MARK)
     }
     /// Arrival time as (seconds, microseconds); the kernel sends it for PREROUTING, INPUT and
     /// FORWARD only.
     pub fn timestamp(&self) -> Option<(u64, u64)> {
-        self.timestamp
+        self.ix.attr(attr::TIMESTAMP)?.be_u64_pair("NFULA_TIMESTAMP").ok()
     }
     /// Input interface index.
     pub fn indev(&self) -> Option<u32> {
-        self.indev
+        self.u32_of(attr::IFINDEX_INDEV)
     }
     /// Output interface index.
     pub fn outdev(&self) -> Option<u32> {
-        self.outdev
+        self.u32_of(attr::IFINDEX_OUTDEV)
     }
     /// Physical input interface (bridge port).
     pub fn physindev(&self) -> Option<u32> {
-        self.physindev
+        self.u32_of(attr::IFINDEX_PHYSINDEV)
     }
     /// Physical output interface (bridge port).
     pub fn physoutdev(&self) -> Option<u32> {
-        self.physoutdev
+        self.u32_of(attr::IFINDEX_PHYSOUTDEV)
     }
     /// The source hardware address (its first `addrlen` bytes): `struct nfulnl_msg_packet_hw`
     /// is decoded, so this is the address alone.
     pub fn hwaddr(&self) -> Option<&'a [u8]> {
-        let raw = self.hwaddr?;
+        let raw = self.raw_hwaddr()?;
         let n = (u16::from_be_bytes([raw[0], raw[1]]) as usize).min(8);
         Some(&raw[4..4 + n])
     }
     /// The 12 raw bytes of `struct nfulnl_msg_packet_hw` (addrlen big-endian, pad, address).
     pub fn raw_hwaddr(&self) -> Option<&'a [u8]> {
-        self.hwaddr
+        self.ix.get(attr::HWADDR)?.get(..12)
     }
     /// The logged bytes of the packet, from its network header (copy mode packet).
     pub fn payload(&self) -> Option<&'a [u8]> {
-        self.payload
+        self.ix.get(attr::PAYLOAD)
     }
     /// The rule's log prefix without its terminating NUL; `None` if absent or not UTF-8 (see
     /// [`prefix_bytes`](Self::prefix_bytes)).
@@ -165,59 +218,61 @@ impl<'a> LogPacket<'a> {
     }
     /// The rule's log prefix as bytes, up to its first NUL.
     pub fn prefix_bytes(&self) -> Option<&'a [u8]> {
-        let p = self.prefix?;
-        Some(&p[..memchr::memchr(0, p).unwrap_or(p.len())])
+        let p = self.raw_prefix()?;
+        // Prefixes are short (at most 63 bytes with iptables, 127 with nft): a plain scan beats
+        // a vectorised search's set-up.
+        Some(&p[..p.iter().position(|&b| b == 0).unwrap_or(p.len())])
     }
     /// The raw `NFULA_PREFIX` attribute (with its NUL).
     pub fn raw_prefix(&self) -> Option<&'a [u8]> {
-        self.prefix
+        self.ix.get(attr::PREFIX)
     }
     /// User id owning the packet's local socket (locally generated packets).
     pub fn uid(&self) -> Option<u32> {
-        self.uid
+        self.u32_of(attr::UID)
     }
     /// Group id owning the packet's local socket.
     pub fn gid(&self) -> Option<u32> {
-        self.gid
+        self.u32_of(attr::GID)
     }
     /// The group's own sequence number (flag `SEQ`).
     pub fn seq(&self) -> Option<u32> {
-        self.seq
+        self.u32_of(attr::SEQ)
     }
     /// The namespace-wide sequence number (flag `SEQ_GLOBAL`).
     pub fn seq_global(&self) -> Option<u32> {
-        self.seq_global
+        self.u32_of(attr::SEQ_GLOBAL)
     }
     /// Hardware type of the input device (ARPHRD_*).
     pub fn hwtype(&self) -> Option<u16> {
-        self.hwtype
+        self.u16_of(attr::HWTYPE)
     }
     /// The link-layer header as received.
     pub fn hwheader(&self) -> Option<&'a [u8]> {
-        self.hwheader
+        self.ix.get(attr::HWHEADER)
     }
     /// The input device's hardware header length.
     pub fn hwlen(&self) -> Option<u16> {
-        self.hwlen
+        self.u16_of(attr::HWLEN)
     }
     /// The raw `NFULA_CT` nest (decode with [`ct`](Self::ct)).
     pub fn ct_raw(&self) -> Option<&'a [u8]> {
-        self.ct
+        self.ix.get(attr::CT)
     }
     /// The connection, decoded from `NFULA_CT` (flag `CONNTRACK`).
     pub fn ct(&self) -> Option<Result<crate::conntrack::Conn<'a>, ParseError>> {
-        self.ct.map(|c| crate::conntrack::Conn::parse(self.family, c))
+        self.ct_raw().map(|c| crate::conntrack::Conn::parse(self.family, c))
     }
     /// `enum ip_conntrack_info` of the packet.
     pub fn ct_info(&self) -> Option<u32> {
-        self.ct_info
+        self.u32_of(attr::CT_INFO)
     }
     /// VLAN tag (bridge and netdev families).
     pub fn vlan(&self) -> Option<Vlan> {
-        self.vlan
+        self.ix.attr(attr::VLAN)?.vlan("NFULA_VLAN").ok()
     }
     /// The whole layer-2 header (bridge and netdev families).
     pub fn l2hdr(&self) -> Option<&'a [u8]> {
-        self.l2hdr
+        self.ix.get(attr::L2HDR)
     }
 }

@@ -305,6 +305,11 @@ static void null_everywhere(void)
     EXPECT_ZERO(nfq_rs_log_packet_hook(NULL), "NULL");
     EXPECT_FAIL(nfq_rs_log_packet_prefix(NULL, NULL, NULL), "NULL");
     EXPECT_FAIL(nfq_rs_log_packet_payload(NULL, NULL, NULL), "NULL");
+    {
+        nfq_rs_log_packet_info info;
+        EXPECT_FAIL(nfq_rs_log_packet_get_info(NULL, &info, sizeof info), "NULL");
+        EXPECT_FAIL(nfq_rs_log_packet_get_info(NULL, NULL, 0), "NULL");
+    }
     EXPECT_FAIL(nfq_rs_log_packet_mark(NULL, NULL), "NULL");
     EXPECT_FAIL(nfq_rs_log_packet_timestamp(NULL, NULL, NULL), "NULL");
     EXPECT_FAIL(nfq_rs_log_packet_indev(NULL, NULL), "NULL");
