@@ -6,7 +6,8 @@
  *                         [--go FILE]
  *
  * The same group settings and the same per-message work as bench/lnflog_consumer.c (read the
- * prefix and the payload, count the message), through nfq_rs_log_open and nfq_rs_log_run; the
+ * prefix and the payload, count the message), through nfq_rs_log_open, a batch callback and
+ * nfq_rs_log_run; the
  * meter's stop calls nfq_rs_log_stop.
  * SPDX-License-Identifier: MIT OR Apache-2.0
  */
@@ -16,16 +17,15 @@
 
 static unsigned long long g_bytes;
 
-/* The fields come in one call (nfq_rs_log_packet_get_info), the native API's way to read
- * several fields; each field also has its own accessor. */
-static int on_log(const nfq_rs_log_packet *pkt, void *user)
+/* The messages of a receive batch come in one call, each as a record of its fields
+ * (nfq_rs_log_set_batch_callback): the native API's way for a consumer that reads every
+ * message. */
+static void on_batch(const nfq_rs_log_packet_info *infos, size_t n, void *user)
 {
-    nfq_rs_log_packet_info info;
     (void)user;
-    nfq_rs_log_packet_get_info(pkt, &info, sizeof info);
-    g_bytes += (unsigned long long)info.payload_len + (info.prefix ? (unsigned char)info.prefix[0] : 0);
-    meter_add(1);
-    return 0;
+    for (size_t i = 0; i < n; i++)
+        g_bytes += (unsigned long long)infos[i].payload_len + (infos[i].prefix ? (unsigned char)infos[i].prefix[0] : 0);
+    meter_add(n);
 }
 
 static void stop_log(void *arg)
@@ -71,8 +71,9 @@ int main(int argc, char **argv)
         return 1;
     }
     nfq_rs_log *log = NULL;
-    int rc = nfq_rs_log_open(cfg, on_log, NULL, &log);
+    int rc = nfq_rs_log_open(cfg, NULL, NULL, &log);
     nfq_rs_log_config_free(cfg);
+    if (rc >= 0) rc = nfq_rs_log_set_batch_callback(log, on_batch, NULL);
     if (rc < 0) {
         char msg[512];
         nfq_rs_log_last_error(NULL, msg, sizeof msg);

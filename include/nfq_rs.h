@@ -996,6 +996,12 @@ typedef struct {
   size_t payload_len;
 } nfq_rs_log_packet_info;
 
+/**
+ * Callback for a whole receive batch of log messages (`nfq_rs_log_set_batch_callback`): `n`
+ * records, in the order the kernel sent the messages.
+ */
+typedef void (*nfq_rs_log_batch_callback)(const nfq_rs_log_packet_info *infos, size_t n, void *user);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -2721,6 +2727,18 @@ int nfq_rs_log_set_rcvbuf(nfq_rs_log *log, size_t bytes);
  * `log` is NULL or a live log handle.
  */
 int nfq_rs_log_set_no_enobufs(nfq_rs_log *log, int on);
+
+/**
+ * Calls `cb` once per receive batch with the records of all its log messages (up to the
+ * config's batch of datagrams, each holding many messages), instead of the per-packet callback:
+ * one call per batch, and the fields already read (`nfq_rs_log_packet_get_info`'s record).
+ * The records and the bytes they point at are valid until `cb` returns. NULL goes back to the
+ * per-packet callback.
+ *
+ * # Safety
+ * `log` is NULL or a live log handle; `cb` is NULL or a valid function.
+ */
+int nfq_rs_log_set_batch_callback(nfq_rs_log *log, nfq_rs_log_batch_callback cb, void *user);
 
 /**
  * Waits up to `timeout_ms` (-1: until a message or `nfq_rs_log_stop`; 0: no wait), then

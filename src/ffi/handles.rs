@@ -482,12 +482,25 @@ unsafe impl Send for LogUserCb {}
 // SAFETY: as above.
 unsafe impl Sync for LogUserCb {}
 
+/// The user's batch callback, its pointer, and the records of the batch being gathered
+/// (kept between batches so that their memory is reused).
+pub(crate) struct LogBatch {
+    pub cb: super::log::nfq_rs_log_batch_callback,
+    pub user: *mut c_void,
+    pub recs: Vec<super::log::nfq_rs_log_packet_info>,
+}
+
+// SAFETY: the user pointer is only handed back to the user's own callback, and the records'
+// pointers into the receive buffer are only read while the receiving thread owns it.
+unsafe impl Send for LogBatch {}
+
 /// What a log handle holds.
 #[repr(C)]
 pub(crate) struct LogBox {
     pub magic: u64,
     pub log: Log,
     pub cb: Mutex<LogUserCb>,
+    pub batch: Mutex<LogBatch>,
 }
 
 freed_on_drop!(LogConfigBox, LogBox);
@@ -528,7 +541,8 @@ pub(crate) unsafe fn log_config_free(p: *mut nfq_rs_log_config) {
 }
 
 pub(crate) fn log_into_raw(log: Log, cb: LogUserCb) -> *mut nfq_rs_log {
-    Box::into_raw(Box::new(LogBox { magic: MAGIC_LOG, log, cb: Mutex::new(cb) })) as *mut nfq_rs_log
+    let batch = Mutex::new(LogBatch { cb: None, user: std::ptr::null_mut(), recs: Vec::new() });
+    Box::into_raw(Box::new(LogBox { magic: MAGIC_LOG, log, cb: Mutex::new(cb), batch })) as *mut nfq_rs_log
 }
 
 /// # Safety

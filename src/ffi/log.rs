@@ -549,6 +549,13 @@ pub unsafe extern "C" fn nfq_rs_log_set_no_enobufs(log: *mut nfq_rs_log, on: c_i
 }
 
 fn log_dispatch_with(h: &LogBox, timeout: Option<Duration>, run: bool) -> c_int {
+    let batch = match h.batch.lock() {
+        Ok(mut b) => b.cb.map(|f| (f, b.user, std::mem::take(&mut b.recs))),
+        Err(_) => return invalid("batch callback slot poisoned"),
+    };
+    if let Some((f, user, recs)) = batch {
+        return log_dispatch_batch(h, timeout, run, f, user, recs);
+    }
     let ucb = match h.cb.lock() {
         Ok(c) => *c,
         Err(_) => return invalid("callback slot poisoned"),
@@ -556,7 +563,8 @@ fn log_dispatch_with(h: &LogBox, timeout: Option<Duration>, run: bool) -> c_int 
     let Some(cb) = ucb.cb else {
         return fail(&h.log.record_error(Error::new(
             ErrorKind::InvalidArgument,
-            "no callback set: pass one to nfq_rs_log_open or call nfq_rs_log_set_callback",
+            "no callback set: pass one to nfq_rs_log_open, or call nfq_rs_log_set_callback or \
+             nfq_rs_log_set_batch_callback",
         )));
     };
     let log = &h.log;
@@ -573,6 +581,67 @@ fn log_dispatch_with(h: &LogBox, timeout: Option<Duration>, run: bool) -> c_int 
         Ok(n) => n.min(c_int::MAX as usize) as c_int,
         Err(e) => fail(&e),
     }
+}
+
+/// The batch form: every message of a receive batch becomes a record, and the user's function
+/// gets them all in one call at the end of the batch.
+fn log_dispatch_batch(
+    h: &LogBox,
+    timeout: Option<Duration>,
+    run: bool,
+    f: unsafe extern "C" fn(*const nfq_rs_log_packet_info, usize, *mut c_void),
+    user: *mut c_void,
+    recs: Vec<nfq_rs_log_packet_info>,
+) -> c_int {
+    let recs = std::cell::RefCell::new(recs);
+    let mut each = |p: &LogPacket<'_>| recs.borrow_mut().push(nfq_rs_log_packet_info::of(p));
+    let mut end = || {
+        let mut r = recs.borrow_mut();
+        if !r.is_empty() {
+            // SAFETY: f is the user's function; the records and the receive buffer they point
+            // into stay alive and unchanged for the whole call. No lock is held here.
+            unsafe { f(r.as_ptr(), r.len(), user) };
+            r.clear();
+        }
+    };
+    let log = &h.log;
+    let r = if run {
+        log.run_batched(&mut each, &mut end).map(|_| 0)
+    } else {
+        log.dispatch_batched(timeout, &mut each, &mut end)
+    };
+    let mut recs = recs.into_inner();
+    recs.clear();
+    if let Ok(mut b) = h.batch.lock() {
+        b.recs = recs;
+    }
+    match r {
+        Ok(n) => n.min(c_int::MAX as usize) as c_int,
+        Err(e) => fail(&e),
+    }
+}
+
+/// Calls `cb` once per receive batch with the records of all its log messages (up to the
+/// config's batch of datagrams, each holding many messages), instead of the per-packet callback:
+/// one call per batch, and the fields already read (`nfq_rs_log_packet_get_info`'s record).
+/// The records and the bytes they point at are valid until `cb` returns. NULL goes back to the
+/// per-packet callback.
+///
+/// # Safety
+/// `log` is NULL or a live log handle; `cb` is NULL or a valid function.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_log_set_batch_callback(
+    log: *mut nfq_rs_log,
+    cb: nfq_rs_log_batch_callback,
+    user: *mut c_void,
+) -> c_int {
+    with_log("nfq_rs_log_set_batch_callback", log, |h| {
+        if let Ok(mut b) = h.batch.lock() {
+            b.cb = cb;
+            b.user = user;
+        }
+        NFQ_RS_OK
+    })
 }
 
 /// Waits up to `timeout_ms` (-1: until a message or `nfq_rs_log_stop`; 0: no wait), then
@@ -1213,6 +1282,11 @@ impl nfq_rs_log_packet_info {
         i
     }
 }
+
+/// Callback for a whole receive batch of log messages (`nfq_rs_log_set_batch_callback`): `n`
+/// records, in the order the kernel sent the messages.
+pub type nfq_rs_log_batch_callback =
+    Option<unsafe extern "C" fn(infos: *const nfq_rs_log_packet_info, n: usize, user: *mut c_void)>;
 
 /// Fills `*info` with the common fields of the message in one call (cheaper than one call per
 /// field). `size` is `sizeof(nfq_rs_log_packet_info)` as the caller knows it: at most that many

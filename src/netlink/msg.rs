@@ -204,6 +204,10 @@ pub struct Attr<'a> {
 }
 
 impl<'a> Attr<'a> {
+    /// An attribute of type `raw_type` (flags included) with payload `data`.
+    pub fn new(raw_type: u16, data: &'a [u8]) -> Self {
+        Attr { raw_type, data }
+    }
     /// The type without the nested / byte-order flags.
     #[inline]
     pub fn kind(&self) -> u16 {
@@ -297,98 +301,6 @@ pub struct Vlan {
     pub proto: u16,
     /// Tag control information (priority, DEI, VLAN id).
     pub tci: u16,
-}
-
-/// The attributes of one level indexed by type: one pass over the run records where each
-/// attribute starts (the last one of a type wins, types at or above `N` are skipped), and
-/// payloads are sliced only when asked for. `check` sees every indexed attribute's type and
-/// payload length and may reject it. Cheaper than decoding every attribute up front when a
-/// reader looks at a few of them, and no bigger than `N` words.
-///
-/// ```
-/// use nfq_rs::netlink::AttrIndex;
-/// // type 1: 4 bytes; type 3: 2 bytes (+2 padding)
-/// let run = [8, 0, 1, 0, 0, 0, 0, 7, 6, 0, 3, 0, 0xab, 0xcd, 0, 0];
-/// let ix = AttrIndex::<4>::build(&run, |_, _| Ok(())).unwrap();
-/// assert_eq!(ix.get(1), Some(&[0, 0, 0, 7][..]));
-/// assert_eq!(ix.get(3), Some(&[0xab, 0xcd][..]));
-/// assert_eq!(ix.get(2), None);
-/// ```
-#[derive(Clone, Copy, Debug)]
-pub struct AttrIndex<'a, const N: usize> {
-    buf: &'a [u8],
-    /// Offset of each type's payload in `buf` (0: absent; a payload never starts at 0).
-    at: [u32; N],
-    /// Length of each type's payload.
-    len: [u16; N],
-}
-
-impl<const N: usize> Default for AttrIndex<'_, N> {
-    fn default() -> Self {
-        AttrIndex { buf: &[], at: [0; N], len: [0; N] }
-    }
-}
-
-impl<'a, const N: usize> AttrIndex<'a, N> {
-    /// Indexes the attribute run `buf`. Errors like [`Attrs`]: an attribute whose length is below
-    /// 4 or past the end; trailing bytes shorter than a header and a missing last pad are fine.
-    #[inline(always)]
-    pub fn build(buf: &'a [u8], check: impl Fn(u16, usize) -> Result<(), ParseError>) -> Result<Self, ParseError> {
-        let mut ix = AttrIndex { buf, at: [0; N], len: [0; N] };
-        let mut pos = 0usize;
-        while buf.len() - pos >= NLA_HDRLEN {
-            // SAFETY: pos + 4 <= buf.len() (the loop condition), so the 4 bytes read lie inside
-            // buf; read_unaligned has no alignment requirement. This loop runs for every
-            // attribute of every message: one comparison per header instead of the slice
-            // checks of the safe forms.
-            let h: [u8; NLA_HDRLEN] = unsafe { buf.as_ptr().add(pos).cast::<[u8; NLA_HDRLEN]>().read_unaligned() };
-            let len = u16::from_ne_bytes([h[0], h[1]]) as usize;
-            let room = buf.len() - pos;
-            if len < NLA_HDRLEN || len > room {
-                return Err(ParseError::BadLength { what: "nlattr", len, room });
-            }
-            let ty = (u16::from_ne_bytes([h[2], h[3]]) & NLA_TYPE_MASK) as usize;
-            if ty < N {
-                check(ty as u16, len - NLA_HDRLEN)?;
-                ix.at[ty] = (pos + NLA_HDRLEN) as u32;
-                ix.len[ty] = (len - NLA_HDRLEN) as u16;
-            }
-            pos = (pos + len + 3) & !3;
-            if pos > buf.len() {
-                break; // the last attribute without its pad
-            }
-        }
-        Ok(ix)
-    }
-
-    /// The payload of the attribute of type `ty`, if present.
-    #[inline]
-    pub fn get(&self, ty: u16) -> Option<&'a [u8]> {
-        let at = *self.at.get(ty as usize)? as usize;
-        if at == 0 {
-            return None;
-        }
-        self.buf.get(at..at + *self.len.get(ty as usize)? as usize)
-    }
-
-    /// The payload of the attribute of type `ty` if it has exactly `M` bytes.
-    #[inline]
-    pub fn get_array<const M: usize>(&self, ty: u16) -> Option<&'a [u8; M]> {
-        self.get(ty).and_then(|d| d.try_into().ok())
-    }
-
-    /// The attribute of type `ty` as an [`Attr`], if present.
-    pub fn attr(&self, ty: u16) -> Option<Attr<'a>> {
-        let data = self.get(ty)?;
-        let at = self.at[ty as usize] as usize;
-        Some(Attr { raw_type: ne_u16(self.buf, at - 2), data })
-    }
-
-    /// Whether an attribute of type `ty` is present.
-    #[inline]
-    pub fn has(&self, ty: u16) -> bool {
-        self.at.get(ty as usize).is_some_and(|&a| a != 0)
-    }
 }
 
 /// Iterator over a run of attributes. Yields an error and stops at the first attribute whose

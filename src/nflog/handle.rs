@@ -218,6 +218,12 @@ fn slot_size(nlbufsiz: u32, range: u32) -> usize {
     (n + 1024).next_power_of_two()
 }
 
+/// Where the receive loop hands messages: each one, and the end of each receive batch.
+struct Sink<'c, 'e> {
+    each: &'c mut dyn FnMut(&LogPacket<'_>),
+    end: &'e mut dyn FnMut(),
+}
+
 /// A netlink socket with its bound NFLOG groups.
 pub struct Log {
     ep: Endpoint,
@@ -527,12 +533,20 @@ impl Log {
     /// before `run` makes it return at once). Overflows (ENOBUFS) are counted and do not end
     /// the loop. Returns the number of messages handled.
     pub fn run(&self, cb: &mut dyn FnMut(&LogPacket<'_>)) -> Result<u64> {
+        self.run_batched(cb, &mut || {})
+    }
+
+    /// [`run`](Self::run), calling `end` after the messages of each receive batch (every
+    /// message handed to `cb` since the last `end` still points into the receive buffer until
+    /// `end` returns): for callers that gather a batch and hand it on at once.
+    pub fn run_batched(&self, cb: &mut dyn FnMut(&LogPacket<'_>), end: &mut dyn FnMut()) -> Result<u64> {
+        let mut sink = Sink { each: cb, end };
         let mut total = 0u64;
         loop {
             if self.ep.take_stop() {
                 return Ok(total);
             }
-            match self.dispatch_once(None, cb) {
+            match self.dispatch_once(None, &mut sink) {
                 Ok((n, stopped)) => {
                     total += n as u64;
                     if stopped {
@@ -550,14 +564,25 @@ impl Log {
     /// the number of messages handled (0 on timeout or when woken by `stop`, which this call
     /// then consumes).
     pub fn dispatch(&self, timeout: Option<Duration>, cb: &mut dyn FnMut(&LogPacket<'_>)) -> Result<usize> {
-        self.dispatch_once(timeout, cb).map(|(n, _)| n)
+        self.dispatch_batched(timeout, cb, &mut || {})
     }
 
-    fn dispatch_once(&self, timeout: Option<Duration>, cb: &mut dyn FnMut(&LogPacket<'_>)) -> Result<(usize, bool)> {
+    /// [`dispatch`](Self::dispatch) with `end` called after each batch, as in
+    /// [`run_batched`](Self::run_batched).
+    pub fn dispatch_batched(
+        &self,
+        timeout: Option<Duration>,
+        cb: &mut dyn FnMut(&LogPacket<'_>),
+        end: &mut dyn FnMut(),
+    ) -> Result<usize> {
+        self.dispatch_once(timeout, &mut Sink { each: cb, end }).map(|(n, _)| n)
+    }
+
+    fn dispatch_once(&self, timeout: Option<Duration>, sink: &mut Sink<'_, '_>) -> Result<(usize, bool)> {
         let _g = self.ep.claim(false, "dispatch")?;
         let mut st = self.take_rx();
         let mut panic = None;
-        let r = self.dispatch_inner(&mut st, timeout, cb, &mut panic);
+        let r = self.dispatch_inner(&mut st, timeout, sink, &mut panic);
         if let Ok(mut slot) = self.rx.lock() {
             *slot = Some(st);
         }
@@ -579,7 +604,7 @@ impl Log {
         &self,
         st: &mut RxState,
         timeout: Option<Duration>,
-        cb: &mut dyn FnMut(&LogPacket<'_>),
+        cb: &mut Sink<'_, '_>,
         panic: &mut Option<Box<dyn std::any::Any + Send>>,
     ) -> Result<(usize, bool)> {
         let mut handled = 0;
@@ -587,6 +612,7 @@ impl Log {
             while let Some(msg) = self.ep.take_pending() {
                 let info = RecvInfo { len: msg.len(), truncated: false, real_len: msg.len(), sender: 0 };
                 handled += self.process(&msg, info, &mut st.woke, cb, panic);
+                (cb.end)(); // the message is dropped next
             }
         }
         // As in the queue loop: after a full receive, receive again before blocking; block
@@ -628,7 +654,7 @@ impl Log {
         &self,
         st: &mut RxState,
         block: bool,
-        cb: &mut dyn FnMut(&LogPacket<'_>),
+        cb: &mut Sink<'_, '_>,
         panic: &mut Option<Box<dyn std::any::Any + Send>>,
         handled: &mut usize,
     ) -> Result<usize> {
@@ -648,6 +674,9 @@ impl Log {
                 for i in 0..n {
                     let (buf, info) = batch.get(i);
                     *handled += self.process(buf, info, woke, cb, panic);
+                }
+                if n > 0 {
+                    (cb.end)();
                 }
                 Ok(n)
             }
@@ -672,7 +701,7 @@ impl Log {
         buf: &[u8],
         info: RecvInfo,
         woke: &mut bool,
-        cb: &mut dyn FnMut(&LogPacket<'_>),
+        cb: &mut Sink<'_, '_>,
         panic: &mut Option<Box<dyn std::any::Any + Send>>,
     ) -> usize {
         if info.truncated {
@@ -690,6 +719,7 @@ impl Log {
         }
         let mut handled = 0;
         let packet_type = nfnl_msg_type(NFNL_SUBSYS_ULOG, NFULNL_MSG_PACKET);
+        let mut view = LogPacket::default();
         for m in Messages::new(buf) {
             let m = match m {
                 Ok(m) => m,
@@ -715,19 +745,16 @@ impl Log {
                 }
                 continue;
             }
-            // Borrowed from the result, not moved out of it: a LogPacket is about 250 bytes.
-            let parsed = LogPacket::parse(&m);
-            let pkt = match &parsed {
-                Ok(p) => p,
-                Err(e) => {
-                    bump(&self.counters.parse_errors, 1);
-                    let _ = self.fail(Error::parse(e.clone(), "malformed log message"));
-                    continue;
-                }
-            };
+            // Decoded into the one view of this datagram: nothing is copied per message.
+            if let Err(e) = view.parse_in_place(&m) {
+                bump(&self.counters.parse_errors, 1);
+                let _ = self.fail(Error::parse(e, "malformed log message"));
+                continue;
+            }
+            let pkt = &view;
             bump_owned(&self.counters.packets_received, 1);
             handled += 1;
-            if let Err(p) = catch_unwind(AssertUnwindSafe(|| cb(pkt))) {
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| (cb.each)(pkt))) {
                 bump(&self.counters.callback_errors, 1);
                 let _ = self.fail(Error::new(
                     ErrorKind::Internal,
@@ -818,13 +845,8 @@ mod tests {
         let d = datagram();
         let info = RecvInfo { len: d.len(), truncated: false, real_len: d.len(), sender: 0 };
         let mut seen = Vec::new();
-        let n = log.process(
-            &d,
-            info,
-            &mut false,
-            &mut |p| seen.push((p.prefix().unwrap().to_owned(), p.payload().unwrap().len())),
-            &mut None,
-        );
+        let mut each = |p: &LogPacket<'_>| seen.push((p.prefix().unwrap().to_owned(), p.payload().unwrap().len()));
+        let n = log.process(&d, info, &mut false, &mut Sink { each: &mut each, end: &mut || {} }, &mut None);
         assert_eq!(n, 3);
         assert_eq!(seen, vec![("a".into(), 10), ("bb".into(), 300), ("ccc".into(), 7)]);
         assert_eq!(log.stats().parse_errors, 0);
@@ -837,7 +859,8 @@ mod tests {
         let cut = 200; // inside the second message
         let info = RecvInfo { len: cut, truncated: true, real_len: d.len(), sender: 0 };
         let mut seen = 0;
-        let n = log.process(&d[..cut], info, &mut false, &mut |_| seen += 1, &mut None);
+        let mut each = |_: &LogPacket<'_>| seen += 1;
+        let n = log.process(&d[..cut], info, &mut false, &mut Sink { each: &mut each, end: &mut || {} }, &mut None);
         assert_eq!((n, seen), (1, 1), "the whole first message is still handed over");
         let st = log.stats();
         assert_eq!((st.truncated, st.parse_errors), (1, 0));
@@ -853,7 +876,7 @@ mod tests {
         let second = u32::from_ne_bytes(d[0..4].try_into().unwrap()) as usize;
         d[second + 20] = 7;
         let info = RecvInfo { len: d.len(), truncated: false, real_len: d.len(), sender: 0 };
-        let n = log.process(&d, info, &mut false, &mut |_| {}, &mut None);
+        let n = log.process(&d, info, &mut false, &mut Sink { each: &mut |_| {}, end: &mut || {} }, &mut None);
         assert_eq!(n, 2);
         assert_eq!(log.stats().parse_errors, 1);
         assert!(log.last_error().contains("NFULA_PACKET_HDR"), "{}", log.last_error());

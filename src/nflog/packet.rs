@@ -1,5 +1,6 @@
-//! The log-message view: every attribute of an `NFULNL_MSG_PACKET` message, decoded in one pass
-//! into slices of the receive buffer (no copy, no allocation). Presence is explicit: each
+//! The log-message view: every attribute of an `NFULNL_MSG_PACKET` message decoded in one pass
+//! over its attributes (sizes checked), the integers into fields and the variable payloads as
+//! positions in the receive buffer (no copy, no allocation). Presence is explicit: each
 //! optional attribute is an `Option`.
 //!
 //! A message logged by `-j NFLOG --nflog-group 100 --nflog-prefix ping` on OUTPUT, copy mode
@@ -14,101 +15,85 @@
 //! ```
 
 use super::{NFNL_SUBSYS_ULOG, NFULNL_MSG_PACKET, attr};
-use crate::netlink::{AttrIndex, Msg, NFGENMSG_LEN, ParseError, nfnl_msg_type};
+use crate::netlink::{Attr, Msg, NFGENMSG_LEN, NLA_HDRLEN, NLA_TYPE_MASK, ParseError, align4, nfnl_msg_type};
 
 pub use crate::netlink::Vlan;
 
-/// Attribute types of a log message that the view indexes (`NFULA_*` up to `NFULA_L2HDR`).
-const NATTR: usize = attr::L2HDR as usize + 1;
-
-/// Payload sizes each indexed attribute type may have: (min, max) in bytes. Exact for the
-/// integers, at least the struct for the fixed structs (a newer kernel may extend them), any
-/// size for the variable payloads.
-const SIZES: [(u16, u16); NATTR] = {
-    let mut t = [(0, u16::MAX); NATTR];
-    t[attr::PACKET_HDR as usize] = (4, u16::MAX);
-    t[attr::TIMESTAMP as usize] = (16, u16::MAX);
-    t[attr::HWADDR as usize] = (12, u16::MAX);
-    let u32s = [
-        attr::MARK,
-        attr::IFINDEX_INDEV,
-        attr::IFINDEX_OUTDEV,
-        attr::IFINDEX_PHYSINDEV,
-        attr::IFINDEX_PHYSOUTDEV,
-        attr::UID,
-        attr::SEQ,
-        attr::SEQ_GLOBAL,
-        attr::GID,
-        attr::CT_INFO,
-    ];
-    let mut i = 0;
-    while i < u32s.len() {
-        t[u32s[i] as usize] = (4, 4);
-        i += 1;
-    }
-    t[attr::HWTYPE as usize] = (2, 2);
-    t[attr::HWLEN as usize] = (2, 2);
-    t
-};
-
-/// Attribute names for error messages.
-const NAMES: [&str; NATTR] = [
-    "NFULA_UNSPEC",
-    "NFULA_PACKET_HDR",
-    "NFULA_MARK",
-    "NFULA_TIMESTAMP",
-    "NFULA_IFINDEX_INDEV",
-    "NFULA_IFINDEX_OUTDEV",
-    "NFULA_IFINDEX_PHYSINDEV",
-    "NFULA_IFINDEX_PHYSOUTDEV",
-    "NFULA_HWADDR",
-    "NFULA_PAYLOAD",
-    "NFULA_PREFIX",
-    "NFULA_UID",
-    "NFULA_SEQ",
-    "NFULA_SEQ_GLOBAL",
-    "NFULA_GID",
-    "NFULA_HWTYPE",
-    "NFULA_HWHEADER",
-    "NFULA_HWLEN",
-    "NFULA_CT",
-    "NFULA_CT_INFO",
-    "NFULA_VLAN",
-    "NFULA_L2HDR",
-];
-
-fn check_size(ty: u16, len: usize) -> Result<(), ParseError> {
-    let (min, max) = SIZES[ty as usize];
-    if len >= min as usize && len <= max as usize {
-        return Ok(());
-    }
-    let expected = match (min, max) {
-        (2, 2) => "2",
-        (4, _) => "4",
-        (12, _) => "12",
-        (16, _) => "16",
-        _ => "another size",
-    };
-    Err(ParseError::AttrSize { attr: NAMES[ty as usize], len, expected })
+/// Where one variable payload lies in the message's attribute area (`len` 0 and `at` 0: absent;
+/// a payload never starts at offset 0).
+#[derive(Clone, Copy, Debug, Default)]
+struct Span {
+    at: u32,
+    len: u32,
 }
 
-/// One logged packet, borrowed from the receive buffer: the message's attributes indexed by
-/// type in one pass, each decoded (and its size checked) only when asked for. An attribute of
-/// the wrong size reads as absent; [`check`](Self::check) reports it as an error.
+/// Slots of the 32-bit attributes in [`LogPacket::u32s`].
+mod slot {
+    pub const MARK: usize = 0;
+    pub const INDEV: usize = 1;
+    pub const OUTDEV: usize = 2;
+    pub const PHYSINDEV: usize = 3;
+    pub const PHYSOUTDEV: usize = 4;
+    pub const UID: usize = 5;
+    pub const GID: usize = 6;
+    pub const SEQ: usize = 7;
+    pub const SEQ_GLOBAL: usize = 8;
+    pub const CT_INFO: usize = 9;
+    pub const N: usize = 10;
+}
+
+/// Slots of the variable payloads in [`LogPacket::spans`].
+mod span {
+    pub const TIMESTAMP: usize = 0;
+    pub const HWADDR: usize = 1;
+    pub const PAYLOAD: usize = 2;
+    pub const PREFIX: usize = 3;
+    pub const HWHEADER: usize = 4;
+    pub const CT: usize = 5;
+    pub const VLAN: usize = 6;
+    pub const L2HDR: usize = 7;
+    pub const N: usize = 8;
+}
+
+/// One logged packet, borrowed from the receive buffer.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LogPacket<'a> {
+    /// The attributes (the message after its nfgenmsg).
+    attrs: &'a [u8],
     family: u8,
+    hook: u8,
     group: u16,
-    ix: AttrIndex<'a, NATTR>,
+    hw_protocol: u16,
+    hwtype: u16,
+    hwlen: u16,
+    /// Bit `1 << t` for every attribute type `t` present.
+    present: u32,
+    /// Indexed by slot (`slot::N` used; 16 so that a masked index needs no bounds check).
+    u32s: [u32; 16],
+    spans: [Span; span::N],
+}
+
+#[cold]
+fn size_error(attr: &'static str, len: usize, expected: &'static str) -> ParseError {
+    ParseError::AttrSize { attr, len, expected }
 }
 
 impl<'a> LogPacket<'a> {
-    /// Indexes a log message. Errors on a wrong type, a broken attribute run (a length below 4
-    /// or past the end) and a missing or short packet header; unknown attributes are skipped.
-    /// The sizes of the other attributes are checked when they are read (a wrong one reads as
-    /// absent) or all at once by [`check`](Self::check).
-    #[inline(always)]
+    /// Decodes a log message. Errors on a wrong type, a broken attribute run (a length below 4
+    /// or past the end), a missing or short packet header, an attribute of the wrong size, or a
+    /// VLAN nest without its two parts; unknown attributes are skipped, and of an attribute
+    /// sent twice the last counts.
+    #[inline]
     pub fn parse(msg: &Msg<'a>) -> Result<LogPacket<'a>, ParseError> {
+        let mut p = LogPacket::default();
+        p.parse_in_place(msg)?;
+        Ok(p)
+    }
+
+    /// [`parse`](Self::parse) into an existing view (the receive loop's, so that nothing is
+    /// copied per message); on error the view is left half-filled.
+    #[inline]
+    pub(crate) fn parse_in_place(&mut self, msg: &Msg<'a>) -> Result<(), ParseError> {
         if msg.msg_type() != nfnl_msg_type(NFNL_SUBSYS_ULOG, NFULNL_MSG_PACKET) {
             return Err(ParseError::UnexpectedType(msg.msg_type()));
         }
@@ -116,107 +101,173 @@ impl<'a> LogPacket<'a> {
         if p.len() < NFGENMSG_LEN {
             return Err(ParseError::Truncated { what: "nfgenmsg", need: NFGENMSG_LEN, have: p.len() });
         }
-        let ix = AttrIndex::build(&p[NFGENMSG_LEN..], |_, _| Ok(()))?;
-        match ix.get(attr::PACKET_HDR) {
-            Some(h) if h.len() >= 4 => {}
-            Some(h) => return Err(ParseError::AttrSize { attr: "NFULA_PACKET_HDR", len: h.len(), expected: "4" }),
-            None => return Err(ParseError::Missing("NFULA_PACKET_HDR")),
-        }
-        Ok(LogPacket { family: p[0], group: u16::from_be_bytes([p[2], p[3]]), ix })
+        self.attrs = &p[NFGENMSG_LEN..];
+        self.family = p[0];
+        self.group = u16::from_be_bytes([p[2], p[3]]);
+        self.present = 0;
+        self.decode()
     }
 
-    /// Checks every attribute the view knows for its size (and the VLAN nest for its parts):
-    /// what the accessors would read as absent is an error here.
-    pub fn check(&self) -> Result<(), ParseError> {
-        for ty in 0..NATTR as u16 {
-            if let Some(d) = self.ix.get(ty) {
-                check_size(ty, d.len())?;
+    /// The one pass over the attributes: per attribute one bounds check of its header, one of
+    /// its length, one table lookup for what it is, and its store.
+    #[inline(always)]
+    fn decode(&mut self) -> Result<(), ParseError> {
+        let buf = self.attrs;
+        let mut pos = 0usize;
+        // pos may pass the end by up to 3 after the last attribute (a missing last pad): the
+        // condition is written so that it cannot wrap.
+        while pos + NLA_HDRLEN <= buf.len() {
+            // SAFETY: pos + 4 <= buf.len() (the loop condition); read_unaligned has no
+            // alignment requirement.
+            let h: [u8; NLA_HDRLEN] = unsafe { buf.as_ptr().add(pos).cast::<[u8; NLA_HDRLEN]>().read_unaligned() };
+            let len = u16::from_ne_bytes([h[0], h[1]]) as usize;
+            let room = buf.len() - pos;
+            if len < NLA_HDRLEN || len > room {
+                return Err(ParseError::BadLength { what: "nlattr", len, room });
             }
+            let ty = u16::from_ne_bytes([h[2], h[3]]) & NLA_TYPE_MASK;
+            let kind = KIND.get(ty as usize).copied().unwrap_or(K_SKIP);
+            let at = pos + NLA_HDRLEN;
+            // SAFETY: at <= pos + len <= buf.len() (len >= 4 and len <= room, checked above).
+            let d = unsafe { buf.get_unchecked(at..pos + len) };
+            if kind & K_U32 != 0 {
+                let s = (kind & K_SLOT) as usize;
+                let v: [u8; 4] =
+                    d.try_into().map_err(|_| size_error(U32_NAMES.get(s).copied().unwrap_or("?"), d.len(), "4"))?;
+                self.u32s[s & 15] = u32::from_be_bytes(v);
+            } else if kind & K_SPAN != 0 {
+                let s = (kind & K_SLOT) as usize & (span::N - 1);
+                let (min, name, expected) = SPAN_MIN[s];
+                if d.len() < min {
+                    return Err(size_error(name, d.len(), expected));
+                }
+                if s == span::VLAN {
+                    Attr::new(ty, d).vlan("NFULA_VLAN_PROTO/NFULA_VLAN_TCI")?;
+                }
+                self.spans[s] = Span { at: at as u32, len: d.len() as u32 };
+            } else if kind == K_HDR {
+                let h = d.get(..4).ok_or_else(|| size_error("NFULA_PACKET_HDR", d.len(), "4"))?;
+                self.hw_protocol = u16::from_be_bytes([h[0], h[1]]);
+                self.hook = h[2];
+            } else if kind == K_HWTYPE || kind == K_HWLEN {
+                let name = if kind == K_HWTYPE { "NFULA_HWTYPE" } else { "NFULA_HWLEN" };
+                let v: [u8; 2] = d.try_into().map_err(|_| size_error(name, d.len(), "2"))?;
+                *if kind == K_HWTYPE { &mut self.hwtype } else { &mut self.hwlen } = u16::from_be_bytes(v);
+            }
+            if kind != K_SKIP {
+                self.present |= 1 << ty;
+            }
+            pos += align4(len);
         }
-        if let Some(v) = self.ix.attr(attr::VLAN) {
-            v.vlan("NFULA_VLAN_PROTO/NFULA_VLAN_TCI")?;
+        if self.present & (1 << attr::PACKET_HDR) == 0 {
+            return Err(ParseError::Missing("NFULA_PACKET_HDR"));
         }
         Ok(())
     }
 
     #[inline]
-    fn u32_of(&self, ty: u16) -> Option<u32> {
-        self.ix.get_array::<4>(ty).map(|d| u32::from_be_bytes(*d))
+    fn has(&self, ty: u16) -> bool {
+        self.present & (1 << ty) != 0
     }
 
     #[inline]
-    fn u16_of(&self, ty: u16) -> Option<u16> {
-        self.ix.get_array::<2>(ty).map(|d| u16::from_be_bytes(*d))
+    fn u32_of(&self, ty: u16, s: usize) -> Option<u32> {
+        self.has(ty).then(|| self.u32s[s & 15])
+    }
+
+    #[inline]
+    fn bytes_of(&self, ty: u16, s: usize) -> Option<&'a [u8]> {
+        if !self.has(ty) {
+            return None;
+        }
+        let Span { at, len } = self.spans[s & (span::N - 1)];
+        self.attrs.get(at as usize..at as usize + len as usize)
     }
 
     /// Address family of the hook (AF_INET 2, AF_INET6 10, AF_BRIDGE 7, ...).
+    #[inline]
     pub fn family(&self) -> u8 {
         self.family
     }
     /// The NFLOG group the packet was logged to.
+    #[inline]
     pub fn group(&self) -> u16 {
         self.group
     }
     /// Link-layer protocol in host order (ETH_P_IP 0x0800, ETH_P_IPV6 0x86dd, ...).
+    #[inline]
     pub fn hw_protocol(&self) -> u16 {
-        let h = self.raw_header();
-        u16::from_be_bytes([h[0], h[1]])
+        self.hw_protocol
     }
     /// Netfilter hook (0 PREROUTING, 1 INPUT, 2 FORWARD, 3 OUTPUT, 4 POSTROUTING).
+    #[inline]
     pub fn hook(&self) -> u8 {
-        self.raw_header()[2]
+        self.hook
     }
-    /// The 4 raw bytes of `struct nfulnl_msg_packet_hdr` (hw_protocol big-endian, hook, pad).
-    pub fn raw_header(&self) -> &'a [u8] {
-        // parse() made sure it has 4 bytes; only a default-constructed view has none.
-        self.ix.get(attr::PACKET_HDR).and_then(|d| d.get(..4)).unwrap_or(&[0; 4])
+    /// `struct nfulnl_msg_packet_hdr` as sent (hw_protocol big-endian, hook, pad).
+    #[inline]
+    pub fn raw_header(&self) -> [u8; 4] {
+        let p = self.hw_protocol.to_be_bytes();
+        [p[0], p[1], self.hook, 0]
     }
     /// skb->mark (the kernel sends it only when non-zero).
+    #[inline]
     pub fn mark(&self) -> Option<u32> {
-        self.u32_of(attr::MARK)
+        self.u32_of(attr::MARK, slot::MARK)
     }
     /// Arrival time as (seconds, microseconds); the kernel sends it for PREROUTING, INPUT and
     /// FORWARD only.
+    #[inline]
     pub fn timestamp(&self) -> Option<(u64, u64)> {
-        self.ix.attr(attr::TIMESTAMP)?.be_u64_pair("NFULA_TIMESTAMP").ok()
+        let d = self.bytes_of(attr::TIMESTAMP, span::TIMESTAMP)?;
+        Attr::new(attr::TIMESTAMP, d).be_u64_pair("NFULA_TIMESTAMP").ok()
     }
     /// Input interface index.
+    #[inline]
     pub fn indev(&self) -> Option<u32> {
-        self.u32_of(attr::IFINDEX_INDEV)
+        self.u32_of(attr::IFINDEX_INDEV, slot::INDEV)
     }
     /// Output interface index.
+    #[inline]
     pub fn outdev(&self) -> Option<u32> {
-        self.u32_of(attr::IFINDEX_OUTDEV)
+        self.u32_of(attr::IFINDEX_OUTDEV, slot::OUTDEV)
     }
     /// Physical input interface (bridge port).
+    #[inline]
     pub fn physindev(&self) -> Option<u32> {
-        self.u32_of(attr::IFINDEX_PHYSINDEV)
+        self.u32_of(attr::IFINDEX_PHYSINDEV, slot::PHYSINDEV)
     }
     /// Physical output interface (bridge port).
+    #[inline]
     pub fn physoutdev(&self) -> Option<u32> {
-        self.u32_of(attr::IFINDEX_PHYSOUTDEV)
+        self.u32_of(attr::IFINDEX_PHYSOUTDEV, slot::PHYSOUTDEV)
     }
     /// The source hardware address (its first `addrlen` bytes): `struct nfulnl_msg_packet_hw`
     /// is decoded, so this is the address alone.
+    #[inline]
     pub fn hwaddr(&self) -> Option<&'a [u8]> {
         let raw = self.raw_hwaddr()?;
         let n = (u16::from_be_bytes([raw[0], raw[1]]) as usize).min(8);
         Some(&raw[4..4 + n])
     }
     /// The 12 raw bytes of `struct nfulnl_msg_packet_hw` (addrlen big-endian, pad, address).
+    #[inline]
     pub fn raw_hwaddr(&self) -> Option<&'a [u8]> {
-        self.ix.get(attr::HWADDR)?.get(..12)
+        self.bytes_of(attr::HWADDR, span::HWADDR)?.get(..12)
     }
     /// The logged bytes of the packet, from its network header (copy mode packet).
+    #[inline]
     pub fn payload(&self) -> Option<&'a [u8]> {
-        self.ix.get(attr::PAYLOAD)
+        self.bytes_of(attr::PAYLOAD, span::PAYLOAD)
     }
     /// The rule's log prefix without its terminating NUL; `None` if absent or not UTF-8 (see
     /// [`prefix_bytes`](Self::prefix_bytes)).
+    #[inline]
     pub fn prefix(&self) -> Option<&'a str> {
         std::str::from_utf8(self.prefix_bytes()?).ok()
     }
     /// The rule's log prefix as bytes, up to its first NUL.
+    #[inline]
     pub fn prefix_bytes(&self) -> Option<&'a [u8]> {
         let p = self.raw_prefix()?;
         // Prefixes are short (at most 63 bytes with iptables, 127 with nft): a plain scan beats
@@ -224,55 +275,271 @@ impl<'a> LogPacket<'a> {
         Some(&p[..p.iter().position(|&b| b == 0).unwrap_or(p.len())])
     }
     /// The raw `NFULA_PREFIX` attribute (with its NUL).
+    #[inline]
     pub fn raw_prefix(&self) -> Option<&'a [u8]> {
-        self.ix.get(attr::PREFIX)
+        self.bytes_of(attr::PREFIX, span::PREFIX)
     }
     /// User id owning the packet's local socket (locally generated packets).
+    #[inline]
     pub fn uid(&self) -> Option<u32> {
-        self.u32_of(attr::UID)
+        self.u32_of(attr::UID, slot::UID)
     }
     /// Group id owning the packet's local socket.
+    #[inline]
     pub fn gid(&self) -> Option<u32> {
-        self.u32_of(attr::GID)
+        self.u32_of(attr::GID, slot::GID)
     }
     /// The group's own sequence number (flag `SEQ`).
+    #[inline]
     pub fn seq(&self) -> Option<u32> {
-        self.u32_of(attr::SEQ)
+        self.u32_of(attr::SEQ, slot::SEQ)
     }
     /// The namespace-wide sequence number (flag `SEQ_GLOBAL`).
+    #[inline]
     pub fn seq_global(&self) -> Option<u32> {
-        self.u32_of(attr::SEQ_GLOBAL)
+        self.u32_of(attr::SEQ_GLOBAL, slot::SEQ_GLOBAL)
     }
     /// Hardware type of the input device (ARPHRD_*).
+    #[inline]
     pub fn hwtype(&self) -> Option<u16> {
-        self.u16_of(attr::HWTYPE)
+        self.has(attr::HWTYPE).then_some(self.hwtype)
     }
     /// The link-layer header as received.
+    #[inline]
     pub fn hwheader(&self) -> Option<&'a [u8]> {
-        self.ix.get(attr::HWHEADER)
+        self.bytes_of(attr::HWHEADER, span::HWHEADER)
     }
     /// The input device's hardware header length.
+    #[inline]
     pub fn hwlen(&self) -> Option<u16> {
-        self.u16_of(attr::HWLEN)
+        self.has(attr::HWLEN).then_some(self.hwlen)
     }
     /// The raw `NFULA_CT` nest (decode with [`ct`](Self::ct)).
+    #[inline]
     pub fn ct_raw(&self) -> Option<&'a [u8]> {
-        self.ix.get(attr::CT)
+        self.bytes_of(attr::CT, span::CT)
     }
     /// The connection, decoded from `NFULA_CT` (flag `CONNTRACK`).
+    #[inline]
     pub fn ct(&self) -> Option<Result<crate::conntrack::Conn<'a>, ParseError>> {
         self.ct_raw().map(|c| crate::conntrack::Conn::parse(self.family, c))
     }
     /// `enum ip_conntrack_info` of the packet.
+    #[inline]
     pub fn ct_info(&self) -> Option<u32> {
-        self.u32_of(attr::CT_INFO)
+        self.u32_of(attr::CT_INFO, slot::CT_INFO)
     }
     /// VLAN tag (bridge and netdev families).
+    #[inline]
     pub fn vlan(&self) -> Option<Vlan> {
-        self.ix.attr(attr::VLAN)?.vlan("NFULA_VLAN").ok()
+        let d = self.bytes_of(attr::VLAN, span::VLAN)?;
+        Attr::new(attr::VLAN, d).vlan("NFULA_VLAN").ok()
     }
     /// The whole layer-2 header (bridge and netdev families).
+    #[inline]
     pub fn l2hdr(&self) -> Option<&'a [u8]> {
-        self.ix.get(attr::L2HDR)
+        self.bytes_of(attr::L2HDR, span::L2HDR)
+    }
+}
+
+/// What each attribute type is to the decoder: skipped, a 32-bit value (`K_U32 | slot`), a
+/// variable payload (`K_SPAN | slot`), or one of the special ones.
+const K_SKIP: u8 = 0;
+const K_HDR: u8 = 1;
+const K_HWTYPE: u8 = 2;
+const K_HWLEN: u8 = 3;
+const K_U32: u8 = 0x40;
+const K_SPAN: u8 = 0x80;
+const K_SLOT: u8 = 0x3f;
+
+const KIND: [u8; attr::L2HDR as usize + 1] = {
+    let mut k = [K_SKIP; attr::L2HDR as usize + 1];
+    k[attr::PACKET_HDR as usize] = K_HDR;
+    k[attr::MARK as usize] = K_U32 | slot::MARK as u8;
+    k[attr::TIMESTAMP as usize] = K_SPAN | span::TIMESTAMP as u8;
+    k[attr::IFINDEX_INDEV as usize] = K_U32 | slot::INDEV as u8;
+    k[attr::IFINDEX_OUTDEV as usize] = K_U32 | slot::OUTDEV as u8;
+    k[attr::IFINDEX_PHYSINDEV as usize] = K_U32 | slot::PHYSINDEV as u8;
+    k[attr::IFINDEX_PHYSOUTDEV as usize] = K_U32 | slot::PHYSOUTDEV as u8;
+    k[attr::HWADDR as usize] = K_SPAN | span::HWADDR as u8;
+    k[attr::PAYLOAD as usize] = K_SPAN | span::PAYLOAD as u8;
+    k[attr::PREFIX as usize] = K_SPAN | span::PREFIX as u8;
+    k[attr::UID as usize] = K_U32 | slot::UID as u8;
+    k[attr::SEQ as usize] = K_U32 | slot::SEQ as u8;
+    k[attr::SEQ_GLOBAL as usize] = K_U32 | slot::SEQ_GLOBAL as u8;
+    k[attr::GID as usize] = K_U32 | slot::GID as u8;
+    k[attr::HWTYPE as usize] = K_HWTYPE;
+    k[attr::HWHEADER as usize] = K_SPAN | span::HWHEADER as u8;
+    k[attr::HWLEN as usize] = K_HWLEN;
+    k[attr::CT as usize] = K_SPAN | span::CT as u8;
+    k[attr::CT_INFO as usize] = K_U32 | slot::CT_INFO as u8;
+    k[attr::VLAN as usize] = K_SPAN | span::VLAN as u8;
+    k[attr::L2HDR as usize] = K_SPAN | span::L2HDR as u8;
+    k
+};
+
+/// The smallest payload of each variable attribute (the fixed structs), its name and that size
+/// as text, by span slot.
+const SPAN_MIN: [(usize, &str, &str); span::N] = [
+    (16, "NFULA_TIMESTAMP", "16"),
+    (12, "NFULA_HWADDR", "12"),
+    (0, "NFULA_PAYLOAD", ""),
+    (0, "NFULA_PREFIX", ""),
+    (0, "NFULA_HWHEADER", ""),
+    (0, "NFULA_CT", ""),
+    (0, "NFULA_VLAN", ""),
+    (0, "NFULA_L2HDR", ""),
+];
+
+/// Names of the 32-bit attributes by slot, for error messages.
+const U32_NAMES: [&str; slot::N] = [
+    "NFULA_MARK",
+    "NFULA_IFINDEX_INDEV",
+    "NFULA_IFINDEX_OUTDEV",
+    "NFULA_IFINDEX_PHYSINDEV",
+    "NFULA_IFINDEX_PHYSOUTDEV",
+    "NFULA_UID",
+    "NFULA_GID",
+    "NFULA_SEQ",
+    "NFULA_SEQ_GLOBAL",
+    "NFULA_CT_INFO",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::netlink::{Messages, MsgBuilder};
+
+    fn msg_with(f: impl FnOnce(&mut MsgBuilder<'_>)) -> Vec<u8> {
+        let mut v = Vec::new();
+        let mut b = MsgBuilder::new(&mut v, nfnl_msg_type(NFNL_SUBSYS_ULOG, NFULNL_MSG_PACKET), 0, 0);
+        b.nfgen(2, 100);
+        f(&mut b);
+        b.finish();
+        v
+    }
+
+    fn parse(v: &[u8]) -> Result<LogPacket<'_>, ParseError> {
+        LogPacket::parse(&Messages::new(v).next().unwrap().unwrap())
+    }
+
+    #[test]
+    fn the_documented_example_decodes() {
+        let v = [
+            0x30, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0x64, 8, 0, 1, 0, 8, 0, 3, 0, 9, 0, 0x0a, 0,
+            b'p', b'i', b'n', b'g', 0, 0, 0, 0, 8, 0, 5, 0, 0, 0, 0, 1,
+        ];
+        let p = parse(&v).unwrap();
+        assert_eq!((p.family(), p.group(), p.hw_protocol(), p.hook()), (2, 100, 0x0800, 3));
+        assert_eq!(p.raw_header(), [8, 0, 3, 0]);
+        assert_eq!((p.prefix(), p.raw_prefix()), (Some("ping"), Some(&b"ping\0"[..])));
+        assert_eq!((p.outdev(), p.indev(), p.mark(), p.payload()), (Some(1), None, None, None));
+    }
+
+    #[test]
+    fn every_attribute_decodes() {
+        let v = msg_with(|b| {
+            b.put(attr::PACKET_HDR, &[0x86, 0xdd, 1, 0]);
+            b.put_be32(attr::MARK, 7);
+            b.put(attr::TIMESTAMP, &[0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 3]);
+            b.put_be32(attr::IFINDEX_INDEV, 2);
+            b.put_be32(attr::IFINDEX_OUTDEV, 3);
+            b.put_be32(attr::IFINDEX_PHYSINDEV, 4);
+            b.put_be32(attr::IFINDEX_PHYSOUTDEV, 5);
+            b.put(attr::HWADDR, &[0, 6, 0, 0, 1, 2, 3, 4, 5, 6, 0, 0]);
+            b.put(attr::PAYLOAD, &[0x60, 0, 0, 0]);
+            b.put(attr::PREFIX, b"x\0");
+            b.put_be32(attr::UID, 1000);
+            b.put_be32(attr::SEQ, 11);
+            b.put_be32(attr::SEQ_GLOBAL, 12);
+            b.put_be32(attr::GID, 1001);
+            b.put_be16(attr::HWTYPE, 1);
+            b.put(attr::HWHEADER, &[0xaa; 14]);
+            b.put_be16(attr::HWLEN, 14);
+            b.put(attr::CT, &[4, 0, 99, 0]);
+            b.put_be32(attr::CT_INFO, 2);
+            let n = b.nest_start(attr::VLAN);
+            b.put_be16(attr::VLAN_PROTO, 0x8100);
+            b.put_be16(attr::VLAN_TCI, 42);
+            b.nest_end(n);
+            b.put(attr::L2HDR, &[0xbb; 18]);
+        });
+        let p = parse(&v).unwrap();
+        assert_eq!((p.hw_protocol(), p.hook(), p.mark(), p.timestamp()), (0x86dd, 1, Some(7), Some((9, 3))));
+        assert_eq!((p.indev(), p.outdev(), p.physindev(), p.physoutdev()), (Some(2), Some(3), Some(4), Some(5)));
+        assert_eq!(p.hwaddr(), Some(&[1, 2, 3, 4, 5, 6][..]));
+        assert_eq!((p.payload(), p.prefix()), (Some(&[0x60, 0, 0, 0][..]), Some("x")));
+        assert_eq!((p.uid(), p.gid(), p.seq(), p.seq_global()), (Some(1000), Some(1001), Some(11), Some(12)));
+        assert_eq!((p.hwtype(), p.hwlen(), p.hwheader().map(<[u8]>::len)), (Some(1), Some(14), Some(14)));
+        assert_eq!((p.ct_raw(), p.ct_info()), (Some(&[4, 0, 99, 0][..]), Some(2)));
+        assert_eq!(p.vlan(), Some(Vlan { proto: 0x8100, tci: 42 }));
+        assert_eq!(p.l2hdr().map(<[u8]>::len), Some(18));
+    }
+
+    #[test]
+    fn wrong_sizes_and_a_missing_header_are_errors() {
+        for (put, what) in [
+            (
+                &(|b: &mut MsgBuilder<'_>| {
+                    b.put(attr::MARK, &[1, 2]);
+                }) as &dyn Fn(&mut MsgBuilder<'_>),
+                "NFULA_MARK",
+            ),
+            (
+                &|b: &mut MsgBuilder<'_>| {
+                    b.put(attr::HWLEN, &[1, 2, 3, 4]);
+                },
+                "NFULA_HWLEN",
+            ),
+            (
+                &|b: &mut MsgBuilder<'_>| {
+                    b.put(attr::TIMESTAMP, &[0; 8]);
+                },
+                "NFULA_TIMESTAMP",
+            ),
+            (
+                &|b: &mut MsgBuilder<'_>| {
+                    b.put(attr::HWADDR, &[0; 6]);
+                },
+                "NFULA_HWADDR",
+            ),
+            (
+                &|b: &mut MsgBuilder<'_>| {
+                    let n = b.nest_start(attr::VLAN);
+                    b.put_be16(attr::VLAN_PROTO, 0x8100);
+                    b.nest_end(n);
+                },
+                "NFULA_VLAN",
+            ),
+        ] {
+            let v = msg_with(|b| {
+                b.put(attr::PACKET_HDR, &[8, 0, 3, 0]);
+                put(b);
+            });
+            let e = parse(&v).unwrap_err();
+            assert!(e.to_string().contains(what), "{what}: {e}");
+        }
+        let v = msg_with(|b| {
+            b.put_be32(attr::MARK, 1);
+        });
+        assert_eq!(parse(&v).unwrap_err(), ParseError::Missing("NFULA_PACKET_HDR"));
+        let v = msg_with(|b| {
+            b.put(attr::PACKET_HDR, &[8, 0]);
+        });
+        assert!(parse(&v).unwrap_err().to_string().contains("NFULA_PACKET_HDR"));
+    }
+
+    #[test]
+    fn unknown_attributes_are_skipped_and_a_missing_last_pad_is_fine() {
+        let mut v = msg_with(|b| {
+            b.put(attr::PACKET_HDR, &[8, 0, 3, 0]);
+            b.put(40, &[1, 2, 3]);
+            b.put(attr::PAYLOAD, &[1, 2, 3, 4, 5]);
+        });
+        v.truncate(v.len() - 3); // the pad after the 5-byte payload
+        let n = v.len() as u32;
+        v[..4].copy_from_slice(&n.to_ne_bytes());
+        let p = parse(&v).unwrap();
+        assert_eq!(p.payload(), Some(&[1, 2, 3, 4, 5][..]));
     }
 }

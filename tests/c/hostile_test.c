@@ -309,6 +309,7 @@ static void null_everywhere(void)
         nfq_rs_log_packet_info info;
         EXPECT_FAIL(nfq_rs_log_packet_get_info(NULL, &info, sizeof info), "NULL");
         EXPECT_FAIL(nfq_rs_log_packet_get_info(NULL, NULL, 0), "NULL");
+        EXPECT_FAIL(nfq_rs_log_set_batch_callback(NULL, NULL, NULL), "NULL");
     }
     EXPECT_FAIL(nfq_rs_log_packet_mark(NULL, NULL), "NULL");
     EXPECT_FAIL(nfq_rs_log_packet_timestamp(NULL, NULL, NULL), "NULL");
