@@ -9,14 +9,14 @@
 //! `Busy` rather than waiting; use a second handle for that. No lock is waited on while a
 //! callback runs. [`Events::stop`] works from any thread and from a signal handler.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering::*};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use super::entry::{Conn, ConnBuf, ProtoInfo};
-use super::expect::Expect;
+use super::expect::{Expect, ExpectBuf};
 use super::tuple::Tuple;
-use super::{NFNL_SUBSYS_CTNETLINK, NFNL_SUBSYS_CTNETLINK_EXP, cta, cta_stats, msg};
+use super::{NFNL_SUBSYS_CTNETLINK, NFNL_SUBSYS_CTNETLINK_EXP, cta, cta_exp, cta_stats, msg};
 use crate::netlink::{
     DumpEnd, Error, ErrorKind, Event, EventFd, Failure, Msg, MsgBuilder, NETLINK_NETFILTER, NLM_F_ACK, NLM_F_CREATE,
     NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, Netns, RecvBatch, Result, Socket, dump, errno_name, nfnl_msg_type, transact,
@@ -29,21 +29,107 @@ const EVENT_SLOT: usize = 16 * 1024;
 /// Receive slots per `recvmmsg` of an event handle.
 const EVENT_BATCH: usize = 16;
 
-/// What to keep of a dump. The kernel filters by mark (`CTA_MARK`/`CTA_MARK_MASK`) and, since
-/// Linux 6.8, by zone (`CTA_ZONE`); every part is also checked here, so older kernels give the
-/// same result (only slower).
+/// What to keep of a dump (go-conntrack's `Query`/`FilterAttr`). Each part is sent to the
+/// kernel where the kernel can filter by it, and every part is also checked here, so a kernel
+/// without a filter gives the same result (only slower); [`Conntrack::last_dump_report`] says
+/// which parts the kernel applied.
+///
+/// - `mark`: `CTA_MARK`/`CTA_MARK_MASK` (every kernel with ctnetlink),
+/// - `zone`: `CTA_ZONE` (Linux 6.8 and later),
+/// - `orig`/`reply`/`l4proto`: the `CTA_FILTER` tuple filter (Linux 5.10 and later): each
+///   part of the tuple that is `Some` must be equal (addresses, protocol, ports, ICMP
+///   type/code/id, tuple zone); the kernel compares them exactly (no address masks).
+///
+/// ```
+/// use nfq_rs::conntrack::{DumpFilter, Tuple};
+/// // Every TCP connection to 10.0.0.2:443, whatever its source.
+/// let f = DumpFilter {
+///     orig: Some(Tuple { dst: Some("10.0.0.2".parse().unwrap()), proto: Some(6), dst_port: Some(443), ..Default::default() }),
+///     ..Default::default()
+/// };
+/// assert_eq!(f.orig_flags(), nfq_rs::conntrack::filter_flags::IP_DST | nfq_rs::conntrack::filter_flags::PROTO_NUM | nfq_rs::conntrack::filter_flags::PROTO_DST_PORT);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DumpFilter {
     /// Keep entries whose `mark & mask == value & mask`: `(value, mask)`.
     pub mark: Option<(u32, u32)>,
-    /// Keep entries of this zone (0 is the default zone; checked here only).
+    /// Keep entries of this zone (0 is the default zone).
     pub zone: Option<u16>,
-    /// Keep entries of this layer-4 protocol (checked here only).
+    /// Keep entries of this layer-4 protocol (sent as the protocol of the original-direction
+    /// tuple filter).
     pub l4proto: Option<u8>,
+    /// Keep entries whose original tuple has these values (the `Some` parts).
+    pub orig: Option<Tuple>,
+    /// Keep entries whose reply tuple has these values (the `Some` parts).
+    pub reply: Option<Tuple>,
+}
+
+/// The `CTA_FILTER_F_*` bits: which parts of a tuple filter the kernel compares.
+pub mod filter_flags {
+    #![allow(missing_docs)]
+    pub const IP_SRC: u32 = 1 << 0;
+    pub const IP_DST: u32 = 1 << 1;
+    pub const TUPLE_ZONE: u32 = 1 << 2;
+    pub const PROTO_NUM: u32 = 1 << 3;
+    pub const PROTO_SRC_PORT: u32 = 1 << 4;
+    pub const PROTO_DST_PORT: u32 = 1 << 5;
+    pub const PROTO_ICMP_TYPE: u32 = 1 << 6;
+    pub const PROTO_ICMP_CODE: u32 = 1 << 7;
+    pub const PROTO_ICMP_ID: u32 = 1 << 8;
+    pub const PROTO_ICMPV6_TYPE: u32 = 1 << 9;
+    pub const PROTO_ICMPV6_CODE: u32 = 1 << 10;
+    pub const PROTO_ICMPV6_ID: u32 = 1 << 11;
+    /// Every bit the kernel knows.
+    pub const ALL: u32 = (1 << 12) - 1;
+}
+
+/// Inside `CTA_FILTER` (`enum ctattr_filter`).
+const CTA_FILTER_ORIG_FLAGS: u16 = 1;
+const CTA_FILTER_REPLY_FLAGS: u16 = 2;
+
+/// The `filter_flags` bits for the `Some` parts of `t`.
+fn tuple_flags(t: &Tuple) -> u32 {
+    use filter_flags::*;
+    let v6 = t.proto == Some(super::tuple::PROTO_ICMPV6);
+    let mut f = 0;
+    for (on, bit) in [
+        (t.src.is_some(), IP_SRC),
+        (t.dst.is_some(), IP_DST),
+        (t.zone.is_some(), TUPLE_ZONE),
+        (t.proto.is_some(), PROTO_NUM),
+        (t.src_port.is_some(), PROTO_SRC_PORT),
+        (t.dst_port.is_some(), PROTO_DST_PORT),
+        (t.icmp_type.is_some(), if v6 { PROTO_ICMPV6_TYPE } else { PROTO_ICMP_TYPE }),
+        (t.icmp_code.is_some(), if v6 { PROTO_ICMPV6_CODE } else { PROTO_ICMP_CODE }),
+        (t.icmp_id.is_some(), if v6 { PROTO_ICMPV6_ID } else { PROTO_ICMP_ID }),
+    ] {
+        if on {
+            f |= bit;
+        }
+    }
+    f
+}
+
+/// Whether every `Some` part of `want` equals that part of `have`.
+fn tuple_matches(want: &Tuple, have: Option<&Tuple>) -> bool {
+    let Some(h) = have else { return false };
+    fn eq<T: PartialEq>(w: Option<T>, h: Option<T>) -> bool {
+        w.is_none() || w == h
+    }
+    eq(want.src, h.src)
+        && eq(want.dst, h.dst)
+        && eq(want.proto, h.proto)
+        && eq(want.src_port, h.src_port)
+        && eq(want.dst_port, h.dst_port)
+        && eq(want.icmp_type, h.icmp_type)
+        && eq(want.icmp_code, h.icmp_code)
+        && eq(want.icmp_id, h.icmp_id)
+        && (want.zone.is_none() || want.zone == Some(h.zone.unwrap_or(0)))
 }
 
 impl DumpFilter {
-    fn matches(&self, c: &Conn<'_>) -> bool {
+    /// Whether `c` passes (the check done in the library).
+    pub fn matches(&self, c: &Conn<'_>) -> bool {
         if let Some((v, m)) = self.mark {
             if c.mark().unwrap_or(0) & m != v & m {
                 return false;
@@ -59,8 +145,144 @@ impl DumpFilter {
                 return false;
             }
         }
+        if let Some(t) = &self.orig {
+            if !tuple_matches(t, c.orig()) {
+                return false;
+            }
+        }
+        if let Some(t) = &self.reply {
+            if !tuple_matches(t, c.reply()) {
+                return false;
+            }
+        }
         true
     }
+
+    /// The original-direction tuple filter as sent (with `l4proto` folded in), if any.
+    fn orig_sent(&self) -> Option<Tuple> {
+        match (self.orig, self.l4proto) {
+            (None, None) => None,
+            (Some(t), None) => Some(t),
+            (t, Some(p)) => Some(Tuple { proto: Some(t.and_then(|t| t.proto).unwrap_or(p)), ..t.unwrap_or_default() }),
+        }
+    }
+
+    /// `CTA_FILTER_ORIG_FLAGS`: the parts of the original tuple the kernel is asked to compare.
+    pub fn orig_flags(&self) -> u32 {
+        self.orig_sent().map_or(0, |t| tuple_flags(&t))
+    }
+
+    /// `CTA_FILTER_REPLY_FLAGS`: the parts of the reply tuple the kernel is asked to compare.
+    pub fn reply_flags(&self) -> u32 {
+        self.reply.map_or(0, |t| tuple_flags(&t))
+    }
+
+    /// Checks that the kernel can express the filter: a port or ICMP part needs the protocol,
+    /// the two tuples and `l4proto` agree on the protocol, and addresses are of one family
+    /// (the dump's, if it has one). Returns the family to dump (taken from the addresses when
+    /// `family` is 0).
+    pub fn check(&self, family: u8) -> std::result::Result<u8, String> {
+        if let (Some(p), Some(Some(q))) = (self.l4proto, self.orig.map(|t| t.proto)) {
+            if p != q {
+                return Err(format!("l4proto {p} and the original tuple's protocol {q} differ: no entry can match"));
+            }
+        }
+        let mut fam = family;
+        for (name, t) in [("original", self.orig_sent()), ("reply", self.reply)] {
+            let Some(t) = t else { continue };
+            let has_l4 = t.src_port.is_some()
+                || t.dst_port.is_some()
+                || t.icmp_type.is_some()
+                || t.icmp_code.is_some()
+                || t.icmp_id.is_some();
+            if has_l4 && t.proto.is_none() {
+                return Err(format!(
+                    "the {name} tuple filter has ports or ICMP fields but no protocol: the kernel reads them by \
+                     protocol; set its proto"
+                ));
+            }
+            for a in [t.src, t.dst].into_iter().flatten() {
+                let f = if a.is_ipv4() { libc::AF_INET as u8 } else { libc::AF_INET6 as u8 };
+                if fam != 0 && fam != f {
+                    return Err(format!(
+                        "the {name} tuple filter has an address ({a}) of another family than the dump's ({fam})"
+                    ));
+                }
+                fam = f;
+            }
+        }
+        if let (Some(a), Some(b)) = (self.orig_sent().and_then(|t| t.proto), self.reply.and_then(|t| t.proto)) {
+            if a != b {
+                return Err(format!("the original ({a}) and reply ({b}) tuple filters name different protocols"));
+            }
+        }
+        Ok(fam)
+    }
+}
+
+/// Which parts of a dump filter the kernel applied ([`Conntrack::last_dump_report`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DumpReport {
+    /// Entries the kernel sent.
+    pub received: usize,
+    /// Entries handed to the callback (those that passed the filter here too).
+    pub kept: usize,
+    /// The kernel filtered by mark.
+    pub kernel_mark: bool,
+    /// The kernel filtered by zone (Linux 6.8 and later).
+    pub kernel_zone: bool,
+    /// The kernel applied the tuple filter (`CTA_FILTER`, Linux 5.10 and later).
+    pub kernel_tuple: bool,
+}
+
+/// The conntrack tables that can be dumped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Table {
+    /// The connection table (`IPCTNL_MSG_CT_GET`).
+    Main,
+    /// Connections being destroyed whose destroy event has not been delivered yet
+    /// (`IPCTNL_MSG_CT_GET_DYING`).
+    Dying,
+    /// Connections not yet confirmed (`IPCTNL_MSG_CT_GET_UNCONFIRMED`; always empty since
+    /// Linux 6.1, which keeps no such list).
+    Unconfirmed,
+}
+
+impl Table {
+    fn msg(self) -> u8 {
+        match self {
+            Table::Main => msg::CT_GET,
+            Table::Dying => msg::CT_GET_DYING,
+            Table::Unconfirmed => msg::CT_GET_UNCONFIRMED,
+        }
+    }
+    fn what(self) -> &'static str {
+        match self {
+            Table::Main => "dumping the conntrack table",
+            Table::Dying => "dumping the dying list",
+            Table::Unconfirmed => "dumping the unconfirmed list",
+        }
+    }
+}
+
+/// The running kernel's (major, minor), from uname; (0, 0) if unknown.
+pub(crate) fn kernel_version() -> (u32, u32) {
+    // SAFETY: utsname is plain old data; uname fills it or fails.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: u is a valid, writable utsname.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return (0, 0);
+    }
+    // SAFETY: uname NUL-terminates release.
+    let rel = unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) }.to_string_lossy().into_owned();
+    parse_version(&rel)
+}
+
+fn parse_version(rel: &str) -> (u32, u32) {
+    let mut it = rel.split(|c: char| !c.is_ascii_digit());
+    let major = it.next().and_then(|x| x.parse().ok()).unwrap_or(0);
+    let minor = it.next().and_then(|x| x.parse().ok()).unwrap_or(0);
+    (major, minor)
 }
 
 /// Changes to an existing connection ([`Conntrack::update`]). Absent parts stay as they are.
@@ -176,6 +398,9 @@ pub struct Conntrack {
     timeout: Duration,
     interrupted: AtomicBool,
     last_error: Mutex<String>,
+    /// Whether the kernel has the `CTA_FILTER` tuple filter: 0 not probed yet, 1 yes, 2 no.
+    tuple_filter: AtomicU8,
+    report: Mutex<DumpReport>,
 }
 
 fn open_socket(netns: &Netns, what: &str) -> Result<Socket> {
@@ -298,6 +523,11 @@ pub(crate) fn encode_create(buf: &mut Vec<u8>, seq: u32, c: &Conn<'_>) {
     if let Some(l) = c.labels() {
         put_labels(&mut b, l, c.labels_mask());
     }
+    if let Some(h) = c.helper_name() {
+        let n = b.nest_start(cta::HELP);
+        put_cstr(&mut b, cta::HELP_NAME, h);
+        b.nest_end(n);
+    }
     b.finish();
 }
 
@@ -341,14 +571,133 @@ pub(crate) fn encode_key(buf: &mut Vec<u8>, seq: u32, ty: u8, t: &Tuple, zone: O
     b.finish();
 }
 
-/// Encodes a dump request of the connection table with the kernel-side part of `f`.
-pub(crate) fn encode_dump(buf: &mut Vec<u8>, seq: u32, family: u8, f: &DumpFilter) {
-    let mut b = start(buf, NFNL_SUBSYS_CTNETLINK, msg::CT_GET, NLM_F_REQUEST | NLM_F_DUMP, seq, family);
+/// Encodes a dump request of `table` with the kernel-side parts of `f` (`tuple`: send the
+/// `CTA_FILTER` tuple filter).
+pub(crate) fn encode_dump(buf: &mut Vec<u8>, seq: u32, table: Table, family: u8, f: &DumpFilter, tuple: bool) {
+    let mut b = start(buf, NFNL_SUBSYS_CTNETLINK, table.msg(), NLM_F_REQUEST | NLM_F_DUMP, seq, family);
     if let Some((v, m)) = f.mark {
         b.put_be32(cta::MARK, v & m).put_be32(cta::MARK_MASK, m);
     }
     if let Some(z) = f.zone.filter(|&z| z != 0) {
         b.put_be16(cta::ZONE, z);
+    }
+    let (of, rf) = (f.orig_flags(), f.reply_flags());
+    if tuple && (of | rf) != 0 {
+        if let Some(t) = f.orig_sent() {
+            t.put(&mut b, cta::TUPLE_ORIG);
+        }
+        if let Some(t) = f.reply {
+            t.put(&mut b, cta::TUPLE_REPLY);
+        }
+        let n = b.nest_start(cta::FILTER);
+        if of != 0 {
+            b.put(CTA_FILTER_ORIG_FLAGS, &of.to_ne_bytes());
+        }
+        if rf != 0 {
+            b.put(CTA_FILTER_REPLY_FLAGS, &rf.to_ne_bytes());
+        }
+        b.nest_end(n);
+    }
+    b.finish();
+}
+
+/// Encodes the probe for the `CTA_FILTER` tuple filter: a dump asking for a filter flag no
+/// kernel knows. A kernel with the filter refuses it (EOPNOTSUPP or EINVAL); an older one
+/// ignores the attribute and dumps.
+fn encode_filter_probe(buf: &mut Vec<u8>, seq: u32) {
+    let mut b = start(buf, NFNL_SUBSYS_CTNETLINK, msg::CT_GET, NLM_F_REQUEST | NLM_F_DUMP, seq, libc::AF_INET as u8);
+    let n = b.nest_start(cta::FILTER);
+    b.put(CTA_FILTER_ORIG_FLAGS, &(1u32 << 31).to_ne_bytes());
+    b.nest_end(n);
+    b.finish();
+}
+
+/// Fills the absent parts of an expectation mask with zeros (wildcards) of the family of
+/// `tuple`, and takes its protocol from `tuple` (the kernel reads the mask's ports by the
+/// protocol).
+fn full_mask(mask: Option<&Tuple>, tuple: &Tuple) -> Tuple {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let zero = if tuple.family() == libc::AF_INET6 as u8 {
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    };
+    let m = mask.copied().unwrap_or_default();
+    let icmp = matches!(tuple.proto, Some(super::tuple::PROTO_ICMP | super::tuple::PROTO_ICMPV6));
+    Tuple {
+        src: Some(m.src.unwrap_or(zero)),
+        dst: Some(m.dst.unwrap_or(zero)),
+        proto: tuple.proto,
+        src_port: if icmp { None } else { Some(m.src_port.unwrap_or(0)) },
+        dst_port: if icmp { None } else { Some(m.dst_port.unwrap_or(0)) },
+        icmp_id: if icmp { Some(m.icmp_id.unwrap_or(0)) } else { None },
+        icmp_type: if icmp { Some(m.icmp_type.unwrap_or(0)) } else { None },
+        icmp_code: if icmp { Some(m.icmp_code.unwrap_or(0)) } else { None },
+        zone: None,
+    }
+}
+
+/// Appends a NUL-terminated string attribute.
+fn put_cstr(b: &mut MsgBuilder<'_>, kind: u16, s: &[u8]) {
+    let mut v = Vec::with_capacity(s.len() + 1);
+    v.extend_from_slice(s);
+    v.push(0);
+    b.put(kind, &v);
+}
+
+/// Encodes a request that creates the expectation `e` (`IPCTNL_MSG_EXP_NEW`, create and
+/// exclusive), or with `excl` false, changes the timeout of an existing one.
+pub(crate) fn encode_create_expect(buf: &mut Vec<u8>, seq: u32, e: &Expect<'_>, create: bool) {
+    let flags = if create { NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL } else { NLM_F_REQUEST | NLM_F_ACK };
+    let mut b = start(buf, NFNL_SUBSYS_CTNETLINK_EXP, msg::EXP_NEW, flags, seq, e.family());
+    let tuple = e.tuple().copied().unwrap_or_default();
+    if let Some(m) = e.master() {
+        m.put(&mut b, cta_exp::MASTER);
+    }
+    tuple.put(&mut b, cta_exp::TUPLE);
+    full_mask(e.mask(), &tuple).put(&mut b, cta_exp::MASK);
+    if let Some(t) = e.timeout() {
+        b.put_be32(cta_exp::TIMEOUT, t);
+    }
+    if let Some(z) = e.zone() {
+        b.put_be16(cta_exp::ZONE, z);
+    }
+    if let Some(id) = e.id() {
+        b.put_be32(cta_exp::ID, id);
+    }
+    if create {
+        if let Some(h) = e.helper_name() {
+            put_cstr(&mut b, cta_exp::HELP_NAME, h);
+        }
+        if let Some(f) = e.flags() {
+            b.put_be32(cta_exp::FLAGS, f);
+        }
+        if let Some(c) = e.class() {
+            b.put_be32(cta_exp::CLASS, c);
+        }
+        if let (Some(d), Some(t)) = (e.nat_dir(), e.nat_tuple()) {
+            let n = b.nest_start(cta_exp::NAT);
+            b.put_be32(cta_exp::NAT_DIR, d);
+            t.put(&mut b, cta_exp::NAT_TUPLE);
+            b.nest_end(n);
+        }
+        if let Some(f) = e.function() {
+            put_cstr(&mut b, cta_exp::FN, f);
+        }
+    }
+    b.finish();
+}
+
+/// Encodes a get (`IPCTNL_MSG_EXP_GET`) or delete (`IPCTNL_MSG_EXP_DELETE`) of the expectation
+/// with expected tuple `t` (in `zone`; with `id`, only that one).
+pub(crate) fn encode_expect_key(buf: &mut Vec<u8>, seq: u32, ty: u8, t: &Tuple, zone: Option<u16>, id: Option<u32>) {
+    let mut b = start(buf, NFNL_SUBSYS_CTNETLINK_EXP, ty, NLM_F_REQUEST | NLM_F_ACK, seq, t.family());
+    t.put(&mut b, cta_exp::TUPLE);
+    if let Some(z) = zone {
+        b.put_be16(cta_exp::ZONE, z);
+    }
+    if let Some(id) = id {
+        b.put_be32(cta_exp::ID, id);
     }
     b.finish();
 }
@@ -365,6 +714,8 @@ impl Conntrack {
             timeout: Duration::from_secs(5),
             interrupted: AtomicBool::new(false),
             last_error: Mutex::new(String::new()),
+            tuple_filter: AtomicU8::new(0),
+            report: Mutex::new(DumpReport::default()),
         })
     }
 
@@ -422,10 +773,27 @@ impl Conntrack {
     }
 
     fn failure(&self, (errno, ext): Failure, what: &str) -> Error {
+        let exp = what.contains("expectation");
         let hint = match errno {
             libc::EPERM => Some("EPERM: the process lacks CAP_NET_ADMIN in the network namespace".to_string()),
+            libc::ENOENT if what.starts_with("creating an expectation") => Some(
+                "ENOENT: the master connection (its original tuple, in the zone given) is not in the table".to_string(),
+            ),
+            libc::ENOENT if exp => Some("ENOENT: no such expectation".to_string()),
             libc::ENOENT => Some("ENOENT: no such connection".to_string()),
+            libc::EEXIST if exp => Some("EEXIST: the expectation exists already".to_string()),
             libc::EEXIST => Some("EEXIST: the connection exists already".to_string()),
+            libc::EOPNOTSUPP if what.starts_with("creating an expectation") => Some(
+                "EOPNOTSUPP: the master connection has no helper, or the helper named is not in this kernel; \
+                 create the master with a helper (ConnBuf::set_helper, e.g. \"ftp\") or let a CT --helper rule \
+                 assign one"
+                    .to_string(),
+            ),
+            libc::EINVAL if what.starts_with("creating an expectation") => Some(
+                "EINVAL: the kernel refused the expectation (a missing or malformed tuple or mask, a class above \
+                 the helper's classes, an unknown function name, or NAT the kernel lacks)"
+                    .to_string(),
+            ),
             libc::ENOSPC => Some(
                 "ENOSPC: the connection has no label storage; the kernel gives it to connections created while a \
                  connlabel rule exists in the namespace (e.g. iptables -m connlabel --label N)"
@@ -436,6 +804,9 @@ impl Conntrack {
                  cleared, DYING can't be changed); start from the current status"
                     .to_string(),
             ),
+            libc::EOPNOTSUPP | libc::EAFNOSUPPORT if what.starts_with("dumping the") => {
+                Some(format!("{}: this table or filter is not supported by this kernel", errno_name(errno)))
+            }
             libc::EOPNOTSUPP | libc::EAFNOSUPPORT => {
                 Some(format!("{}: not supported by this kernel (for this family or protocol)", errno_name(errno)))
             }
@@ -496,25 +867,99 @@ impl Conntrack {
     /// Dumps the connection table of `family` (0: every family), handing each entry that
     /// passes `filter` to `cb` until it returns false. Returns the number handed over.
     pub fn dump(&self, family: u8, filter: &DumpFilter, cb: &mut dyn FnMut(&Conn<'_>) -> bool) -> Result<usize> {
-        let mut n = 0;
-        let mut bad = None;
-        self.dump_msgs("dumping the conntrack table", |b, seq| encode_dump(b, seq, family, filter), &mut |m| {
-            match Conn::from_msg(&m) {
-                Ok(c) if (family == 0 || c.family() == family) && filter.matches(&c) => {
-                    n += 1;
-                    cb(&c)
-                }
-                Ok(_) => true,
-                Err(e) => {
-                    bad.get_or_insert(e);
-                    true
-                }
-            }
-        })?;
-        if let Some(e) = bad {
-            return Err(self.record_error(Error::parse(e, "dumping the conntrack table: malformed entry")));
+        self.dump_table(Table::Main, family, filter, cb)
+    }
+
+    /// Whether the kernel has the `CTA_FILTER` tuple filter (Linux 5.10 and later); probed
+    /// once per handle with a request the kernel refuses if it has it.
+    pub fn kernel_has_tuple_filter(&self) -> Result<bool> {
+        match self.tuple_filter.load(Relaxed) {
+            1 => return Ok(true),
+            2 => return Ok(false),
+            _ => {}
         }
-        Ok(n)
+        let r = self.dump_msgs("probing the kernel's dump filter", encode_filter_probe, &mut |_| true);
+        let has = match r {
+            Ok(_) => false,
+            // Linux 5.10 to 6.x refuse the unknown flag (EOPNOTSUPP; EINVAL from the attribute
+            // policy in later kernels).
+            Err(e) if e.errno() == libc::EOPNOTSUPP || e.errno() == libc::EINVAL => true,
+            Err(e) => return Err(e),
+        };
+        self.tuple_filter.store(if has { 1 } else { 2 }, Relaxed);
+        Ok(has)
+    }
+
+    /// What the last dump of a table received and which parts of its filter the kernel
+    /// applied (the rest were applied here).
+    pub fn last_dump_report(&self) -> DumpReport {
+        self.report.lock().map(|r| *r).unwrap_or_default()
+    }
+
+    /// Dumps `table` (the main table, or the dying or unconfirmed list) of `family` (0: every
+    /// family), handing each entry that passes `filter` to `cb` until it returns false.
+    /// Returns the number handed over; [`last_dump_report`](Self::last_dump_report) says
+    /// what the kernel filtered.
+    pub fn dump_table(
+        &self,
+        table: Table,
+        family: u8,
+        filter: &DumpFilter,
+        cb: &mut dyn FnMut(&Conn<'_>) -> bool,
+    ) -> Result<usize> {
+        let what = table.what();
+        let family = filter
+            .check(family)
+            .map_err(|m| self.record_error(Error::new(ErrorKind::InvalidArgument, format!("{what}: {m}"))))?;
+        let wants_tuple = (filter.orig_flags() | filter.reply_flags()) != 0;
+        let tuple = wants_tuple && table == Table::Main && self.kernel_has_tuple_filter()?;
+        let (major, minor) = kernel_version();
+        let mut report = DumpReport {
+            kernel_mark: filter.mark.is_some() && table == Table::Main,
+            kernel_zone: filter.zone.is_some() && table == Table::Main && (major, minor) >= (6, 8),
+            kernel_tuple: tuple,
+            ..Default::default()
+        };
+        let mut bad = None;
+        // The kernel refuses a tuple filter without a family (EOPNOTSUPP): one dump per family.
+        let families: &[u8] =
+            if tuple && family == 0 { &[libc::AF_INET as u8, libc::AF_INET6 as u8] } else { &[family] };
+        let mut r = Ok(DumpEnd::default());
+        let mut stopped = false;
+        for &fam in families {
+            if stopped {
+                break;
+            }
+            r = self.dump_msgs(what, |b, seq| encode_dump(b, seq, table, fam, filter, tuple), &mut |m| {
+                match Conn::from_msg(&m) {
+                    Ok(c) => {
+                        report.received += 1;
+                        if (fam == 0 || c.family() == fam) && filter.matches(&c) {
+                            report.kept += 1;
+                            stopped = !cb(&c);
+                            !stopped
+                        } else {
+                            true
+                        }
+                    }
+                    Err(e) => {
+                        bad.get_or_insert(e);
+                        true
+                    }
+                }
+            });
+            if r.is_err() {
+                break;
+            }
+        }
+        if let Ok(mut g) = self.report.lock() {
+            *g = report;
+        }
+        r?;
+        if let Some(e) = bad {
+            return Err(self.record_error(Error::parse(e, &format!("{what}: malformed entry"))));
+        }
+        Ok(report.kept)
     }
 
     /// The connection table of `family` (0: every family) as owned entries.
@@ -551,6 +996,126 @@ impl Conntrack {
             return Err(self.record_error(Error::parse(e, "dumping the expectation table: malformed entry")));
         }
         Ok(n)
+    }
+
+    /// The expectation whose expected tuple is `t` (in `zone`, default 0; with `id`, only the
+    /// expectation with that id). `NotFound` if there is none.
+    pub fn get_expect(&self, t: &Tuple, zone: Option<u16>, id: Option<u32>) -> Result<ExpectBuf> {
+        let what = "getting an expectation";
+        self.need_family(t, what)?;
+        let mut out = None;
+        let mut bad = None;
+        self.request(
+            what,
+            |b, seq| encode_expect_key(b, seq, msg::EXP_GET, t, zone, id),
+            &mut |m| match Expect::from_msg(&m) {
+                Ok(e) => out = Some(e.to_owned()),
+                Err(e) => bad = Some(e),
+            },
+        )?;
+        match (out, bad) {
+            (Some(e), _) => Ok(e),
+            (None, Some(e)) => Err(self.record_error(Error::parse(e, "getting an expectation: malformed answer"))),
+            (None, None) => Err(self.record_error(Error::new(
+                ErrorKind::Protocol,
+                "getting an expectation: the kernel acknowledged without sending it",
+            ))),
+        }
+    }
+
+    /// Creates the expectation `e`: the master connection's original tuple (the connection
+    /// must exist and have a helper), the expected tuple, the mask (absent parts are
+    /// wildcards), a timeout, and optionally the zone, helper name, flags, class, NAT and
+    /// function. `Exists` if an expectation with that tuple exists.
+    pub fn create_expect(&self, e: &Expect<'_>) -> Result<()> {
+        let what = "creating an expectation";
+        let invalid = |m: &str| self.record_error(Error::new(ErrorKind::InvalidArgument, format!("{what}: {m}")));
+        let Some(master) = e.master() else {
+            return Err(invalid("no master tuple (the original tuple of the connection that expects it)"));
+        };
+        let Some(t) = e.tuple() else { return Err(invalid("no expected tuple")) };
+        self.need_family(master, what)?;
+        self.need_family(t, what)?;
+        if master.family() != t.family() {
+            return Err(invalid("the master and expected tuples are of different families"));
+        }
+        if t.proto.is_none() {
+            return Err(invalid("the expected tuple needs its protocol"));
+        }
+        if e.timeout().is_none() {
+            return Err(invalid("a timeout is required"));
+        }
+        if let Some(m) = e.mask() {
+            if m.family() != 0 && m.family() != t.family() {
+                return Err(invalid("the mask's addresses are of another family than the expected tuple's"));
+            }
+        }
+        self.request(what, |b, seq| encode_create_expect(b, seq, e, true), &mut |_| {})
+    }
+
+    /// Changes the timeout of the expectation whose expected tuple is `t` (in `zone`): the
+    /// only change the kernel allows on an expectation.
+    pub fn update_expect_timeout(&self, t: &Tuple, zone: Option<u16>, timeout: u32) -> Result<()> {
+        let what = "updating an expectation";
+        self.need_family(t, what)?;
+        // The kernel wants the master and mask with the tuple even for a change: take them
+        // from the expectation as it is.
+        let mut e = self.get_expect(t, zone, None).map_err(|e| {
+            let m = format!("{what}: {}", e.message());
+            self.record_error(e.with_message(m))
+        })?;
+        e.set_timeout(timeout);
+        self.request(what, |b, seq| encode_create_expect(b, seq, &e.view(), false), &mut |_| {})
+    }
+
+    /// Deletes the expectation whose expected tuple is `t` (in `zone`; with `id`, only the
+    /// expectation with that id). `NotFound` if there is none.
+    pub fn delete_expect(&self, t: &Tuple, zone: Option<u16>, id: Option<u32>) -> Result<()> {
+        let what = "deleting an expectation";
+        self.need_family(t, what)?;
+        self.request(what, |b, seq| encode_expect_key(b, seq, msg::EXP_DELETE, t, zone, id), &mut |_| {})
+    }
+
+    /// Deletes the expectation with id `id` (of `family`, 0: any): the kernel looks
+    /// expectations up by tuple, so this finds the tuple in a dump first. `NotFound` if no
+    /// expectation has that id.
+    pub fn delete_expect_id(&self, family: u8, id: u32) -> Result<()> {
+        let mut found = None;
+        self.dump_expect(family, &mut |e| {
+            if e.id() == Some(id) {
+                found = e.tuple().map(|t| (*t, e.zone()));
+                return false;
+            }
+            true
+        })?;
+        match found {
+            Some((t, zone)) => self.delete_expect(&t, zone, Some(id)),
+            None => Err(self.record_error(Error::new(
+                ErrorKind::NotFound,
+                format!("deleting an expectation: no expectation has id {id:#x}"),
+            ))),
+        }
+    }
+
+    /// Deletes every expectation created by the helper `name` (e.g. `b"ftp"`).
+    pub fn delete_expect_helper(&self, family: u8, name: &[u8]) -> Result<()> {
+        let what = "deleting the expectations of a helper";
+        if name.is_empty() || name.len() > 15 || name.contains(&0) {
+            return Err(self.record_error(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("{what}: the helper name must be 1 to 15 bytes without NUL"),
+            )));
+        }
+        self.request(
+            what,
+            |buf, seq| {
+                let mut b =
+                    start(buf, NFNL_SUBSYS_CTNETLINK_EXP, msg::EXP_DELETE, NLM_F_REQUEST | NLM_F_ACK, seq, family);
+                put_cstr(&mut b, cta_exp::HELP_NAME, name);
+                b.finish();
+            },
+            &mut |_| {},
+        )
     }
 
     fn need_family(&self, t: &Tuple, what: &str) -> Result<()> {
@@ -867,7 +1432,7 @@ impl EventFilter {
         }
         match ev {
             CtEvent::Conn(_, c) => {
-                let f = DumpFilter { mark: self.mark, zone: self.zone, l4proto: self.l4proto };
+                let f = DumpFilter { mark: self.mark, zone: self.zone, l4proto: self.l4proto, ..Default::default() };
                 self.family.is_none_or(|fam| c.family() == fam) && f.matches(c)
             }
             CtEvent::Expect(_, e) => {

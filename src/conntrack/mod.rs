@@ -81,8 +81,8 @@ mod fmt;
 mod tuple;
 
 pub use ctnetlink::{
-    Conntrack, CpuStats, CtEvent, DumpFilter, EventFilter, EventKind, EventStats, Events, ExpCpuStats, GlobalStats,
-    Update,
+    Conntrack, CpuStats, CtEvent, DumpFilter, DumpReport, EventFilter, EventKind, EventStats, Events, ExpCpuStats,
+    GlobalStats, Table, Update, filter_flags,
 };
 pub use entry::{
     Conn, ConnBuf, Counters, DccpInfo, NatRange, ProtoInfo, SctpInfo, SeqAdj, Synproxy, TcpFlags, TcpInfo,

@@ -350,6 +350,7 @@ fn dump_filter(flags: u32, mark: u32, mark_mask: u32, zone: u16, l4proto: u8) ->
         mark: (flags & NFQ_RS_CT_FILTER_MARK != 0).then_some((mark, mark_mask)),
         zone: (flags & NFQ_RS_CT_FILTER_ZONE != 0).then_some(zone),
         l4proto: (flags & NFQ_RS_CT_FILTER_L4PROTO != 0).then_some(l4proto),
+        ..Default::default()
     }
 }
 
