@@ -14,8 +14,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
 
 use nfq_rs::conntrack::{
-    ConnBuf, Conntrack, CtEvent, DumpFilter, EventKind, Events, ExpectBuf, ProtoInfo, Table, TcpInfo, Tuple,
-    exp_flags, groups, tcp_state,
+    ConnBuf, Conntrack, CtEvent, DumpFilter, EventKind, Events, ExpectBuf, ProtoInfo, Table, TcpInfo, Tuple, exp_flags,
+    groups, tcp_state,
 };
 use nfq_rs::netlink::ErrorKind;
 
@@ -51,10 +51,10 @@ fn tool(ns: &TestNs, args: &[&str]) -> (bool, String, String) {
 fn ftp_master(ct: &Conntrack, sport: u16) -> Tuple {
     let t = Tuple::ports(ip(1), ip(2), 6, sport, 21);
     let mut c = ConnBuf::new(AF_INET);
-    c.set_orig(t).set_timeout(120).set_helper(b"ftp").set_protoinfo(ProtoInfo::Tcp(TcpInfo {
-        state: Some(tcp_state::ESTABLISHED),
-        ..Default::default()
-    }));
+    c.set_orig(t)
+        .set_timeout(120)
+        .set_helper(b"ftp")
+        .set_protoinfo(ProtoInfo::Tcp(TcpInfo { state: Some(tcp_state::ESTABLISHED), ..Default::default() }));
     ct.create(&c.view()).expect("create the FTP master connection with its helper");
     t
 }
@@ -174,10 +174,36 @@ fn expectations_are_deleted_by_id_and_by_helper_and_one_made_by_the_tool_is_read
     let (ok, _, err) = tool(
         &ns,
         &[
-            "-I", "expect", "-p", "tcp", "--orig-src", "10.9.0.1", "--orig-dst", "10.9.0.2", "--sport", "40001",
-            "--dport", "21", "--tuple-src", "10.9.0.1", "--tuple-dst", "10.9.0.2", "--tuple-port-src", "0",
-            "--tuple-port-dst", "50020", "--mask-src", "255.255.255.255", "--mask-dst", "255.255.255.255",
-            "--mask-port-src", "0", "--mask-port-dst", "65535", "--timeout", "100",
+            "-I",
+            "expect",
+            "-p",
+            "tcp",
+            "--orig-src",
+            "10.9.0.1",
+            "--orig-dst",
+            "10.9.0.2",
+            "--sport",
+            "40001",
+            "--dport",
+            "21",
+            "--tuple-src",
+            "10.9.0.1",
+            "--tuple-dst",
+            "10.9.0.2",
+            "--tuple-port-src",
+            "0",
+            "--tuple-port-dst",
+            "50020",
+            "--mask-src",
+            "255.255.255.255",
+            "--mask-dst",
+            "255.255.255.255",
+            "--mask-port-src",
+            "0",
+            "--mask-port-dst",
+            "65535",
+            "--timeout",
+            "100",
         ],
     );
     assert!(ok, "conntrack -I expect: {err}");
@@ -206,10 +232,9 @@ fn expectation_errors_say_what_is_wrong() {
     // A master without a helper.
     let plain = Tuple::ports(ip(1), ip(2), 6, 40002, 21);
     let mut c = ConnBuf::new(AF_INET);
-    c.set_orig(plain).set_timeout(60).set_protoinfo(ProtoInfo::Tcp(TcpInfo {
-        state: Some(tcp_state::ESTABLISHED),
-        ..Default::default()
-    }));
+    c.set_orig(plain)
+        .set_timeout(60)
+        .set_protoinfo(ProtoInfo::Tcp(TcpInfo { state: Some(tcp_state::ESTABLISHED), ..Default::default() }));
     ct.create(&c.view()).unwrap();
     let mut x = expectation(plain, 50031);
     x.set_helper(b"no-such-helper");
@@ -272,10 +297,9 @@ fn populate(ct: &Conntrack) -> Vec<Tuple> {
     }
     let t = Tuple::ports(ip(1), ip(2), 6, 2000, 53);
     let mut c = ConnBuf::new(AF_INET);
-    c.set_orig(t).set_timeout(120).set_protoinfo(ProtoInfo::Tcp(TcpInfo {
-        state: Some(tcp_state::ESTABLISHED),
-        ..Default::default()
-    }));
+    c.set_orig(t)
+        .set_timeout(120)
+        .set_protoinfo(ProtoInfo::Tcp(TcpInfo { state: Some(tcp_state::ESTABLISHED), ..Default::default() }));
     ct.create(&c.view()).unwrap();
     v.push(t);
     v
@@ -319,7 +343,11 @@ fn tuple_zone_and_mark_filters_run_in_the_kernel_and_keep_what_the_library_keeps
             ..Default::default()
         },
         DumpFilter { zone: Some(7), ..Default::default() },
-        DumpFilter { zone: Some(7), orig: Some(Tuple { proto: Some(17), dst_port: Some(54), ..Default::default() }), ..Default::default() },
+        DumpFilter {
+            zone: Some(7),
+            orig: Some(Tuple { proto: Some(17), dst_port: Some(54), ..Default::default() }),
+            ..Default::default()
+        },
     ];
     for f in filters {
         // Family 0 (every family) and AF_INET give the same entries here.
@@ -378,9 +406,16 @@ fn filters_the_kernel_cannot_express_are_refused_with_the_reason() {
     let ns = tracked_ns("ctfbad");
     let ct = Conntrack::open(&ns.netns()).unwrap();
     let bad = [
-        (DumpFilter { orig: Some(Tuple { dst_port: Some(53), ..Default::default() }), ..Default::default() }, "no protocol"),
         (
-            DumpFilter { l4proto: Some(6), orig: Some(Tuple { proto: Some(17), ..Default::default() }), ..Default::default() },
+            DumpFilter { orig: Some(Tuple { dst_port: Some(53), ..Default::default() }), ..Default::default() },
+            "no protocol",
+        ),
+        (
+            DumpFilter {
+                l4proto: Some(6),
+                orig: Some(Tuple { proto: Some(17), ..Default::default() }),
+                ..Default::default()
+            },
             "differ",
         ),
         (

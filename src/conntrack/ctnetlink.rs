@@ -9,6 +9,7 @@
 //! `Busy` rather than waiting; use a second handle for that. No lock is waited on while a
 //! callback runs. [`Events::stop`] works from any thread and from a signal handler.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering::*};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
@@ -1005,14 +1006,12 @@ impl Conntrack {
         self.need_family(t, what)?;
         let mut out = None;
         let mut bad = None;
-        self.request(
-            what,
-            |b, seq| encode_expect_key(b, seq, msg::EXP_GET, t, zone, id),
-            &mut |m| match Expect::from_msg(&m) {
+        self.request(what, |b, seq| encode_expect_key(b, seq, msg::EXP_GET, t, zone, id), &mut |m| {
+            match Expect::from_msg(&m) {
                 Ok(e) => out = Some(e.to_owned()),
                 Err(e) => bad = Some(e),
-            },
-        )?;
+            }
+        })?;
         match (out, bad) {
             (Some(e), _) => Ok(e),
             (None, Some(e)) => Err(self.record_error(Error::parse(e, "getting an expectation: malformed answer"))),
@@ -1408,8 +1407,16 @@ impl<'a> CtEvent<'a> {
     }
 }
 
-/// Which events to hand over, checked in userspace on each event (the kernel sends every
-/// event of the subscribed groups).
+/// Which events to hand over. Checked in the library on each event
+/// ([`Events::set_filter`]); the same description compiles to a classic BPF program the
+/// kernel runs on the event socket ([`Events::set_kernel_filter`]), so filtered events are
+/// never copied to the process. Both give the same result on the same events.
+///
+/// Connection events are checked on their original-direction tuple. Expectation events are
+/// checked on `kinds`, `family`, `l4proto` (of the expected tuple) and `zone`; a filter with
+/// any connection-only part (`mark`, `status`, `src`, `dst`, `src_port`, `dst_port`) leaves
+/// expectation events out. Each part can be negated (`negate`, `neg::*` bits): then events
+/// for which that part does not hold pass.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EventFilter {
     /// `groups::*` bits of the events to keep (0: all).
@@ -1418,28 +1425,137 @@ pub struct EventFilter {
     pub family: Option<u8>,
     /// Keep connection events of this layer-4 protocol (for expectations: of the expected tuple).
     pub l4proto: Option<u8>,
-    /// Keep connection events whose `mark & mask == value & mask`: `(value, mask)`.
+    /// Keep connection events whose `mark & mask == value & mask`: `(value, mask)` (an event
+    /// without a mark has mark 0).
     pub mark: Option<(u32, u32)>,
     /// Keep events of this zone (0 is the default zone).
     pub zone: Option<u16>,
+    /// Keep connection events whose `status & mask == value & mask` (`status::*` bits).
+    pub status: Option<(u32, u32)>,
+    /// Keep connection events whose original source address is in this network: (address,
+    /// prefix length).
+    pub src: Option<(IpAddr, u8)>,
+    /// Keep connection events whose original destination address is in this network.
+    pub dst: Option<(IpAddr, u8)>,
+    /// Keep connection events with this original source port.
+    pub src_port: Option<u16>,
+    /// Keep connection events with this original destination port.
+    pub dst_port: Option<u16>,
+    /// The parts that are negated: `neg::*` bits.
+    pub negate: u32,
+}
+
+/// Bits of [`EventFilter::negate`].
+pub mod neg {
+    #![allow(missing_docs)]
+    pub const L4PROTO: u32 = 1 << 0;
+    pub const MARK: u32 = 1 << 1;
+    pub const ZONE: u32 = 1 << 2;
+    pub const STATUS: u32 = 1 << 3;
+    pub const SRC: u32 = 1 << 4;
+    pub const DST: u32 = 1 << 5;
+    pub const SRC_PORT: u32 = 1 << 6;
+    pub const DST_PORT: u32 = 1 << 7;
+    /// Every bit.
+    pub const ALL: u32 = (1 << 8) - 1;
+}
+
+/// Whether `a` is in the network `net/len` (false across families).
+pub(crate) fn in_prefix(a: IpAddr, net: IpAddr, len: u8) -> bool {
+    match (a, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let m = if len == 0 { 0 } else { u32::MAX << (32 - len.min(32) as u32) };
+            u32::from(a) & m == u32::from(n) & m
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let m = if len == 0 { 0 } else { u128::MAX << (128 - len.min(128) as u32) };
+            u128::from(a) & m == u128::from(n) & m
+        }
+        _ => false,
+    }
 }
 
 impl EventFilter {
+    /// Whether the filter has a part only connection events have.
+    pub(crate) fn conn_only(&self) -> bool {
+        self.mark.is_some()
+            || self.status.is_some()
+            || self.src.is_some()
+            || self.dst.is_some()
+            || self.src_port.is_some()
+            || self.dst_port.is_some()
+    }
+
+    /// Checks the description: prefix lengths within the address size, addresses of the
+    /// filter's family, known negation bits.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if self.negate & !neg::ALL != 0 {
+            return Err(format!("unknown negation bits {:#x} (use neg::*)", self.negate & !neg::ALL));
+        }
+        if self.kinds & !super::groups::ALL != 0 {
+            return Err(format!("unknown event kinds {:#x} (use groups::*)", self.kinds & !super::groups::ALL));
+        }
+        for (name, bit, v) in [("src", neg::SRC, self.src), ("dst", neg::DST, self.dst)] {
+            let Some((a, len)) = v else {
+                if self.negate & bit != 0 {
+                    return Err(format!("{name} is negated but not set"));
+                }
+                continue;
+            };
+            let max = if a.is_ipv4() { 32 } else { 128 };
+            if len > max {
+                return Err(format!("{name} prefix /{len} is longer than the address ({max} bits)"));
+            }
+            let fam = if a.is_ipv4() { libc::AF_INET as u8 } else { libc::AF_INET6 as u8 };
+            if let Some(f) = self.family {
+                if f != fam {
+                    return Err(format!("{name} {a} is not of the filter's family {f}: no event could match"));
+                }
+            }
+        }
+        for (name, bit, set) in [
+            ("l4proto", neg::L4PROTO, self.l4proto.is_some()),
+            ("mark", neg::MARK, self.mark.is_some()),
+            ("zone", neg::ZONE, self.zone.is_some()),
+            ("status", neg::STATUS, self.status.is_some()),
+            ("src_port", neg::SRC_PORT, self.src_port.is_some()),
+            ("dst_port", neg::DST_PORT, self.dst_port.is_some()),
+        ] {
+            if self.negate & bit != 0 && !set {
+                return Err(format!("{name} is negated but not set"));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether `ev` passes.
     pub fn matches(&self, ev: &CtEvent<'_>) -> bool {
         if self.kinds != 0 && self.kinds & ev.group() == 0 {
             return false;
         }
+        let n = |bit: u32, holds: bool| holds != (self.negate & bit != 0);
         match ev {
             CtEvent::Conn(_, c) => {
-                let f = DumpFilter { mark: self.mark, zone: self.zone, l4proto: self.l4proto, ..Default::default() };
-                self.family.is_none_or(|fam| c.family() == fam) && f.matches(c)
+                let t = c.orig();
+                self.family.is_none_or(|fam| c.family() == fam)
+                    && self.l4proto.is_none_or(|p| n(neg::L4PROTO, c.l4proto() == Some(p)))
+                    && self.mark.is_none_or(|(v, m)| n(neg::MARK, c.mark().unwrap_or(0) & m == v & m))
+                    && self.zone.is_none_or(|z| n(neg::ZONE, c.zone().unwrap_or(0) == z))
+                    && self.status.is_none_or(|(v, m)| n(neg::STATUS, c.status().unwrap_or(0) & m == v & m))
+                    && self
+                        .src
+                        .is_none_or(|(a, l)| n(neg::SRC, t.and_then(|t| t.src).is_some_and(|x| in_prefix(x, a, l))))
+                    && self
+                        .dst
+                        .is_none_or(|(a, l)| n(neg::DST, t.and_then(|t| t.dst).is_some_and(|x| in_prefix(x, a, l))))
+                    && self.src_port.is_none_or(|p| n(neg::SRC_PORT, t.and_then(|t| t.src_port) == Some(p)))
+                    && self.dst_port.is_none_or(|p| n(neg::DST_PORT, t.and_then(|t| t.dst_port) == Some(p)))
             }
             CtEvent::Expect(_, e) => {
-                self.family.is_none_or(|fam| e.family() == fam)
-                    && self.zone.is_none_or(|z| e.zone().unwrap_or(0) == z)
-                    && self.l4proto.is_none_or(|p| e.tuple().and_then(|t| t.proto) == Some(p))
-                    && self.mark.is_none()
+                !self.conn_only()
+                    && self.family.is_none_or(|fam| e.family() == fam)
+                    && self.zone.is_none_or(|z| n(neg::ZONE, e.zone().unwrap_or(0) == z))
+                    && self.l4proto.is_none_or(|p| n(neg::L4PROTO, e.tuple().and_then(|t| t.proto) == Some(p)))
             }
         }
     }
@@ -1484,6 +1600,10 @@ pub struct Events {
     overflows: AtomicU64,
     parse_errors: AtomicU64,
     last_error: Mutex<String>,
+    /// Overflows not yet taken by [`Events::take_overflows`].
+    overflows_pending: AtomicU64,
+    stop_on_overflow: AtomicBool,
+    kernel_filter: Mutex<Option<EventFilter>>,
 }
 
 impl Events {
@@ -1517,7 +1637,113 @@ impl Events {
             overflows: AtomicU64::new(0),
             parse_errors: AtomicU64::new(0),
             last_error: Mutex::new(String::new()),
+            overflows_pending: AtomicU64::new(0),
+            stop_on_overflow: AtomicBool::new(false),
+            kernel_filter: Mutex::new(None),
         })
+    }
+
+    /// Compiles `f` to a classic BPF program and attaches it to the socket
+    /// (`SO_ATTACH_FILTER`), replacing any earlier one: from then on the kernel drops the
+    /// events `f` does not keep before they reach the socket (events already queued are not
+    /// filtered). Returns the program's length in instructions. The library-side filter
+    /// ([`set_filter`](Self::set_filter)) still applies on top.
+    pub fn set_kernel_filter(&self, f: &EventFilter) -> Result<usize> {
+        let what = "attaching the kernel event filter";
+        let prog = super::bpf::compile(f)
+            .map_err(|m| self.record_error(Error::new(ErrorKind::InvalidArgument, format!("{what}: {m}"))))?;
+        let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr() as *mut libc::sock_filter };
+        // SAFETY: fprog points at prog, alive during the call; the kernel copies the program.
+        let r = unsafe {
+            libc::setsockopt(
+                self.sock.fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ATTACH_FILTER,
+                &fprog as *const libc::sock_fprog as *const libc::c_void,
+                std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+            )
+        };
+        if r != 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(self.record_error(Error::from_io(
+                &e,
+                &format!("{what} ({} instructions; the kernel refused it, which is a bug here)", prog.len()),
+            )));
+        }
+        if let Ok(mut g) = self.kernel_filter.lock() {
+            *g = Some(*f);
+        }
+        Ok(prog.len())
+    }
+
+    /// Removes the kernel filter (`SO_DETACH_FILTER`): every subscribed event reaches the socket.
+    pub fn clear_kernel_filter(&self) -> Result<()> {
+        let zero: libc::c_int = 0;
+        // SAFETY: a plain int option.
+        let r = unsafe {
+            libc::setsockopt(
+                self.sock.fd(),
+                libc::SOL_SOCKET,
+                libc::SO_DETACH_FILTER,
+                &zero as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ENOENT) {
+                return Err(self.record_error(Error::from_io(&e, "detaching the kernel event filter")));
+            }
+        }
+        if let Ok(mut g) = self.kernel_filter.lock() {
+            *g = None;
+        }
+        Ok(())
+    }
+
+    /// The filter the kernel runs on this socket, if any.
+    pub fn kernel_filter(&self) -> Option<EventFilter> {
+        self.kernel_filter.lock().ok().and_then(|g| *g)
+    }
+
+    /// The number of overflows (lost events) since the last call, and resets it. Nonzero
+    /// means the caller's view of the table may be stale: [`resync`](Self::resync) it.
+    pub fn take_overflows(&self) -> u64 {
+        self.overflows_pending.swap(0, SeqCst)
+    }
+
+    /// With `on`, a run or poll returns (as if stopped) right after an overflow, so the caller
+    /// can resync before going on; without it (the default), overflows are counted and
+    /// recorded and receiving goes on.
+    pub fn set_stop_on_overflow(&self, on: bool) {
+        self.stop_on_overflow.store(on, SeqCst);
+    }
+
+    /// Makes a daemon's view of the table whole again after an overflow: dumps the connection
+    /// table through `ct` (a request handle on the same namespace) and hands each connection
+    /// that passes this handle's filters (kernel and library) to `cb` as a `New` event.
+    /// Events that arrive meanwhile are queued as usual and may repeat what the dump shows.
+    /// Returns the number handed over.
+    pub fn resync(&self, ct: &Conntrack, family: u8, cb: &mut dyn FnMut(&CtEvent<'_>) -> bool) -> Result<usize> {
+        let lib = self.filter.lock().map(|f| *f).unwrap_or_default();
+        let kern = self.kernel_filter();
+        let df = DumpFilter {
+            mark: lib.mark.filter(|_| lib.negate & neg::MARK == 0),
+            zone: lib.zone.filter(|_| lib.negate & neg::ZONE == 0),
+            ..Default::default()
+        };
+        let family = lib.family.unwrap_or(family);
+        let mut n = 0;
+        ct.dump(family, &df, &mut |c| {
+            let ev = CtEvent::Conn(EventKind::New, *c);
+            if !lib.matches(&ev) || kern.is_some_and(|k| !k.matches(&ev)) {
+                return true;
+            }
+            n += 1;
+            cb(&ev)
+        })
+        .map_err(|e| self.record_error(e))?;
+        Ok(n)
     }
 
     /// The socket descriptor (readable when events wait).
@@ -1618,8 +1844,13 @@ impl Events {
             Ok(n) => n,
             Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
                 self.overflows.fetch_add(1, Relaxed);
-                let _ = self.record_error(Error::from_errno(libc::ENOBUFS, "receiving conntrack events"));
-                return Ok((0, stopped));
+                self.overflows_pending.fetch_add(1, SeqCst);
+                let _ = self.record_error(Error::from_errno(libc::ENOBUFS, "receiving conntrack events").with_message(
+                    "receiving conntrack events: ENOBUFS: the socket's receive buffer overflowed and the kernel \
+                     dropped events; receiving goes on. Resync the table (Events::resync), and raise the buffer \
+                     (set_rcvbuf) or filter in the kernel (set_kernel_filter)",
+                ));
+                return Ok((0, stopped || self.stop_on_overflow.load(SeqCst)));
             }
             Err(e) => return Err(self.record_error(Error::from_io(&e, "receiving conntrack events"))),
         };
@@ -1824,11 +2055,40 @@ mod tests {
         assert_eq!(c.reply(), Some(&t.reversed()));
         // dump: mark filter kernel-side, zone 0 not sent
         buf.clear();
-        encode_dump(&mut buf, 3, 10, &DumpFilter { mark: Some((0x10f, 0xff)), zone: Some(0), l4proto: Some(6) });
+        let f = DumpFilter { mark: Some((0x10f, 0xff)), zone: Some(0), l4proto: Some(6), ..Default::default() };
+        encode_dump(&mut buf, 3, Table::Main, 10, &f, false);
         let m = one(&buf);
         assert_eq!((m.msg_type(), m.flags()), (0x101, NLM_F_REQUEST | NLM_F_DUMP));
         assert_eq!(m.nfgen().unwrap().0.family, 10);
         assert_eq!(attrs(&buf), vec![(cta::MARK, vec![0, 0, 0, 0x0f]), (cta::MARK_MASK, vec![0, 0, 0, 0xff])]);
+        // With the kernel's tuple filter: the protocol goes in the original tuple, its flag
+        // in CTA_FILTER (host order, as the kernel reads it).
+        buf.clear();
+        let f = DumpFilter {
+            l4proto: Some(6),
+            reply: Some(Tuple { src: Some(v4([10, 0, 0, 9])), ..Default::default() }),
+            ..Default::default()
+        };
+        encode_dump(&mut buf, 3, Table::Dying, 2, &f, true);
+        assert_eq!(one(&buf).msg_type(), 0x106);
+        let a = attrs(&buf);
+        assert_eq!(a.len(), 3);
+        let c = Conn::parse(2, &buf[20..]).unwrap();
+        assert_eq!(c.orig(), Some(&Tuple { proto: Some(6), ..Default::default() }));
+        assert_eq!(c.reply().and_then(|t| t.src), Some(v4([10, 0, 0, 9])));
+        assert_eq!(a[2].0, cta::FILTER | crate::netlink::NLA_F_NESTED);
+        let mut flags = Vec::new();
+        for x in crate::netlink::Attrs::new(&a[2].1) {
+            let x = x.unwrap();
+            flags.push((x.kind(), u32::from_ne_bytes(x.data().try_into().unwrap())));
+        }
+        assert_eq!(
+            flags,
+            [(CTA_FILTER_ORIG_FLAGS, filter_flags::PROTO_NUM), (CTA_FILTER_REPLY_FLAGS, filter_flags::IP_SRC)]
+        );
+        assert_eq!(parse_version("6.18.44-fc-v1300"), (6, 18));
+        assert_eq!(parse_version("5.10.0"), (5, 10));
+        assert_eq!(parse_version("junk"), (0, 0));
     }
 
     #[test]

@@ -74,6 +74,7 @@
 //! assert_eq!(ct.to_string(), "udp      17 src=10.0.0.1 dst=10.0.0.2 sport=1000 dport=53 [UNREPLIED] mark=42");
 //! ```
 
+pub mod bpf;
 mod ctnetlink;
 mod entry;
 mod expect;
@@ -82,7 +83,7 @@ mod tuple;
 
 pub use ctnetlink::{
     Conntrack, CpuStats, CtEvent, DumpFilter, DumpReport, EventFilter, EventKind, EventStats, Events, ExpCpuStats,
-    GlobalStats, Table, Update, filter_flags,
+    GlobalStats, Table, Update, filter_flags, neg,
 };
 pub use entry::{
     Conn, ConnBuf, Counters, DccpInfo, NatRange, ProtoInfo, SctpInfo, SeqAdj, Synproxy, TcpFlags, TcpInfo,

@@ -1758,6 +1758,7 @@ pub unsafe extern "C" fn nfq_rs_ct_events_set_filter(
             l4proto: (filter & NFQ_RS_CT_FILTER_L4PROTO != 0).then_some(l4proto),
             mark: (filter & NFQ_RS_CT_FILTER_MARK != 0).then_some((mark, mark_mask)),
             zone: (filter & NFQ_RS_CT_FILTER_ZONE != 0).then_some(zone),
+            ..Default::default()
         });
         NFQ_RS_OK
     })
