@@ -266,6 +266,18 @@ impl ExpectBuf {
         self
     }
 
+    /// Sets the NAT direction only (the C layer sets the tuple separately).
+    pub(crate) fn set_nat_dir(&mut self, dir: u32) -> &mut Self {
+        self.f.nat_dir = Some(dir);
+        self
+    }
+    /// Sets the NAT tuple only (direction 0 unless set).
+    pub(crate) fn set_nat_tuple(&mut self, t: Tuple) -> &mut Self {
+        self.f.nat_dir.get_or_insert(0);
+        self.f.nat_tuple = Some(t);
+        self
+    }
+
     /// Appends `data` (cut at a NUL) to the buffer; returns its span.
     fn stash(&mut self, data: &[u8]) -> (u32, u32) {
         let data = &data[..memchr::memchr(0, data).unwrap_or(data.len())];
