@@ -391,13 +391,7 @@ pub fn run(prog: &[libc::sock_filter], pkt: &[u8]) -> u32 {
                 }
             }
             0x01 /* LDX */ => x = i.k,
-            0x04 /* ALU */ => {
-                if i.code & 0xf0 == AND {
-                    a &= i.k;
-                } else {
-                    return 0;
-                }
-            }
+            0x04 /* ALU */ if i.code & 0xf0 == AND => a &= i.k,
             0x05 /* JMP */ => {
                 let taken = match i.code & 0xf0 {
                     JA => {

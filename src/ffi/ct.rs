@@ -1982,62 +1982,6 @@ pub unsafe extern "C" fn nfq_rs_ct_events_last_error(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::conntrack::{groups, status};
-
-    #[test]
-    fn c_constants_match_the_core() {
-        assert_eq!(NFQ_RS_CT_EV_NEW, groups::NEW);
-        assert_eq!(NFQ_RS_CT_EV_EXP_DESTROY, groups::EXP_DESTROY);
-        assert_eq!(NFQ_RS_CT_EV_CONNTRACK, groups::CONNTRACK);
-        assert_eq!(NFQ_RS_CT_EV_EXPECT, groups::EXPECT);
-        assert_eq!(NFQ_RS_CT_EV_ALL, groups::ALL);
-        assert_eq!(NFQ_RS_CT_STATUS_ASSURED, status::ASSURED);
-        assert_eq!(NFQ_RS_CT_STATUS_HW_OFFLOAD, status::HW_OFFLOAD);
-        assert_eq!(NFQ_RS_CT_TCP_SYN_SENT2, crate::conntrack::tcp_state::SYN_SENT2);
-        use crate::conntrack::{filter_flags as ff, neg};
-        assert_eq!(
-            [NFQ_RS_CT_TF_SRC, NFQ_RS_CT_TF_DST, NFQ_RS_CT_TF_ZONE, NFQ_RS_CT_TF_PROTO, NFQ_RS_CT_TF_SPORT],
-            [ff::IP_SRC, ff::IP_DST, ff::TUPLE_ZONE, ff::PROTO_NUM, ff::PROTO_SRC_PORT]
-        );
-        assert_eq!(
-            [NFQ_RS_CT_TF_DPORT, NFQ_RS_CT_TF_ICMP_TYPE, NFQ_RS_CT_TF_ICMP_CODE, NFQ_RS_CT_TF_ICMP_ID],
-            [ff::PROTO_DST_PORT, ff::PROTO_ICMP_TYPE, ff::PROTO_ICMP_CODE, ff::PROTO_ICMP_ID]
-        );
-        assert_eq!(
-            [NFQ_RS_CT_NEG_L4PROTO, NFQ_RS_CT_NEG_MARK, NFQ_RS_CT_NEG_ZONE, NFQ_RS_CT_NEG_STATUS],
-            [neg::L4PROTO, neg::MARK, neg::ZONE, neg::STATUS]
-        );
-        assert_eq!(
-            [NFQ_RS_CT_NEG_SRC, NFQ_RS_CT_NEG_DST, NFQ_RS_CT_NEG_SPORT, NFQ_RS_CT_NEG_DPORT],
-            [neg::SRC, neg::DST, neg::SRC_PORT, neg::DST_PORT]
-        );
-    }
-
-    #[test]
-    fn every_state_and_protocol_name_has_a_c_string() {
-        for n in 0..=255u8 {
-            for name in [
-                crate::conntrack::tcp_state_name(n),
-                crate::conntrack::sctp_state_name(n),
-                crate::conntrack::dccp_state_name(n),
-                crate::conntrack::l4proto_name(n),
-            ] {
-                // SAFETY: static_cstr returns a pointer to a NUL-terminated static string.
-                let c = unsafe { CStr::from_ptr(static_cstr(name)) };
-                assert_eq!(c.to_str().unwrap(), name);
-            }
-        }
-        for v in 0..8 {
-            let name = crate::conntrack::CtInfo::from_raw(v).state_name();
-            // SAFETY: as above.
-            assert_eq!(unsafe { CStr::from_ptr(static_cstr(name)) }.to_str().unwrap(), name);
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Tables, kernel-side dump filters
 
@@ -2459,7 +2403,11 @@ pub unsafe extern "C" fn nfq_rs_ct_delete_expect_id(ct: *const nfq_rs_ct, family
 /// # Safety
 /// `ct` is NULL or a live handle; `name` is NUL-terminated.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nfq_rs_ct_delete_expect_helper(ct: *const nfq_rs_ct, family: u8, name: *const c_char) -> c_int {
+pub unsafe extern "C" fn nfq_rs_ct_delete_expect_helper(
+    ct: *const nfq_rs_ct,
+    family: u8,
+    name: *const c_char,
+) -> c_int {
     let f = "nfq_rs_ct_delete_expect_helper";
     with_ct(f, ct, |ct| match name_arg(f, name) {
         Ok(n) => ct_done(ct, ct.delete_expect_helper(family, &n)),
@@ -2617,4 +2565,60 @@ pub unsafe extern "C" fn nfq_rs_ct_events_resync(
             Err(e) => fail(&e),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conntrack::{groups, status};
+
+    #[test]
+    fn c_constants_match_the_core() {
+        assert_eq!(NFQ_RS_CT_EV_NEW, groups::NEW);
+        assert_eq!(NFQ_RS_CT_EV_EXP_DESTROY, groups::EXP_DESTROY);
+        assert_eq!(NFQ_RS_CT_EV_CONNTRACK, groups::CONNTRACK);
+        assert_eq!(NFQ_RS_CT_EV_EXPECT, groups::EXPECT);
+        assert_eq!(NFQ_RS_CT_EV_ALL, groups::ALL);
+        assert_eq!(NFQ_RS_CT_STATUS_ASSURED, status::ASSURED);
+        assert_eq!(NFQ_RS_CT_STATUS_HW_OFFLOAD, status::HW_OFFLOAD);
+        assert_eq!(NFQ_RS_CT_TCP_SYN_SENT2, crate::conntrack::tcp_state::SYN_SENT2);
+        use crate::conntrack::{filter_flags as ff, neg};
+        assert_eq!(
+            [NFQ_RS_CT_TF_SRC, NFQ_RS_CT_TF_DST, NFQ_RS_CT_TF_ZONE, NFQ_RS_CT_TF_PROTO, NFQ_RS_CT_TF_SPORT],
+            [ff::IP_SRC, ff::IP_DST, ff::TUPLE_ZONE, ff::PROTO_NUM, ff::PROTO_SRC_PORT]
+        );
+        assert_eq!(
+            [NFQ_RS_CT_TF_DPORT, NFQ_RS_CT_TF_ICMP_TYPE, NFQ_RS_CT_TF_ICMP_CODE, NFQ_RS_CT_TF_ICMP_ID],
+            [ff::PROTO_DST_PORT, ff::PROTO_ICMP_TYPE, ff::PROTO_ICMP_CODE, ff::PROTO_ICMP_ID]
+        );
+        assert_eq!(
+            [NFQ_RS_CT_NEG_L4PROTO, NFQ_RS_CT_NEG_MARK, NFQ_RS_CT_NEG_ZONE, NFQ_RS_CT_NEG_STATUS],
+            [neg::L4PROTO, neg::MARK, neg::ZONE, neg::STATUS]
+        );
+        assert_eq!(
+            [NFQ_RS_CT_NEG_SRC, NFQ_RS_CT_NEG_DST, NFQ_RS_CT_NEG_SPORT, NFQ_RS_CT_NEG_DPORT],
+            [neg::SRC, neg::DST, neg::SRC_PORT, neg::DST_PORT]
+        );
+    }
+
+    #[test]
+    fn every_state_and_protocol_name_has_a_c_string() {
+        for n in 0..=255u8 {
+            for name in [
+                crate::conntrack::tcp_state_name(n),
+                crate::conntrack::sctp_state_name(n),
+                crate::conntrack::dccp_state_name(n),
+                crate::conntrack::l4proto_name(n),
+            ] {
+                // SAFETY: static_cstr returns a pointer to a NUL-terminated static string.
+                let c = unsafe { CStr::from_ptr(static_cstr(name)) };
+                assert_eq!(c.to_str().unwrap(), name);
+            }
+        }
+        for v in 0..8 {
+            let name = crate::conntrack::CtInfo::from_raw(v).state_name();
+            // SAFETY: as above.
+            assert_eq!(unsafe { CStr::from_ptr(static_cstr(name)) }.to_str().unwrap(), name);
+        }
+    }
 }
