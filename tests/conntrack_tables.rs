@@ -14,8 +14,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
 
 use nfq_rs::conntrack::{
-    ConnBuf, Conntrack, CtEvent, DumpFilter, EventKind, Events, ExpectBuf, ProtoInfo, Table, TcpInfo, Tuple, exp_flags,
-    groups, tcp_state,
+    ConnBuf, Conntrack, CtEvent, DumpFilter, EventFilter, EventKind, Events, ExpectBuf, ProtoInfo, Table, TcpInfo,
+    Tuple, exp_flags, groups, tcp_state,
 };
 use nfq_rs::netlink::ErrorKind;
 
@@ -256,6 +256,64 @@ fn expectation_errors_say_what_is_wrong() {
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert!(e.message().contains("no such expectation"), "{e}");
     assert_eq!(ct.last_error(), e.message());
+    // A class beyond the helper's (FTP has one): the kernel refuses, the message says why.
+    let m = ftp_master(&ct, 40020);
+    let mut x = expectation(m, 50033);
+    x.set_class(5);
+    let e = ct.create_expect(&x.view()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    assert!(e.message().contains("class above the helper's classes"), "{e}");
+}
+
+#[test]
+fn an_expectation_with_nat_is_created_and_read_back() {
+    let ns = tracked_ns("expnat");
+    let ct = Conntrack::open(&ns.netns()).unwrap();
+    let master = ftp_master(&ct, 40030);
+    let mut e = expectation(master, 50040);
+    e.set_nat(1, Tuple::ports(ip(9), ip(2), 6, 0, 60000));
+    ct.create_expect(&e.view()).expect("create with NAT");
+    let g = ct.get_expect(e.view().tuple().unwrap(), None, None).unwrap();
+    assert_eq!(g.view().nat_dir(), Some(1));
+    assert_eq!(g.view().nat_tuple().and_then(|t| t.src), Some(ip(9)));
+    let (ok, out, err) = tool(&ns, &["-L", "expect"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("dport=50040"), "{out}");
+}
+
+#[test]
+fn expectation_events_pass_the_kernel_filter_like_the_library_filter() {
+    let ns = tracked_ns("expbpf");
+    let ct = Conntrack::open(&ns.netns()).unwrap();
+    let f = EventFilter { kinds: groups::EXP_NEW, l4proto: Some(6), ..Default::default() };
+    let kern = Events::open(&ns.netns(), groups::EXPECT).unwrap();
+    kern.set_kernel_filter(&f).unwrap();
+    let lib = Events::open(&ns.netns(), groups::EXPECT).unwrap();
+    lib.set_filter(f);
+    // A filter with a connection-only part keeps no expectation event, in the kernel too.
+    let none = Events::open(&ns.netns(), groups::EXPECT).unwrap();
+    none.set_kernel_filter(&EventFilter { mark: Some((0, 0)), ..Default::default() }).unwrap();
+    for i in 0..3u16 {
+        let m = ftp_master(&ct, 40040 + i);
+        ct.create_expect(&expectation(m, 50050 + i).view()).unwrap();
+    }
+    ct.delete_expect_helper(AF_INET, b"ftp").unwrap();
+    let take = |ev: &Events| {
+        let mut v = Vec::new();
+        ev.run(None, Some(std::time::Duration::from_millis(300)), &mut |e| {
+            if let CtEvent::Expect(k, x) = e {
+                v.push((*k, x.tuple().and_then(|t| t.dst_port)));
+            }
+            true
+        })
+        .unwrap();
+        v
+    };
+    let k = take(&kern);
+    assert_eq!(k, take(&lib));
+    assert_eq!(k, [(EventKind::New, Some(50050)), (EventKind::New, Some(50051)), (EventKind::New, Some(50052))]);
+    assert_eq!(kern.stats().received, 3, "the destroy events never reached the socket");
+    assert!(take(&none).is_empty());
 }
 
 #[test]
