@@ -271,11 +271,17 @@ fn an_expectation_with_nat_is_created_and_read_back() {
     let ct = Conntrack::open(&ns.netns()).unwrap();
     let master = ftp_master(&ct, 40030);
     let mut e = expectation(master, 50040);
-    e.set_nat(1, Tuple::ports(ip(9), ip(2), 6, 0, 60000));
+    e.set_nat(1, Tuple::ports(ip(9), ip(2), 6, 0, 60000)).set_function(b"nat-follow-master");
     ct.create_expect(&e.view()).expect("create with NAT");
     let g = ct.get_expect(e.view().tuple().unwrap(), None, None).unwrap();
     assert_eq!(g.view().nat_dir(), Some(1));
     assert_eq!(g.view().nat_tuple().and_then(|t| t.src), Some(ip(9)));
+    assert_eq!(g.view().function(), Some(&b"nat-follow-master"[..]));
+    // An unknown function name: refused.
+    let mut bad = expectation(master, 50041);
+    bad.set_function(b"no-such-function");
+    let err = ct.create_expect(&bad.view()).unwrap_err();
+    assert!(err.message().contains("unknown function name"), "{err}");
     let (ok, out, err) = tool(&ns, &["-L", "expect"]);
     assert!(ok, "{err}");
     assert!(out.contains("dport=50040"), "{out}");
