@@ -534,6 +534,12 @@ def labels_args(labels) -> Tuple[bytes, bytes]:
 
 # --- the table (ctnetlink) ---------------------------------------------------------------------
 
+MAIN, DYING, UNCONFIRMED = 0, 1, 2
+"""Tables for :meth:`Table.dump` (``table=``): the connection table, the dying list (entries
+being destroyed whose destroy event is not delivered yet), the unconfirmed list (always empty
+since Linux 6.1)."""
+
+
 
 class Table:
     """A ctnetlink socket on the conntrack table of one network namespace (``netns``: a path
@@ -589,7 +595,163 @@ class Table:
             msg = buf.value.decode(errors="replace")
         return NfqError(rc, msg or _lib.strerror(rc), call)
 
-    # dump(), create() and the expectation calls are defined below the class.
+    def _call(self, call: str, fn):
+        with self._lock:
+            rc = fn(self._handle())
+            err = self._error(rc, call) if rc < 0 else None
+        if err is not None:
+            raise err
+        return rc
+
+    def dump(
+        self,
+        family: int = 0,
+        *,
+        mark: Optional[int] = None,
+        mark_mask: int = _U32,
+        zone: Optional[int] = None,
+        proto: Optional[int] = None,
+        table: int = MAIN,
+        orig: Optional[CtTuple] = None,
+        reply: Optional[CtTuple] = None,
+    ) -> List[Conntrack]:
+        """Every connection of ``table`` (``MAIN``, ``DYING``, ``UNCONFIRMED``) and ``family``
+        (0: all) that passes the filter: ``mark`` (``mark & mark_mask``), ``zone``, layer-4
+        ``proto``, and the tuple filters ``orig``/``reply`` (a :class:`CtTuple` whose None parts are
+        not compared). The kernel filters where it can (mark always, zone since Linux 6.8, tuples
+        since 5.10); the rest is filtered here: :meth:`last_dump_report` says which."""
+        L = _ext()
+        filt = 0
+        if mark is not None:
+            filt |= _F_MARK
+        if zone is not None:
+            filt |= _F_ZONE
+        if proto is not None:
+            filt |= _F_L4PROTO
+        of, rf = _tuple_filter(orig), _tuple_filter(reply)
+        cfunc, out, errors = _collect("plain")
+        self._call("nfq_rs_ct_dump_table", lambda h: L.nfq_rs_ct_dump_table(
+            h, int(table), _family_arg(family), filt, (mark or 0) & _U32, mark_mask & _U32, zone or 0,
+            _proto_number(proto) if proto is not None else 0,
+            byref(of) if of is not None else None, byref(rf) if rf is not None else None, cfunc, None))
+        if errors:
+            raise errors[0]
+        return out
+
+    def last_dump_report(self) -> dict:
+        """What the last dump received and kept, and which filter parts the kernel applied:
+        ``{"received": n, "kept": n, "kernel_mark": bool, "kernel_zone": bool, "kernel_tuple": bool}``."""
+        L = _ext()
+        r, k, bits = c_uint64(), c_uint64(), c_uint32()
+        self._call("nfq_rs_ct_last_dump_report",
+                   lambda h: L.nfq_rs_ct_last_dump_report(h, byref(r), byref(k), byref(bits)))
+        b = bits.value
+        return {"received": r.value, "kept": k.value, "kernel_mark": bool(b & _F_MARK),
+                "kernel_zone": bool(b & _F_ZONE), "kernel_tuple": bool(b & _F_TUPLE)}
+
+    def kernel_has_tuple_filter(self) -> bool:
+        """Whether the kernel has the ``CTA_FILTER`` tuple filter (Linux 5.10 and later)."""
+        L = _ext()
+        return bool(self._call("nfq_rs_ct_kernel_has_tuple_filter", L.nfq_rs_ct_kernel_has_tuple_filter))
+
+    def create(
+        self,
+        src,
+        dst,
+        proto: Union[int, str],
+        sport: int = 0,
+        dport: int = 0,
+        *,
+        timeout: int,
+        mark: Optional[int] = None,
+        zone: Optional[int] = None,
+        helper: Optional[str] = None,
+        tcp_state: Optional[int] = None,
+    ) -> None:
+        """Creates a connection (reply tuple: the original reversed). ``helper`` ("ftp", ...)
+        attaches a helper, which the master of a userspace expectation needs; ``tcp_state`` is
+        an ``NFQ_RS_CT_TCP_*`` number (3: ESTABLISHED). Exists already: ``NfqError`` E_EXIST."""
+        L = _ext()
+        key = Conntrack.key(src, dst, proto, sport, dport, zone=zone)
+        with _CEntry() as e:
+            _build(e, key)
+            for value, f, call in (
+                (timeout, L.nfq_rs_ct_entry_set_timeout, "nfq_rs_ct_entry_set_timeout"),
+                (mark, L.nfq_rs_ct_entry_set_mark, "nfq_rs_ct_entry_set_mark"),
+                (tcp_state, L.nfq_rs_ct_entry_set_tcp_state, "nfq_rs_ct_entry_set_tcp_state"),
+            ):
+                if value is not None:
+                    rc = f(e.p, int(value))
+                    if rc < 0:
+                        raise _fail(rc, call)
+            if helper is not None:
+                rc = L.nfq_rs_ct_entry_set_helper(e.p, helper.encode())
+                if rc < 0:
+                    raise _fail(rc, "nfq_rs_ct_entry_set_helper")
+            self._call("nfq_rs_ct_create", lambda h: L.nfq_rs_ct_create(h, e.p))
+
+    def dump_expect(self, family: int = 0) -> List[Expectation]:
+        """Every expectation of ``family`` (0: all)."""
+        L = _ext()
+        cfunc, out, errors = _collect("plain")
+        self._call("nfq_rs_ct_dump_expect", lambda h: L.nfq_rs_ct_dump_expect(h, _family_arg(family), cfunc, None))
+        if errors:
+            raise errors[0]
+        return out
+
+    def get_expect(self, tuple: CtTuple, *, zone: Optional[int] = None, id: Optional[int] = None):
+        """The expectation whose expected tuple is ``tuple`` (in ``zone``; with ``id``, only that
+        one), or None."""
+        with _CExp() as k, _CExp() as o:
+            _build_exp(k, Expectation(tuple=tuple, zone=zone, id=id), key_only=True)
+            with self._lock:
+                rc = k.L.nfq_rs_ct_get_expect(self._handle(), k.p, o.p)
+                if rc == _lib.NFQ_RS_E_NOENT:
+                    return None
+                if rc < 0:
+                    raise self._error(rc, "nfq_rs_ct_get_expect")
+            return Expectation._from_ptr(o.p)
+
+    def create_expect(self, exp: Expectation) -> None:
+        """Creates ``exp`` (master tuple of an existing connection with a helper, expected tuple,
+        mask, timeout; optionally zone, helper, flags, class_, nat, function). Errors: E_EXIST (it
+        exists), E_NOENT (no such master), E_NOTSUP (the master has no helper)."""
+        if not isinstance(exp, Expectation):
+            raise TypeError(f"expected an Expectation, got {type(exp).__name__}")
+        with _CExp() as e:
+            _build_exp(e, exp)
+            self._call("nfq_rs_ct_create_expect", lambda h: e.L.nfq_rs_ct_create_expect(h, e.p))
+
+    def update_expect_timeout(self, tuple: CtTuple, timeout: int, *, zone: Optional[int] = None) -> None:
+        """Changes the timeout of the expectation with expected tuple ``tuple``."""
+        with _CExp() as e:
+            _build_exp(e, Expectation(tuple=tuple, zone=zone), key_only=True)
+            self._call("nfq_rs_ct_update_expect_timeout",
+                       lambda h: e.L.nfq_rs_ct_update_expect_timeout(h, e.p, int(timeout)))
+
+    def delete_expect(self, tuple: CtTuple, *, zone: Optional[int] = None, id: Optional[int] = None) -> None:
+        """Deletes the expectation with expected tuple ``tuple`` (and ``id`` if given). None
+        there: ``NfqError`` E_NOENT."""
+        with _CExp() as e:
+            _build_exp(e, Expectation(tuple=tuple, zone=zone, id=id), key_only=True)
+            self._call("nfq_rs_ct_delete_expect", lambda h: e.L.nfq_rs_ct_delete_expect(h, e.p))
+
+    def delete_expect_id(self, id: int, family: int = 0) -> None:
+        """Deletes the expectation with id ``id``. None has it: ``NfqError`` E_NOENT."""
+        L = _ext()
+        self._call("nfq_rs_ct_delete_expect_id",
+                   lambda h: L.nfq_rs_ct_delete_expect_id(h, _family_arg(family), int(id) & _U32))
+
+    def delete_expect_helper(self, helper: str, family: int = 0) -> None:
+        """Deletes every expectation of the helper ``helper`` ("ftp", ...)."""
+        L = _ext()
+        self._call("nfq_rs_ct_delete_expect_helper",
+                   lambda h: L.nfq_rs_ct_delete_expect_helper(h, _family_arg(family), helper.encode()))
+
+    def flush_expect(self, family: int = 0) -> None:
+        """Deletes every expectation of ``family`` (0: all)."""
+        L = _ext()
+        self._call("nfq_rs_ct_flush_expect", lambda h: L.nfq_rs_ct_flush_expect(h, _family_arg(family)))
 
     def get(self, key: Conntrack) -> Optional[Conntrack]:
         """The current entry of the connection ``key`` names (by its original tuple and zone;
@@ -689,10 +851,6 @@ class Table:
 # Declared here (on first use) rather than in _lib, so that a library without them fails only
 # the calls that need them, naming the missing symbol.
 
-MAIN, DYING, UNCONFIRMED = 0, 1, 2
-"""Tables for :meth:`Table.dump` (``table=``): the connection table, the dying list (entries
-being destroyed whose destroy event is not delivered yet), the unconfirmed list (always empty
-since Linux 6.1)."""
 
 _TF_SRC, _TF_DST, _TF_ZONE, _TF_PROTO, _TF_SPORT, _TF_DPORT = 1, 2, 4, 8, 16, 32
 _TF_ICMP_TYPE, _TF_ICMP_CODE, _TF_ICMP_ID = 64, 128, 256
@@ -1012,189 +1170,6 @@ def _collect(kind: str):
     return _CB(cb), out, errors
 
 
-def _table_call(self: "Table", call: str, fn):
-    with self._lock:
-        rc = fn(self._handle())
-        err = self._error(rc, call) if rc < 0 else None
-    if err is not None:
-        raise err
-    return rc
-
-
-def _table_dump(
-    self: "Table",
-    family: int = 0,
-    *,
-    mark: Optional[int] = None,
-    mark_mask: int = _U32,
-    zone: Optional[int] = None,
-    proto: Optional[int] = None,
-    table: int = MAIN,
-    orig: Optional[CtTuple] = None,
-    reply: Optional[CtTuple] = None,
-) -> List[Conntrack]:
-    """Every connection of ``table`` (``MAIN``, ``DYING``, ``UNCONFIRMED``) and ``family``
-    (0: all) that passes the filter: ``mark`` (``mark & mark_mask``), ``zone``, layer-4
-    ``proto``, and the tuple filters ``orig``/``reply`` (a :class:`CtTuple` whose None parts are
-    not compared). The kernel filters where it can (mark always, zone since Linux 6.8, tuples
-    since 5.10); the rest is filtered here: :meth:`last_dump_report` says which."""
-    L = _ext()
-    filt = 0
-    if mark is not None:
-        filt |= _F_MARK
-    if zone is not None:
-        filt |= _F_ZONE
-    if proto is not None:
-        filt |= _F_L4PROTO
-    of, rf = _tuple_filter(orig), _tuple_filter(reply)
-    cfunc, out, errors = _collect("plain")
-    _table_call(self, "nfq_rs_ct_dump_table", lambda h: L.nfq_rs_ct_dump_table(
-        h, int(table), _family_arg(family), filt, (mark or 0) & _U32, mark_mask & _U32, zone or 0,
-        _proto_number(proto) if proto is not None else 0,
-        byref(of) if of is not None else None, byref(rf) if rf is not None else None, cfunc, None))
-    if errors:
-        raise errors[0]
-    return out
-
-
-def _last_dump_report(self: "Table") -> dict:
-    """What the last dump received and kept, and which filter parts the kernel applied:
-    ``{"received": n, "kept": n, "kernel_mark": bool, "kernel_zone": bool, "kernel_tuple": bool}``."""
-    L = _ext()
-    r, k, bits = c_uint64(), c_uint64(), c_uint32()
-    _table_call(self, "nfq_rs_ct_last_dump_report",
-                lambda h: L.nfq_rs_ct_last_dump_report(h, byref(r), byref(k), byref(bits)))
-    b = bits.value
-    return {"received": r.value, "kept": k.value, "kernel_mark": bool(b & _F_MARK),
-            "kernel_zone": bool(b & _F_ZONE), "kernel_tuple": bool(b & _F_TUPLE)}
-
-
-def _kernel_has_tuple_filter(self: "Table") -> bool:
-    """Whether the kernel has the ``CTA_FILTER`` tuple filter (Linux 5.10 and later)."""
-    L = _ext()
-    return bool(_table_call(self, "nfq_rs_ct_kernel_has_tuple_filter", L.nfq_rs_ct_kernel_has_tuple_filter))
-
-
-def _create(
-    self: "Table",
-    src,
-    dst,
-    proto: Union[int, str],
-    sport: int = 0,
-    dport: int = 0,
-    *,
-    timeout: int,
-    mark: Optional[int] = None,
-    zone: Optional[int] = None,
-    helper: Optional[str] = None,
-    tcp_state: Optional[int] = None,
-) -> None:
-    """Creates a connection (reply tuple: the original reversed). ``helper`` ("ftp", ...)
-    attaches a helper, which the master of a userspace expectation needs; ``tcp_state`` is
-    an ``NFQ_RS_CT_TCP_*`` number (3: ESTABLISHED). Exists already: ``NfqError`` E_EXIST."""
-    L = _ext()
-    key = Conntrack.key(src, dst, proto, sport, dport, zone=zone)
-    with _CEntry() as e:
-        _build(e, key)
-        for value, f, call in (
-            (timeout, L.nfq_rs_ct_entry_set_timeout, "nfq_rs_ct_entry_set_timeout"),
-            (mark, L.nfq_rs_ct_entry_set_mark, "nfq_rs_ct_entry_set_mark"),
-            (tcp_state, L.nfq_rs_ct_entry_set_tcp_state, "nfq_rs_ct_entry_set_tcp_state"),
-        ):
-            if value is not None:
-                rc = f(e.p, int(value))
-                if rc < 0:
-                    raise _fail(rc, call)
-        if helper is not None:
-            rc = L.nfq_rs_ct_entry_set_helper(e.p, helper.encode())
-            if rc < 0:
-                raise _fail(rc, "nfq_rs_ct_entry_set_helper")
-        _table_call(self, "nfq_rs_ct_create", lambda h: L.nfq_rs_ct_create(h, e.p))
-
-
-def _dump_expect(self: "Table", family: int = 0) -> List[Expectation]:
-    """Every expectation of ``family`` (0: all)."""
-    L = _ext()
-    cfunc, out, errors = _collect("plain")
-    _table_call(self, "nfq_rs_ct_dump_expect", lambda h: L.nfq_rs_ct_dump_expect(h, _family_arg(family), cfunc, None))
-    if errors:
-        raise errors[0]
-    return out
-
-
-def _get_expect(self: "Table", tuple: CtTuple, *, zone: Optional[int] = None, id: Optional[int] = None):
-    """The expectation whose expected tuple is ``tuple`` (in ``zone``; with ``id``, only that
-    one), or None."""
-    with _CExp() as k, _CExp() as o:
-        _build_exp(k, Expectation(tuple=tuple, zone=zone, id=id), key_only=True)
-        with self._lock:
-            rc = k.L.nfq_rs_ct_get_expect(self._handle(), k.p, o.p)
-            if rc == _lib.NFQ_RS_E_NOENT:
-                return None
-            if rc < 0:
-                raise self._error(rc, "nfq_rs_ct_get_expect")
-        return Expectation._from_ptr(o.p)
-
-
-def _create_expect(self: "Table", exp: Expectation) -> None:
-    """Creates ``exp`` (master tuple of an existing connection with a helper, expected tuple,
-    mask, timeout; optionally zone, helper, flags, class_, nat, function). Errors: E_EXIST (it
-    exists), E_NOENT (no such master), E_NOTSUP (the master has no helper)."""
-    if not isinstance(exp, Expectation):
-        raise TypeError(f"expected an Expectation, got {type(exp).__name__}")
-    with _CExp() as e:
-        _build_exp(e, exp)
-        _table_call(self, "nfq_rs_ct_create_expect", lambda h: e.L.nfq_rs_ct_create_expect(h, e.p))
-
-
-def _update_expect_timeout(self: "Table", tuple: CtTuple, timeout: int, *, zone: Optional[int] = None) -> None:
-    """Changes the timeout of the expectation with expected tuple ``tuple``."""
-    with _CExp() as e:
-        _build_exp(e, Expectation(tuple=tuple, zone=zone), key_only=True)
-        _table_call(self, "nfq_rs_ct_update_expect_timeout",
-                    lambda h: e.L.nfq_rs_ct_update_expect_timeout(h, e.p, int(timeout)))
-
-
-def _delete_expect(self: "Table", tuple: CtTuple, *, zone: Optional[int] = None, id: Optional[int] = None) -> None:
-    """Deletes the expectation with expected tuple ``tuple`` (and ``id`` if given). None
-    there: ``NfqError`` E_NOENT."""
-    with _CExp() as e:
-        _build_exp(e, Expectation(tuple=tuple, zone=zone, id=id), key_only=True)
-        _table_call(self, "nfq_rs_ct_delete_expect", lambda h: e.L.nfq_rs_ct_delete_expect(h, e.p))
-
-
-def _delete_expect_id(self: "Table", id: int, family: int = 0) -> None:
-    """Deletes the expectation with id ``id``. None has it: ``NfqError`` E_NOENT."""
-    L = _ext()
-    _table_call(self, "nfq_rs_ct_delete_expect_id",
-                lambda h: L.nfq_rs_ct_delete_expect_id(h, _family_arg(family), int(id) & _U32))
-
-
-def _delete_expect_helper(self: "Table", helper: str, family: int = 0) -> None:
-    """Deletes every expectation of the helper ``helper`` ("ftp", ...)."""
-    L = _ext()
-    _table_call(self, "nfq_rs_ct_delete_expect_helper",
-                lambda h: L.nfq_rs_ct_delete_expect_helper(h, _family_arg(family), helper.encode()))
-
-
-def _flush_expect(self: "Table", family: int = 0) -> None:
-    """Deletes every expectation of ``family`` (0: all)."""
-    L = _ext()
-    _table_call(self, "nfq_rs_ct_flush_expect", lambda h: L.nfq_rs_ct_flush_expect(h, _family_arg(family)))
-
-
-Table.dump = _table_dump
-Table.last_dump_report = _last_dump_report
-Table.kernel_has_tuple_filter = _kernel_has_tuple_filter
-Table.create = _create
-Table.dump_expect = _dump_expect
-Table.get_expect = _get_expect
-Table.create_expect = _create_expect
-Table.update_expect_timeout = _update_expect_timeout
-Table.delete_expect = _delete_expect
-Table.delete_expect_id = _delete_expect_id
-Table.delete_expect_helper = _delete_expect_helper
-Table.flush_expect = _flush_expect
 
 
 def _event_filter(kinds=0, family=None, proto=None, mark=None, mark_mask=_U32, zone=None, status=None,
