@@ -2092,6 +2092,28 @@ mod tests {
     }
 
     #[test]
+    fn kernel_errors_get_messages_that_name_the_object_and_the_way_out() {
+        let ct = Conntrack::open(&crate::netlink::Netns::Current).expect("a netlink socket");
+        let cases = [
+            (libc::ENOENT, "getting an expectation", "no such expectation"),
+            (libc::ENOENT, "creating an expectation", "master connection"),
+            (libc::ENOENT, "getting a connection", "no such connection"),
+            (libc::EEXIST, "creating an expectation", "expectation exists already"),
+            (libc::EEXIST, "creating a connection", "connection exists already"),
+            (libc::EOPNOTSUPP, "creating an expectation", "has no helper"),
+            (libc::EOPNOTSUPP, "dumping the dying list", "not supported by this kernel"),
+            (libc::EINVAL, "creating an expectation", "class above the helper's classes"),
+        ];
+        for (errno, what, says) in cases {
+            let e = ct.failure((errno, Some("extack text".into())), what);
+            assert!(e.message().starts_with(what) && e.message().contains(says), "{e}");
+            assert!(e.message().ends_with("(kernel: extack text)"), "{e}");
+            assert_eq!(e.errno(), errno);
+            assert_eq!(ct.last_error(), e.message());
+        }
+    }
+
+    #[test]
     fn stats_messages_decode() {
         let m = ct_msg(msg::CT_GET_STATS_CPU, 0, 0, |b| {
             b.put_be32(cta_stats::FOUND, 5).put_be32(cta_stats::INVALID, 2).put_be32(cta_stats::CHAIN_TOOLONG, 1);
