@@ -23,6 +23,10 @@ const AF_INET: u8 = libc::AF_INET as u8;
 thread_local!(static FAMILY: std::cell::Cell<u8> = const { std::cell::Cell::new(0) });
 const WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
+fn v6(last: u16) -> IpAddr {
+    IpAddr::from([0xfd00, 0, 0, 0, 0, 0, 0, last])
+}
+
 fn ip(last: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, 9, 0, last))
 }
@@ -397,6 +401,13 @@ fn populate(ct: &Conntrack) -> Vec<Tuple> {
         ct.create(&c.view()).unwrap();
         v.push(t);
     }
+    for i in 0..3u16 {
+        let t = Tuple::ports(v6(1 + i % 2), v6(9), 17, 3000 + i, 53);
+        let mut c = ConnBuf::new(0);
+        c.set_orig(t).set_timeout(120);
+        ct.create(&c.view()).unwrap();
+        v.push(t);
+    }
     let t = Tuple::ports(ip(1), ip(2), 6, 2000, 53);
     let mut c = ConnBuf::new(AF_INET);
     c.set_orig(t)
@@ -425,7 +436,7 @@ fn tuple_zone_and_mark_filters_run_in_the_kernel_and_keep_what_the_library_keeps
     let ct = Conntrack::open(&ns.netns()).unwrap();
     populate(&ct);
     let all = keys(&ct, &DumpFilter::default());
-    assert_eq!(all.len(), 13);
+    assert_eq!(all.len(), 16);
     let has_tuple = ct.kernel_has_tuple_filter().unwrap();
     let (major, minor) = {
         let r = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
@@ -450,14 +461,26 @@ fn tuple_zone_and_mark_filters_run_in_the_kernel_and_keep_what_the_library_keeps
             orig: Some(Tuple { proto: Some(17), dst_port: Some(54), ..Default::default() }),
             ..Default::default()
         },
+        // IPv6 addresses: the dump's family comes from the filter.
+        DumpFilter {
+            orig: Some(Tuple { src: Some(v6(2)), proto: Some(17), ..Default::default() }),
+            ..Default::default()
+        },
+        // Both families, one dump each: UDP to port 53 from source port 3000 or 1000.
+        DumpFilter {
+            orig: Some(Tuple { proto: Some(17), dst_port: Some(53), ..Default::default() }),
+            ..Default::default()
+        },
     ];
     for f in filters {
-        // Family 0 (every family) and AF_INET give the same entries here.
-        FAMILY.with(|x| x.set(AF_INET));
-        let got4 = keys(&ct, &f);
+        // Family 0 (every family) gives the IPv4 entries of an AF_INET dump and the IPv6 ones.
+        let v6_only = f.orig.and_then(|t| t.src).is_some_and(|a| a.is_ipv6());
+        FAMILY.with(|x| x.set(if v6_only { libc::AF_INET6 as u8 } else { AF_INET }));
+        let got_fam = keys(&ct, &f);
         FAMILY.with(|x| x.set(0));
         let got = keys(&ct, &f);
-        assert_eq!(got, got4, "{f:?}");
+        let same_family: Vec<_> = got.iter().filter(|k| k.3.is_ipv6() == v6_only).cloned().collect();
+        assert_eq!(same_family, got_fam, "{f:?}");
         let r = ct.last_dump_report();
         // The same result computed here from the full table.
         let mut want = Vec::new();
@@ -473,7 +496,13 @@ fn tuple_zone_and_mark_filters_run_in_the_kernel_and_keep_what_the_library_keeps
         assert_eq!(got, want, "{f:?}");
         assert!(!got.is_empty() && got.len() < all.len(), "{f:?} selects some: {got:?}");
         let tuple = f.orig_flags() | f.reply_flags() != 0;
-        assert_eq!(r.kernel_tuple, tuple && has_tuple, "{f:?}");
+        // IPv6 addresses are compared in the library only (the kernel compares them inverted).
+        let v6_addr = [f.orig, f.reply].into_iter().flatten().any(|t| t.src.or(t.dst).is_some_and(|a| a.is_ipv6()));
+        assert_eq!(r.kernel_tuple, tuple && has_tuple && !v6_addr, "{f:?}");
+        if v6_addr && has_tuple {
+            // The protocol still went to the kernel: only the UDP entries of IPv6 arrived.
+            assert_eq!((r.received, r.kept), (3, 1), "{r:?}");
+        }
         assert_eq!(r.kernel_zone, f.zone.is_some() && (major, minor) >= (6, 8), "{f:?}");
         assert_eq!(r.kernel_mark, f.mark.is_some());
         let all_kernel = (!tuple || r.kernel_tuple) && (f.zone.is_none() || r.kernel_zone);
@@ -482,20 +511,21 @@ fn tuple_zone_and_mark_filters_run_in_the_kernel_and_keep_what_the_library_keeps
         } else {
             assert!(r.received > r.kept, "{f:?} {r:?}");
         }
-        // The conntrack tool agrees on the orig-tuple filter.
+        // The conntrack tool agrees on the orig-tuple filter (it lists both families here).
         if f.reply.is_none() && f.zone.is_none() {
-            let p = if f.l4proto == Some(6) { "tcp" } else { "udp" };
-            let mut args = vec!["-L", "-p", p];
-            let port;
+            let mut args: Vec<String> = vec!["-L".into(), "-p".into()];
+            args.push(if f.l4proto == Some(6) { "tcp" } else { "udp" }.into());
             if let Some(t) = f.orig {
-                if let Some(d) = t.dst {
-                    args.extend(["-d", if d == ip(3) { "10.9.0.3" } else { "10.9.0.2" }]);
+                for (flag, v) in [("-s", t.src.map(|a| a.to_string())), ("-d", t.dst.map(|a| a.to_string()))] {
+                    if let Some(v) = v {
+                        args.extend([flag.to_string(), v]);
+                    }
                 }
                 if let Some(dp) = t.dst_port {
-                    port = dp.to_string();
-                    args.extend(["--dport", port.as_str()]);
+                    args.extend(["--dport".to_string(), dp.to_string()]);
                 }
             }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let (ok, out, err) = tool(&ns, &args);
             assert!(ok, "{err}");
             assert_eq!(out.lines().filter(|l| !l.trim().is_empty()).count(), got.len(), "{args:?}: {out}");

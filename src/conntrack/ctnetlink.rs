@@ -39,7 +39,9 @@ const EVENT_BATCH: usize = 16;
 /// - `zone`: `CTA_ZONE` (Linux 6.8 and later),
 /// - `orig`/`reply`/`l4proto`: the `CTA_FILTER` tuple filter (Linux 5.10 and later): each
 ///   part of the tuple that is `Some` must be equal (addresses, protocol, ports, ICMP
-///   type/code/id, tuple zone); the kernel compares them exactly (no address masks).
+///   type/code/id, tuple zone); the kernel compares them exactly (no address masks). IPv6
+///   addresses are compared here only: the kernel compares them inverted (an entry passes when
+///   its address differs; seen on Linux 6.18), so they are not sent; the other parts are.
 ///
 /// ```
 /// use nfq_rs::conntrack::{DumpFilter, Tuple};
@@ -232,7 +234,9 @@ pub struct DumpReport {
     pub kernel_mark: bool,
     /// The kernel filtered by zone (Linux 6.8 and later).
     pub kernel_zone: bool,
-    /// The kernel applied the tuple filter (`CTA_FILTER`, Linux 5.10 and later).
+    /// The kernel applied the whole tuple filter (`CTA_FILTER`, Linux 5.10 and later). False
+    /// when the filter has IPv6 addresses: those are compared here (the other parts still go
+    /// to the kernel).
     pub kernel_tuple: bool,
 }
 
@@ -582,12 +586,13 @@ pub(crate) fn encode_dump(buf: &mut Vec<u8>, seq: u32, table: Table, family: u8,
     if let Some(z) = f.zone.filter(|&z| z != 0) {
         b.put_be16(cta::ZONE, z);
     }
-    let (of, rf) = (f.orig_flags(), f.reply_flags());
+    let (orig, reply) = (f.orig_sent().map(kernel_part), f.reply.map(kernel_part));
+    let (of, rf) = (orig.map_or(0, |t| tuple_flags(&t)), reply.map_or(0, |t| tuple_flags(&t)));
     if tuple && (of | rf) != 0 {
-        if let Some(t) = f.orig_sent() {
+        if let Some(t) = orig.filter(|_| of != 0) {
             t.put(&mut b, cta::TUPLE_ORIG);
         }
-        if let Some(t) = f.reply {
+        if let Some(t) = reply.filter(|_| rf != 0) {
             t.put(&mut b, cta::TUPLE_REPLY);
         }
         let n = b.nest_start(cta::FILTER);
@@ -600,6 +605,22 @@ pub(crate) fn encode_dump(buf: &mut Vec<u8>, seq: u32, table: Table, family: u8,
         b.nest_end(n);
     }
     b.finish();
+}
+
+/// The part of a tuple filter the kernel compares correctly: all but IPv6 addresses, which
+/// the kernel's `CTA_FILTER` compares inverted (an entry passes when its address differs; seen
+/// on Linux 6.18), so those are compared in the library only.
+fn kernel_part(t: Tuple) -> Tuple {
+    let v4 = |a: Option<IpAddr>| a.filter(|a| a.is_ipv4());
+    Tuple { src: v4(t.src), dst: v4(t.dst), ..t }
+}
+
+/// Whether the tuple filters of `f` have a part only the library compares (`kernel_part`).
+fn library_only_tuple_parts(f: &DumpFilter) -> bool {
+    [f.orig, f.reply]
+        .into_iter()
+        .flatten()
+        .any(|t| t.src.is_some_and(|a| a.is_ipv6()) || t.dst.is_some_and(|a| a.is_ipv6()))
 }
 
 /// Encodes the probe for the `CTA_FILTER` tuple filter: a dump asking for a filter flag no
@@ -918,7 +939,7 @@ impl Conntrack {
         let mut report = DumpReport {
             kernel_mark: filter.mark.is_some() && table == Table::Main,
             kernel_zone: filter.zone.is_some() && table == Table::Main && (major, minor) >= (6, 8),
-            kernel_tuple: tuple,
+            kernel_tuple: tuple && !library_only_tuple_parts(filter),
             ..Default::default()
         };
         let mut bad = None;
@@ -2086,6 +2107,18 @@ mod tests {
             flags,
             [(CTA_FILTER_ORIG_FLAGS, filter_flags::PROTO_NUM), (CTA_FILTER_REPLY_FLAGS, filter_flags::IP_SRC)]
         );
+        // IPv6 addresses stay out of the kernel's filter (compared here); the rest goes.
+        buf.clear();
+        let v6: IpAddr = "fd00::1".parse().unwrap();
+        let f = DumpFilter {
+            orig: Some(Tuple { src: Some(v6), proto: Some(17), ..Default::default() }),
+            ..Default::default()
+        };
+        encode_dump(&mut buf, 3, Table::Main, 10, &f, true);
+        let c = Conn::parse(10, &buf[20..]).unwrap();
+        assert_eq!(c.orig(), Some(&Tuple { proto: Some(17), ..Default::default() }));
+        assert!(library_only_tuple_parts(&f));
+        assert_eq!(f.orig_flags(), filter_flags::IP_SRC | filter_flags::PROTO_NUM);
         assert_eq!(parse_version("6.18.44-fc-v1300"), (6, 18));
         assert_eq!(parse_version("5.10.0"), (5, 10));
         assert_eq!(parse_version("junk"), (0, 0));
