@@ -303,6 +303,15 @@ fn expectation_events_pass_the_kernel_filter_like_the_library_filter() {
     // A filter with a connection-only part keeps no expectation event, in the kernel too.
     let none = Events::open(&ns.netns(), groups::EXPECT).unwrap();
     none.set_kernel_filter(&EventFilter { mark: Some((0, 0)), ..Default::default() }).unwrap();
+    let all = Events::open(&ns.netns(), groups::EXPECT).unwrap();
+    // The independent reader of the same stream.
+    let mut tool_ev = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "conntrack", "-E", "expect"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run conntrack -E expect");
+    std::thread::sleep(std::time::Duration::from_millis(300)); // let it subscribe
     for i in 0..3u16 {
         let m = ftp_master(&ct, 40040 + i);
         ct.create_expect(&expectation(m, 50050 + i).view()).unwrap();
@@ -324,6 +333,26 @@ fn expectation_events_pass_the_kernel_filter_like_the_library_filter() {
     assert_eq!(k, [(EventKind::New, Some(50050)), (EventKind::New, Some(50051)), (EventKind::New, Some(50052))]);
     assert_eq!(kern.stats().received, 3, "the destroy events never reached the socket");
     assert!(take(&none).is_empty());
+    let everything = take(&all);
+    assert_eq!(everything.iter().filter(|(k, _)| *k == EventKind::Destroy).count(), 3);
+    let _ = tool_ev.kill();
+    let out = tool_ev.wait_with_output().unwrap();
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+    let theirs: Vec<(EventKind, Option<u16>)> = lines
+        .iter()
+        .filter_map(|l| {
+            let kind = if l.contains("[NEW]") {
+                EventKind::New
+            } else if l.contains("[DESTROY]") {
+                EventKind::Destroy
+            } else {
+                return None;
+            };
+            let port = l.split_whitespace().filter_map(|w| w.strip_prefix("dport=")).next()?.parse().ok();
+            Some((kind, port))
+        })
+        .collect();
+    assert_eq!(theirs, everything, "conntrack -E expect saw the same stream: {lines:?}");
 }
 
 #[test]
