@@ -2473,7 +2473,8 @@ int nfq_rs_ct_events_last_error(const nfq_rs_ct_events *ev, char *buf, size_t le
  * entry that passes the filter: `filter`/`mark`/`mark_mask`/`zone`/`l4proto` as in
  * `nfq_rs_ct_dump`, and the tuple filters `orig` and `reply` (NULL: none; the kernel's
  * `CTA_FILTER`, Linux 5.10 and later). Every part is sent to the kernel where it can filter
- * (not IPv6 addresses, which the kernel compares inverted) and checked here too; `nfq_rs_ct_last_dump_report` says which parts the kernel applied.
+ * (not IPv6 addresses, which the kernel compares inverted, nor tuple zones, which it ignores)
+ * and checked here too; `nfq_rs_ct_last_dump_report` says which parts the kernel applied.
  * Returns the number of entries handed over. A filter the kernel cannot express (ports
  * without a protocol, addresses of another family) fails with `NFQ_RS_E_INVAL`.
  *

@@ -40,8 +40,9 @@ const EVENT_BATCH: usize = 16;
 /// - `orig`/`reply`/`l4proto`: the `CTA_FILTER` tuple filter (Linux 5.10 and later): each
 ///   part of the tuple that is `Some` must be equal (addresses, protocol, ports, ICMP
 ///   type/code/id, tuple zone); the kernel compares them exactly (no address masks). IPv6
-///   addresses are compared here only: the kernel compares them inverted (an entry passes when
-///   its address differs; seen on Linux 6.18), so they are not sent; the other parts are.
+///   addresses and the tuple's zone are compared here only: the kernel compares IPv6
+///   addresses inverted (an entry passes when its address differs; seen on Linux 6.18) and
+///   ignores the tuple zone, so they are not sent; the other parts are.
 ///
 /// ```
 /// use nfq_rs::conntrack::{DumpFilter, Tuple};
@@ -235,8 +236,8 @@ pub struct DumpReport {
     /// The kernel filtered by zone (Linux 6.8 and later).
     pub kernel_zone: bool,
     /// The kernel applied the whole tuple filter (`CTA_FILTER`, Linux 5.10 and later). False
-    /// when the filter has IPv6 addresses: those are compared here (the other parts still go
-    /// to the kernel).
+    /// when the filter has IPv6 addresses or a tuple zone: those are compared here (the other
+    /// parts still go to the kernel).
     pub kernel_tuple: bool,
 }
 
@@ -620,7 +621,7 @@ fn library_only_tuple_parts(f: &DumpFilter) -> bool {
     [f.orig, f.reply]
         .into_iter()
         .flatten()
-        .any(|t| t.src.is_some_and(|a| a.is_ipv6()) || t.dst.is_some_and(|a| a.is_ipv6()))
+        .any(|t| t.src.is_some_and(|a| a.is_ipv6()) || t.dst.is_some_and(|a| a.is_ipv6()) || t.zone.is_some())
 }
 
 /// Encodes the probe for the `CTA_FILTER` tuple filter: a dump asking for a filter flag no
