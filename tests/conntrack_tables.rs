@@ -8,7 +8,9 @@
 //! FTP conntrack helper (built in or the nf_conntrack_ftp module, which setup.sh loads).
 
 mod common;
+mod ct_common;
 use common::*;
+use ct_common::ToolEvents;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
@@ -304,22 +306,18 @@ fn expectation_events_pass_the_kernel_filter_like_the_library_filter() {
     let none = Events::open(&ns.netns(), groups::EXPECT).unwrap();
     none.set_kernel_filter(&EventFilter { mark: Some((0, 0)), ..Default::default() }).unwrap();
     let all = Events::open(&ns.netns(), groups::EXPECT).unwrap();
-    // The independent reader of the same stream.
-    let mut tool_ev = Command::new("ip")
-        .args(["netns", "exec", &ns.name, "conntrack", "-E", "expect"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("run conntrack -E expect");
-    std::thread::sleep(std::time::Duration::from_millis(300)); // let it subscribe
-    for i in 0..3u16 {
-        let m = ftp_master(&ct, 40040 + i);
-        ct.create_expect(&expectation(m, 50050 + i).view()).unwrap();
-    }
-    ct.delete_expect_helper(AF_INET, b"ftp").unwrap();
-    let take = |ev: &Events| {
+    // The independent reader of the same stream, subscribed once it shows a canary
+    // expectation's events; the canary's events are then drained from every handle.
+    let tool_ev = ToolEvents::start(&ns.name, &["expect"], |n| {
+        let m = ftp_master(&ct, 45000 + n);
+        let x = expectation(m, 55000 + n);
+        ct.create_expect(&x.view()).unwrap();
+        ct.delete_expect(x.view().tuple().unwrap(), None, None).unwrap();
+        format!("dport={} ", 55000 + n)
+    });
+    let take_for = |ev: &Events, idle: u64| {
         let mut v = Vec::new();
-        ev.run(None, Some(std::time::Duration::from_millis(300)), &mut |e| {
+        ev.run(None, Some(std::time::Duration::from_millis(idle)), &mut |e| {
             if let CtEvent::Expect(k, x) = e {
                 v.push((*k, x.tuple().and_then(|t| t.dst_port)));
             }
@@ -328,16 +326,24 @@ fn expectation_events_pass_the_kernel_filter_like_the_library_filter() {
         .unwrap();
         v
     };
+    for ev in [&kern, &lib, &none, &all] {
+        let _ = take_for(ev, 20);
+    }
+    let received_before = kern.stats().received;
+    for i in 0..3u16 {
+        let m = ftp_master(&ct, 40040 + i);
+        ct.create_expect(&expectation(m, 50050 + i).view()).unwrap();
+    }
+    ct.delete_expect_helper(AF_INET, b"ftp").unwrap();
+    let take = |ev: &Events| take_for(ev, 300);
     let k = take(&kern);
     assert_eq!(k, take(&lib));
     assert_eq!(k, [(EventKind::New, Some(50050)), (EventKind::New, Some(50051)), (EventKind::New, Some(50052))]);
-    assert_eq!(kern.stats().received, 3, "the destroy events never reached the socket");
+    assert_eq!(kern.stats().received - received_before, 3, "the destroy events never reached the socket");
     assert!(take(&none).is_empty());
     let everything = take(&all);
     assert_eq!(everything.iter().filter(|(k, _)| *k == EventKind::Destroy).count(), 3);
-    let _ = tool_ev.kill();
-    let out = tool_ev.wait_with_output().unwrap();
-    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+    let lines = tool_ev.finish();
     let theirs: Vec<(EventKind, Option<u16>)> = lines
         .iter()
         .filter_map(|l| {
