@@ -678,6 +678,137 @@
 #define NFQ_RS_CT_EVSTAT_PARSE_ERRORS 4
 
 /**
+ * Table of `nfq_rs_ct_dump_table`: the connection table.
+ */
+#define NFQ_RS_CT_TABLE_MAIN 0
+
+/**
+ * Table of `nfq_rs_ct_dump_table`: connections being destroyed (`conntrack -L dying`).
+ */
+#define NFQ_RS_CT_TABLE_DYING 1
+
+/**
+ * Table of `nfq_rs_ct_dump_table`: unconfirmed connections (empty since Linux 6.1).
+ */
+#define NFQ_RS_CT_TABLE_UNCONFIRMED 2
+
+/**
+ * `nfq_rs_ct_tuple_filter.flags` (the kernel's `CTA_FILTER_F_*`): compare the source address.
+ */
+#define NFQ_RS_CT_TF_SRC (1 << 0)
+
+/**
+ * Compare the destination address.
+ */
+#define NFQ_RS_CT_TF_DST (1 << 1)
+
+/**
+ * Compare the tuple's zone.
+ */
+#define NFQ_RS_CT_TF_ZONE (1 << 2)
+
+/**
+ * Compare the layer-4 protocol (needed with ports and ICMP fields).
+ */
+#define NFQ_RS_CT_TF_PROTO (1 << 3)
+
+/**
+ * Compare the source port.
+ */
+#define NFQ_RS_CT_TF_SPORT (1 << 4)
+
+/**
+ * Compare the destination port.
+ */
+#define NFQ_RS_CT_TF_DPORT (1 << 5)
+
+/**
+ * Compare the ICMP/ICMPv6 type.
+ */
+#define NFQ_RS_CT_TF_ICMP_TYPE (1 << 6)
+
+/**
+ * Compare the ICMP/ICMPv6 code.
+ */
+#define NFQ_RS_CT_TF_ICMP_CODE (1 << 7)
+
+/**
+ * Compare the ICMP/ICMPv6 echo id.
+ */
+#define NFQ_RS_CT_TF_ICMP_ID (1 << 8)
+
+/**
+ * `nfq_rs_ct_last_dump_report` kernel bits (besides `NFQ_RS_CT_FILTER_MARK`/`_ZONE`): the
+ * kernel applied the tuple filter.
+ */
+#define NFQ_RS_CT_FILTER_TUPLE 16
+
+/**
+ * `nfq_rs_ct_event_filter.fields`: the status condition applies.
+ */
+#define NFQ_RS_CT_FILTER_STATUS 32
+
+/**
+ * The source-network condition applies.
+ */
+#define NFQ_RS_CT_FILTER_SRC 64
+
+/**
+ * The destination-network condition applies.
+ */
+#define NFQ_RS_CT_FILTER_DST 128
+
+/**
+ * The source-port condition applies.
+ */
+#define NFQ_RS_CT_FILTER_SPORT 256
+
+/**
+ * The destination-port condition applies.
+ */
+#define NFQ_RS_CT_FILTER_DPORT 512
+
+/**
+ * `nfq_rs_ct_event_filter.negate`: keep events whose protocol is NOT the one given.
+ */
+#define NFQ_RS_CT_NEG_L4PROTO (1 << 0)
+
+/**
+ * Negate the mark condition.
+ */
+#define NFQ_RS_CT_NEG_MARK (1 << 1)
+
+/**
+ * Negate the zone condition.
+ */
+#define NFQ_RS_CT_NEG_ZONE (1 << 2)
+
+/**
+ * Negate the status condition.
+ */
+#define NFQ_RS_CT_NEG_STATUS (1 << 3)
+
+/**
+ * Negate the source-network condition.
+ */
+#define NFQ_RS_CT_NEG_SRC (1 << 4)
+
+/**
+ * Negate the destination-network condition.
+ */
+#define NFQ_RS_CT_NEG_DST (1 << 5)
+
+/**
+ * Negate the source-port condition.
+ */
+#define NFQ_RS_CT_NEG_SPORT (1 << 6)
+
+/**
+ * Negate the destination-port condition.
+ */
+#define NFQ_RS_CT_NEG_DPORT (1 << 7)
+
+/**
  * NFLOG group flag: number the group's messages (`nfq_rs_log_packet_seq`).
  */
 #define NFQ_RS_LOG_F_SEQ 1
@@ -897,6 +1028,136 @@ typedef int32_t (*nfq_rs_ct_callback)(uint32_t event,
                                       const nfq_rs_ct_entry *ct,
                                       const nfq_rs_ct_exp *exp,
                                       void *user);
+
+/**
+ * A tuple filter for `nfq_rs_ct_dump_table`: `flags` (`NFQ_RS_CT_TF_*`) say which fields
+ * are compared; addresses are 4 (IPv4, the dump's family) or 16 bytes in network order,
+ * ports and ids in host order.
+ */
+typedef struct {
+  /**
+   * `NFQ_RS_CT_TF_*` bits.
+   */
+  uint32_t flags;
+  /**
+   * AF_INET or AF_INET6: the family of `src`/`dst` (needed with `NFQ_RS_CT_TF_SRC`/`_DST`).
+   */
+  uint8_t family;
+  /**
+   * Layer-4 protocol.
+   */
+  uint8_t l4proto;
+  /**
+   * ICMP/ICMPv6 type.
+   */
+  uint8_t icmp_type;
+  /**
+   * ICMP/ICMPv6 code.
+   */
+  uint8_t icmp_code;
+  /**
+   * Source address.
+   */
+  uint8_t src[16];
+  /**
+   * Destination address.
+   */
+  uint8_t dst[16];
+  /**
+   * Source port.
+   */
+  uint16_t sport;
+  /**
+   * Destination port.
+   */
+  uint16_t dport;
+  /**
+   * ICMP/ICMPv6 echo id.
+   */
+  uint16_t icmp_id;
+  /**
+   * The tuple's zone.
+   */
+  uint16_t zone;
+} nfq_rs_ct_tuple_filter;
+
+/**
+ * An event filter for `nfq_rs_ct_events_set_filter_ex` (checked in the library) and
+ * `nfq_rs_ct_events_set_kernel_filter` (compiled to BPF and run by the kernel): `fields` (a
+ * mask of `NFQ_RS_CT_FILTER_*`) says which conditions apply, `negate` (`NFQ_RS_CT_NEG_*`)
+ * which of them are negated. Addresses are 4 or 16 bytes (by `addr_family`) in network order
+ * with a prefix length; the rest in host order.
+ */
+typedef struct {
+  /**
+   * `NFQ_RS_CT_EV_*` kinds to keep (0: all).
+   */
+  uint32_t kinds;
+  /**
+   * `NFQ_RS_CT_FILTER_*` conditions that apply.
+   */
+  uint32_t fields;
+  /**
+   * `NFQ_RS_CT_NEG_*` conditions that are negated.
+   */
+  uint32_t negate;
+  /**
+   * Family to keep (`NFQ_RS_CT_FILTER_FAMILY`).
+   */
+  uint8_t family;
+  /**
+   * Layer-4 protocol (`NFQ_RS_CT_FILTER_L4PROTO`).
+   */
+  uint8_t l4proto;
+  /**
+   * AF_INET or AF_INET6: the family of `src` and `dst`.
+   */
+  uint8_t addr_family;
+  /**
+   * Prefix length of `src`.
+   */
+  uint8_t src_prefix;
+  /**
+   * Prefix length of `dst`.
+   */
+  uint8_t dst_prefix;
+  /**
+   * Zone (`NFQ_RS_CT_FILTER_ZONE`).
+   */
+  uint16_t zone;
+  /**
+   * Original source port (`NFQ_RS_CT_FILTER_SPORT`).
+   */
+  uint16_t sport;
+  /**
+   * Original destination port (`NFQ_RS_CT_FILTER_DPORT`).
+   */
+  uint16_t dport;
+  /**
+   * Mark value and mask (`NFQ_RS_CT_FILTER_MARK`).
+   */
+  uint32_t mark;
+  /**
+   * The mark bits compared.
+   */
+  uint32_t mark_mask;
+  /**
+   * Status value and mask (`NFQ_RS_CT_FILTER_STATUS`).
+   */
+  uint32_t status;
+  /**
+   * The status bits compared.
+   */
+  uint32_t status_mask;
+  /**
+   * Original source network (`NFQ_RS_CT_FILTER_SRC`).
+   */
+  uint8_t src[16];
+  /**
+   * Original destination network (`NFQ_RS_CT_FILTER_DST`).
+   */
+  uint8_t dst[16];
+} nfq_rs_ct_event_filter;
 
 /**
  * Callback for each logged packet. Return 0. Any other value reports a failure of the
@@ -2466,6 +2727,255 @@ int nfq_rs_ct_events_stat(const nfq_rs_ct_events *ev, int which, uint64_t *out);
  * `ev` is NULL or a live handle; `buf` is NULL or has room for `len` bytes.
  */
 int nfq_rs_ct_events_last_error(const nfq_rs_ct_events *ev, char *buf, size_t len);
+
+/**
+ * Dumps `table` (`NFQ_RS_CT_TABLE_*`) of `family` (0: all) and calls `cb` (type 0) for each
+ * entry that passes the filter: `filter`/`mark`/`mark_mask`/`zone`/`l4proto` as in
+ * `nfq_rs_ct_dump`, and the tuple filters `orig` and `reply` (NULL: none; the kernel's
+ * `CTA_FILTER`, Linux 5.10 and later). Every part is sent to the kernel where it can filter
+ * (not IPv6 addresses, which the kernel compares inverted, nor tuple zones, which it ignores)
+ * and checked here too; `nfq_rs_ct_last_dump_report` says which parts the kernel applied.
+ * Returns the number of entries handed over. A filter the kernel cannot express (ports
+ * without a protocol, addresses of another family) fails with `NFQ_RS_E_INVAL`.
+ *
+ * # Safety
+ * `ct` is NULL or a live handle; `orig`/`reply` are NULL or readable; `cb` is NULL or valid.
+ */
+int nfq_rs_ct_dump_table(const nfq_rs_ct *ct,
+                         int table,
+                         uint8_t family,
+                         uint32_t filter,
+                         uint32_t mark,
+                         uint32_t mark_mask,
+                         uint16_t zone,
+                         uint8_t l4proto,
+                         const nfq_rs_ct_tuple_filter *orig,
+                         const nfq_rs_ct_tuple_filter *reply,
+                         nfq_rs_ct_callback cb,
+                         void *user);
+
+/**
+ * What the last dump received (`*received`), handed over (`*kept`), and which parts of its
+ * filter the kernel applied (`*kernel`: `NFQ_RS_CT_FILTER_MARK`, `_ZONE`, `_TUPLE` bits; the
+ * others were applied in the library).
+ *
+ * # Safety
+ * `ct` is NULL or a live handle; the out-pointers are NULL or writable.
+ */
+int nfq_rs_ct_last_dump_report(const nfq_rs_ct *ct,
+                               uint64_t *received,
+                               uint64_t *kept,
+                               uint32_t *kernel);
+
+/**
+ * 1 if the kernel has the `CTA_FILTER` tuple filter (Linux 5.10 and later), 0 if not (the
+ * library then filters), or a negative error code.
+ *
+ * # Safety
+ * `ct` is NULL or a live handle.
+ */
+int nfq_rs_ct_kernel_has_tuple_filter(const nfq_rs_ct *ct);
+
+/**
+ * Sets the helper (e.g. "ftp") a connection to create gets; the master of an expectation
+ * created from userspace needs one.
+ *
+ * # Safety
+ * `ct` is NULL or a live entry from `nfq_rs_ct_entry_new`; `name` is a NUL-terminated string.
+ */
+int nfq_rs_ct_entry_set_helper(nfq_rs_ct_entry *ct, const char *name);
+
+/**
+ * Sets a tuple of an expectation to create or look up: `which` is `NFQ_RS_CT_EXP_MASTER`
+ * (the master connection's original tuple), `_TUPLE` (the expected tuple), `_MASK` (which
+ * parts must match: all-ones bytes for exact, zero for wildcards) or `_NAT`. Addresses are 4
+ * (AF_INET) or 16 (AF_INET6) bytes in network order, ports in host order.
+ *
+ * # Safety
+ * `exp` is NULL or a live expectation from `nfq_rs_ct_exp_new`; `src`/`dst` are readable
+ * for the family's address size.
+ */
+int nfq_rs_ct_exp_set_tuple(nfq_rs_ct_exp *exp,
+                            int which,
+                            uint8_t family,
+                            const void *src,
+                            const void *dst,
+                            uint8_t l4proto,
+                            uint16_t sport,
+                            uint16_t dport);
+
+/**
+ * Sets the timeout in seconds (required for create; a helper's policy may override it).
+ *
+ * # Safety
+ * `exp` is NULL or a live expectation from `nfq_rs_ct_exp_new`/`_clone`.
+ */
+int nfq_rs_ct_exp_set_timeout(nfq_rs_ct_exp *exp, uint32_t value);
+
+/**
+ * Sets the zone.
+ *
+ * # Safety
+ * `exp` is NULL or a live expectation from `nfq_rs_ct_exp_new`/`_clone`.
+ */
+int nfq_rs_ct_exp_set_zone(nfq_rs_ct_exp *exp, uint16_t value);
+
+/**
+ * Sets the flags (`PERMANENT` 1, `INACTIVE` 2).
+ *
+ * # Safety
+ * `exp` is NULL or a live expectation from `nfq_rs_ct_exp_new`/`_clone`.
+ */
+int nfq_rs_ct_exp_set_flags(nfq_rs_ct_exp *exp, uint32_t value);
+
+/**
+ * Sets the helper's expectation class.
+ *
+ * # Safety
+ * `exp` is NULL or a live expectation from `nfq_rs_ct_exp_new`/`_clone`.
+ */
+int nfq_rs_ct_exp_set_class(nfq_rs_ct_exp *exp, uint32_t value);
+
+/**
+ * Sets the id (a get or delete then matches only the expectation with it).
+ *
+ * # Safety
+ * `exp` is NULL or a live expectation from `nfq_rs_ct_exp_new`/`_clone`.
+ */
+int nfq_rs_ct_exp_set_id(nfq_rs_ct_exp *exp, uint32_t value);
+
+/**
+ * Sets the NAT direction (0 original, 1 reply) of the NAT tuple.
+ *
+ * # Safety
+ * `exp` is NULL or a live expectation from `nfq_rs_ct_exp_new`/`_clone`.
+ */
+int nfq_rs_ct_exp_set_nat_dir(nfq_rs_ct_exp *exp, uint32_t value);
+
+/**
+ * Sets the helper name ("ftp", ...).
+ *
+ * # Safety
+ * `exp` is NULL or a live expectation from `nfq_rs_ct_exp_new`; `name` is NUL-terminated.
+ */
+int nfq_rs_ct_exp_set_helper(nfq_rs_ct_exp *exp, const char *name);
+
+/**
+ * Sets the name of the function that sets up the expected connection ("nat-follow-master").
+ *
+ * # Safety
+ * `exp` is NULL or a live expectation from `nfq_rs_ct_exp_new`; `name` is NUL-terminated.
+ */
+int nfq_rs_ct_exp_set_function(nfq_rs_ct_exp *exp, const char *name);
+
+/**
+ * Gets the expectation whose expected tuple (zone, and id if set) are those of `key` into
+ * `out` (which may be `key`). `NFQ_RS_E_NOENT` if there is none.
+ *
+ * # Safety
+ * `ct` is NULL or a live handle; `key` is NULL, a live expectation or a callback's; `out` is
+ * NULL or a live expectation from `nfq_rs_ct_exp_new`.
+ */
+int nfq_rs_ct_get_expect(const nfq_rs_ct *ct, const nfq_rs_ct_exp *key, nfq_rs_ct_exp *out);
+
+/**
+ * Creates the expectation `exp` describes: master tuple (of an existing connection with a
+ * helper), expected tuple, mask and timeout required; zone, helper, flags, class, NAT and
+ * function optional. `NFQ_RS_E_EXIST` if it exists, `NFQ_RS_E_NOENT` if the master is not
+ * in the table, `NFQ_RS_E_NOTSUP` if the master has no helper.
+ *
+ * # Safety
+ * `ct` is NULL or a live handle; `exp` is NULL, a live expectation or a callback's.
+ */
+int nfq_rs_ct_create_expect(const nfq_rs_ct *ct, const nfq_rs_ct_exp *exp);
+
+/**
+ * Changes the timeout of the expectation with the expected tuple (and zone) of `key`.
+ *
+ * # Safety
+ * `ct` is NULL or a live handle; `key` is NULL, a live expectation or a callback's.
+ */
+int nfq_rs_ct_update_expect_timeout(const nfq_rs_ct *ct,
+                                    const nfq_rs_ct_exp *key,
+                                    uint32_t timeout);
+
+/**
+ * Deletes the expectation with the expected tuple (zone, and id if set) of `key`.
+ * `NFQ_RS_E_NOENT` if there is none.
+ *
+ * # Safety
+ * `ct` is NULL or a live handle; `key` is NULL, a live expectation or a callback's.
+ */
+int nfq_rs_ct_delete_expect(const nfq_rs_ct *ct, const nfq_rs_ct_exp *key);
+
+/**
+ * Deletes the expectation with id `id` (of `family`, 0: any). `NFQ_RS_E_NOENT` if none.
+ *
+ * # Safety
+ * `ct` is NULL or a live handle.
+ */
+int nfq_rs_ct_delete_expect_id(const nfq_rs_ct *ct, uint8_t family, uint32_t id);
+
+/**
+ * Deletes every expectation of the helper `name` ("ftp", ...).
+ *
+ * # Safety
+ * `ct` is NULL or a live handle; `name` is NUL-terminated.
+ */
+int nfq_rs_ct_delete_expect_helper(const nfq_rs_ct *ct, uint8_t family, const char *name);
+
+/**
+ * Sets the library-side event filter from a full description (see `nfq_rs_ct_event_filter`).
+ *
+ * # Safety
+ * `ev` is NULL or a live handle; `filter` is NULL or readable.
+ */
+int nfq_rs_ct_events_set_filter_ex(const nfq_rs_ct_events *ev,
+                                   const nfq_rs_ct_event_filter *filter);
+
+/**
+ * Compiles `filter` to a classic BPF program and attaches it to the event socket: the
+ * kernel then drops the events it does not keep before they are queued (NULL: detach).
+ * Returns the program's length in instructions, or `NFQ_RS_E_INVAL` (with the reason in the
+ * last error) for a description the kernel cannot run.
+ *
+ * # Safety
+ * `ev` is NULL or a live handle; `filter` is NULL or readable.
+ */
+int nfq_rs_ct_events_set_kernel_filter(const nfq_rs_ct_events *ev,
+                                       const nfq_rs_ct_event_filter *filter);
+
+/**
+ * Overflows (lost events) since the last call, into `*out`; resets the count. Nonzero means
+ * the caller's view of the table may be stale: `nfq_rs_ct_events_resync`.
+ *
+ * # Safety
+ * `ev` is NULL or a live handle; `out` is NULL or writable.
+ */
+int nfq_rs_ct_events_take_overflows(const nfq_rs_ct_events *ev, uint64_t *out);
+
+/**
+ * With `on` nonzero, `nfq_rs_ct_events_run` returns right after an overflow so the caller
+ * can resync; otherwise (the default) overflows are counted and receiving goes on.
+ *
+ * # Safety
+ * `ev` is NULL or a live handle.
+ */
+int nfq_rs_ct_events_set_stop_on_overflow(const nfq_rs_ct_events *ev, int on);
+
+/**
+ * Resyncs after an overflow: dumps the connection table through `ct` (a request handle on
+ * the same namespace) and calls `cb` (type `NFQ_RS_CT_EV_NEW`) for each connection that
+ * passes this event handle's filters. Returns the number handed over.
+ *
+ * # Safety
+ * `ev`/`ct` are NULL or live handles; `cb` is NULL or a valid function.
+ */
+int nfq_rs_ct_events_resync(const nfq_rs_ct_events *ev,
+                            const nfq_rs_ct *ct,
+                            uint8_t family,
+                            nfq_rs_ct_callback cb,
+                            void *user);
 
 /**
  * A new NFLOG config binding group `group` at open, with defaults: copy mode packet (whole

@@ -38,6 +38,8 @@
 #   pool        nfq_rs_pool_start with 1 queue (--queue-num 1) and 2 queues (--queue-balance
 #               2:3), flood from 16 source addresses 127.0.0.1-16 (queue-balance hashes
 #               addresses only)
+#   ct-events   scripts/bench-ct-events.sh: conntrack event listener under a connection flood
+#               with no filter, the library filter and the kernel BPF filter (own namespace)
 #   latency     flood --rate 20000 --stamp: send time in the payload; bench/latency_rx.c on
 #               127.0.0.1 (same namespace) takes now - send time after the verdict; native vs
 #               real libnetfilter_queue
@@ -515,4 +517,16 @@ echo
 cat "$REPORT"
 echo
 echo "(written to $REPORT; raw runs in $RAW, $LAT, $PARSE and $OUT/runs/)"
+
+# Stage: conntrack event filtering under a connection flood (its own script and namespace;
+# its section is appended to the report).
+say "conntrack events: no filter vs library filter vs kernel BPF filter (scripts/bench-ct-events.sh)"
+if "$ROOT/scripts/bench-ct-events.sh" >"$OUT/ct-events.log" 2>&1; then
+    { echo; cat "$OUT/ct-events.md"; } >>"$REPORT"
+    echo
+    cat "$OUT/ct-events.md"
+else
+    FAILED_RUNS+=("ct-events (log: $OUT/ct-events.log)")
+    tail -n 20 "$OUT/ct-events.log" >&2
+fi
 [ "${#FAILED_RUNS[@]}" -eq 0 ] || die "${#FAILED_RUNS[@]} run(s) failed"

@@ -93,6 +93,11 @@ if [ ! -e /proc/net/netfilter/nfnetlink_log ] && command -v modprobe >/dev/null;
     modprobe -q nfnetlink_log 2>/dev/null || true
     modprobe -q xt_NFLOG 2>/dev/null || true
 fi
+# Conntrack tests: ctnetlink, and the FTP helper (expectations hang off a connection with a helper).
+if command -v modprobe >/dev/null; then
+    modprobe -q nf_conntrack_netlink 2>/dev/null || true
+    modprobe -q nf_conntrack_ftp 2>/dev/null || true
+fi
 
 # --- cbindgen ----------------------------------------------------------------------------
 if ! cbindgen --version 2>/dev/null | grep -q '^cbindgen 0\.29\.'; then

@@ -534,6 +534,12 @@ def labels_args(labels) -> Tuple[bytes, bytes]:
 
 # --- the table (ctnetlink) ---------------------------------------------------------------------
 
+MAIN, DYING, UNCONFIRMED = 0, 1, 2
+"""Tables for :meth:`Table.dump` (``table=``): the connection table, the dying list (entries
+being destroyed whose destroy event is not delivered yet), the unconfirmed list (always empty
+since Linux 6.1)."""
+
+
 
 class Table:
     """A ctnetlink socket on the conntrack table of one network namespace (``netns``: a path
@@ -589,6 +595,14 @@ class Table:
             msg = buf.value.decode(errors="replace")
         return NfqError(rc, msg or _lib.strerror(rc), call)
 
+    def _call(self, call: str, fn):
+        with self._lock:
+            rc = fn(self._handle())
+            err = self._error(rc, call) if rc < 0 else None
+        if err is not None:
+            raise err
+        return rc
+
     def dump(
         self,
         family: int = 0,
@@ -597,47 +611,147 @@ class Table:
         mark_mask: int = _U32,
         zone: Optional[int] = None,
         proto: Optional[int] = None,
+        table: int = MAIN,
+        orig: Optional[CtTuple] = None,
+        reply: Optional[CtTuple] = None,
     ) -> List[Conntrack]:
-        """Every connection of ``family`` (0: all), optionally only those with ``mark``
-        (``mark & mark_mask``), ``zone`` or layer-4 ``proto``."""
-        L = ct_lib()
+        """Every connection of ``table`` (``MAIN``, ``DYING``, ``UNCONFIRMED``) and ``family``
+        (0: all) that passes the filter: ``mark`` (``mark & mark_mask``), ``zone``, layer-4
+        ``proto``, and the tuple filters ``orig``/``reply`` (a :class:`CtTuple` whose None parts are
+        not compared). The kernel filters where it can (mark always, zone since Linux 6.8, tuples
+        since 5.10); the rest is filtered here: :meth:`last_dump_report` says which."""
+        L = _ext()
         filt = 0
         if mark is not None:
-            filt |= _lib.NFQ_RS_CT_FILTER_MARK
+            filt |= _F_MARK
         if zone is not None:
-            filt |= _lib.NFQ_RS_CT_FILTER_ZONE
+            filt |= _F_ZONE
         if proto is not None:
-            filt |= _lib.NFQ_RS_CT_FILTER_L4PROTO
-        out: List[Conntrack] = []
-        errors: List[BaseException] = []
-
-        def cb(_event, ent, _exp, _user):
-            try:
-                out.append(Conntrack._from_ptr(ent))
-                return 0
-            except BaseException as e:  # never into C; re-raised below
-                errors.append(e)
-                return 1
-
-        cfunc = _lib.CT_CALLBACK(cb)
-        with self._lock:
-            rc = L.nfq_rs_ct_dump(
-                self._handle(),
-                _family_arg(family),
-                filt,
-                (mark or 0) & _U32,
-                mark_mask & _U32,
-                zone or 0,
-                proto or 0,
-                cfunc,
-                None,
-            )
-            err = self._error(rc, "nfq_rs_ct_dump") if rc < 0 else None
+            filt |= _F_L4PROTO
+        of, rf = _tuple_filter(orig), _tuple_filter(reply)
+        cfunc, out, errors = _collect("plain")
+        self._call("nfq_rs_ct_dump_table", lambda h: L.nfq_rs_ct_dump_table(
+            h, int(table), _family_arg(family), filt, (mark or 0) & _U32, mark_mask & _U32, zone or 0,
+            _proto_number(proto) if proto is not None else 0,
+            byref(of) if of is not None else None, byref(rf) if rf is not None else None, cfunc, None))
         if errors:
             raise errors[0]
-        if err is not None:
-            raise err
         return out
+
+    def last_dump_report(self) -> dict:
+        """What the last dump received and kept, and which filter parts the kernel applied:
+        ``{"received": n, "kept": n, "kernel_mark": bool, "kernel_zone": bool, "kernel_tuple": bool}``."""
+        L = _ext()
+        r, k, bits = c_uint64(), c_uint64(), c_uint32()
+        self._call("nfq_rs_ct_last_dump_report",
+                   lambda h: L.nfq_rs_ct_last_dump_report(h, byref(r), byref(k), byref(bits)))
+        b = bits.value
+        return {"received": r.value, "kept": k.value, "kernel_mark": bool(b & _F_MARK),
+                "kernel_zone": bool(b & _F_ZONE), "kernel_tuple": bool(b & _F_TUPLE)}
+
+    def kernel_has_tuple_filter(self) -> bool:
+        """Whether the kernel has the ``CTA_FILTER`` tuple filter (Linux 5.10 and later)."""
+        L = _ext()
+        return bool(self._call("nfq_rs_ct_kernel_has_tuple_filter", L.nfq_rs_ct_kernel_has_tuple_filter))
+
+    def create(
+        self,
+        src,
+        dst,
+        proto: Union[int, str],
+        sport: int = 0,
+        dport: int = 0,
+        *,
+        timeout: int,
+        mark: Optional[int] = None,
+        zone: Optional[int] = None,
+        helper: Optional[str] = None,
+        tcp_state: Optional[int] = None,
+    ) -> None:
+        """Creates a connection (reply tuple: the original reversed). ``helper`` ("ftp", ...)
+        attaches a helper, which the master of a userspace expectation needs; ``tcp_state`` is
+        an ``NFQ_RS_CT_TCP_*`` number (3: ESTABLISHED). Exists already: ``NfqError`` E_EXIST."""
+        L = _ext()
+        key = Conntrack.key(src, dst, proto, sport, dport, zone=zone)
+        with _CEntry() as e:
+            _build(e, key)
+            for value, f, call in (
+                (timeout, L.nfq_rs_ct_entry_set_timeout, "nfq_rs_ct_entry_set_timeout"),
+                (mark, L.nfq_rs_ct_entry_set_mark, "nfq_rs_ct_entry_set_mark"),
+                (tcp_state, L.nfq_rs_ct_entry_set_tcp_state, "nfq_rs_ct_entry_set_tcp_state"),
+            ):
+                if value is not None:
+                    rc = f(e.p, int(value))
+                    if rc < 0:
+                        raise _fail(rc, call)
+            if helper is not None:
+                rc = L.nfq_rs_ct_entry_set_helper(e.p, helper.encode())
+                if rc < 0:
+                    raise _fail(rc, "nfq_rs_ct_entry_set_helper")
+            self._call("nfq_rs_ct_create", lambda h: L.nfq_rs_ct_create(h, e.p))
+
+    def dump_expect(self, family: int = 0) -> List[Expectation]:
+        """Every expectation of ``family`` (0: all)."""
+        L = _ext()
+        cfunc, out, errors = _collect("plain")
+        self._call("nfq_rs_ct_dump_expect", lambda h: L.nfq_rs_ct_dump_expect(h, _family_arg(family), cfunc, None))
+        if errors:
+            raise errors[0]
+        return out
+
+    def get_expect(self, tuple: CtTuple, *, zone: Optional[int] = None, id: Optional[int] = None):
+        """The expectation whose expected tuple is ``tuple`` (in ``zone``; with ``id``, only that
+        one), or None."""
+        with _CExp() as k, _CExp() as o:
+            _build_exp(k, Expectation(tuple=tuple, zone=zone, id=id), key_only=True)
+            with self._lock:
+                rc = k.L.nfq_rs_ct_get_expect(self._handle(), k.p, o.p)
+                if rc == _lib.NFQ_RS_E_NOENT:
+                    return None
+                if rc < 0:
+                    raise self._error(rc, "nfq_rs_ct_get_expect")
+            return Expectation._from_ptr(o.p)
+
+    def create_expect(self, exp: Expectation) -> None:
+        """Creates ``exp`` (master tuple of an existing connection with a helper, expected tuple,
+        mask, timeout; optionally zone, helper, flags, class_, nat, function). Errors: E_EXIST (it
+        exists), E_NOENT (no such master), E_NOTSUP (the master has no helper)."""
+        if not isinstance(exp, Expectation):
+            raise TypeError(f"expected an Expectation, got {type(exp).__name__}")
+        with _CExp() as e:
+            _build_exp(e, exp)
+            self._call("nfq_rs_ct_create_expect", lambda h: e.L.nfq_rs_ct_create_expect(h, e.p))
+
+    def update_expect_timeout(self, tuple: CtTuple, timeout: int, *, zone: Optional[int] = None) -> None:
+        """Changes the timeout of the expectation with expected tuple ``tuple``."""
+        with _CExp() as e:
+            _build_exp(e, Expectation(tuple=tuple, zone=zone), key_only=True)
+            self._call("nfq_rs_ct_update_expect_timeout",
+                       lambda h: e.L.nfq_rs_ct_update_expect_timeout(h, e.p, int(timeout)))
+
+    def delete_expect(self, tuple: CtTuple, *, zone: Optional[int] = None, id: Optional[int] = None) -> None:
+        """Deletes the expectation with expected tuple ``tuple`` (and ``id`` if given). None
+        there: ``NfqError`` E_NOENT."""
+        with _CExp() as e:
+            _build_exp(e, Expectation(tuple=tuple, zone=zone, id=id), key_only=True)
+            self._call("nfq_rs_ct_delete_expect", lambda h: e.L.nfq_rs_ct_delete_expect(h, e.p))
+
+    def delete_expect_id(self, id: int, family: int = 0) -> None:
+        """Deletes the expectation with id ``id``. None has it: ``NfqError`` E_NOENT."""
+        L = _ext()
+        self._call("nfq_rs_ct_delete_expect_id",
+                   lambda h: L.nfq_rs_ct_delete_expect_id(h, _family_arg(family), int(id) & _U32))
+
+    def delete_expect_helper(self, helper: str, family: int = 0) -> None:
+        """Deletes every expectation of the helper ``helper`` ("ftp", ...)."""
+        L = _ext()
+        self._call("nfq_rs_ct_delete_expect_helper",
+                   lambda h: L.nfq_rs_ct_delete_expect_helper(h, _family_arg(family), helper.encode()))
+
+    def flush_expect(self, family: int = 0) -> None:
+        """Deletes every expectation of ``family`` (0: all)."""
+        L = _ext()
+        self._call("nfq_rs_ct_flush_expect", lambda h: L.nfq_rs_ct_flush_expect(h, _family_arg(family)))
 
     def get(self, key: Conntrack) -> Optional[Conntrack]:
         """The current entry of the connection ``key`` names (by its original tuple and zone;
@@ -730,3 +844,510 @@ class Table:
 
     def __repr__(self) -> str:
         return f"<nfq_rs.conntrack.Table {'closed' if self.closed else 'open'}>"
+
+
+# --- the other tables, kernel-side filters, expectations, events -------------------------------
+#
+# Declared here (on first use) rather than in _lib, so that a library without them fails only
+# the calls that need them, naming the missing symbol.
+
+
+_TF_SRC, _TF_DST, _TF_ZONE, _TF_PROTO, _TF_SPORT, _TF_DPORT = 1, 2, 4, 8, 16, 32
+_TF_ICMP_TYPE, _TF_ICMP_CODE, _TF_ICMP_ID = 64, 128, 256
+_F_MARK, _F_ZONE, _F_L4PROTO, _F_FAMILY, _F_TUPLE = 1, 2, 4, 8, 16
+_F_STATUS, _F_SRC, _F_DST, _F_SPORT, _F_DPORT = 32, 64, 128, 256, 512
+
+EV_NEW, EV_UPDATE, EV_DESTROY, EV_EXP_NEW, EV_EXP_UPDATE, EV_EXP_DESTROY = 1, 2, 4, 8, 16, 32
+EV_CONNTRACK, EV_EXPECT, EV_ALL = 7, 56, 63
+"""Event kinds (``NFQ_RS_CT_EV_*``): groups to subscribe to and kinds to keep."""
+
+_EV_NAMES = {EV_NEW: "new", EV_UPDATE: "update", EV_DESTROY: "destroy", EV_EXP_NEW: "new",
+             EV_EXP_UPDATE: "update", EV_EXP_DESTROY: "destroy"}
+
+_NEG = {"proto": 1, "mark": 2, "zone": 4, "status": 8, "src": 16, "dst": 32, "sport": 64, "dport": 128}
+
+
+class _TupleFilter(ctypes.Structure):
+    _fields_ = [
+        ("flags", c_uint32),
+        ("family", c_uint8),
+        ("l4proto", c_uint8),
+        ("icmp_type", c_uint8),
+        ("icmp_code", c_uint8),
+        ("src", c_uint8 * 16),
+        ("dst", c_uint8 * 16),
+        ("sport", c_uint16),
+        ("dport", c_uint16),
+        ("icmp_id", c_uint16),
+        ("zone", c_uint16),
+    ]
+
+
+class _EventFilter(ctypes.Structure):
+    _fields_ = [
+        ("kinds", c_uint32),
+        ("fields", c_uint32),
+        ("negate", c_uint32),
+        ("family", c_uint8),
+        ("l4proto", c_uint8),
+        ("addr_family", c_uint8),
+        ("src_prefix", c_uint8),
+        ("dst_prefix", c_uint8),
+        ("zone", c_uint16),
+        ("sport", c_uint16),
+        ("dport", c_uint16),
+        ("mark", c_uint32),
+        ("mark_mask", c_uint32),
+        ("status", c_uint32),
+        ("status_mask", c_uint32),
+        ("src", c_uint8 * 16),
+        ("dst", c_uint8 * 16),
+    ]
+
+
+_P = c_void_p
+_PU8, _PU16, _PU32, _PU64 = (ctypes.POINTER(t) for t in (c_uint8, c_uint16, c_uint32, c_uint64))
+_CB = _lib.CT_CALLBACK
+_EXT_PROTOTYPES = {
+    "nfq_rs_ct_exp_new": (_P, []),
+    "nfq_rs_ct_exp_free": (None, [_P]),
+    "nfq_rs_ct_exp_tuple": (_P, [_P, ctypes.c_int]),
+    "nfq_rs_ct_exp_timeout": (ctypes.c_int, [_P, _PU32]),
+    "nfq_rs_ct_exp_id": (ctypes.c_int, [_P, _PU32]),
+    "nfq_rs_ct_exp_zone": (ctypes.c_int, [_P, _PU16]),
+    "nfq_rs_ct_exp_flags": (ctypes.c_int, [_P, _PU32]),
+    "nfq_rs_ct_exp_class": (ctypes.c_int, [_P, _PU32]),
+    "nfq_rs_ct_exp_family": (ctypes.c_int, [_P]),
+    "nfq_rs_ct_exp_helper_name": (ctypes.c_int, [_P, ctypes.c_char_p, c_size_t]),
+    "nfq_rs_ct_exp_snprintf": (ctypes.c_int, [_P, ctypes.c_char_p, c_size_t]),
+    "nfq_rs_ct_exp_set_tuple": (
+        ctypes.c_int,
+        [_P, ctypes.c_int, c_uint8, ctypes.c_char_p, ctypes.c_char_p, c_uint8, c_uint16, c_uint16],
+    ),
+    "nfq_rs_ct_exp_set_timeout": (ctypes.c_int, [_P, c_uint32]),
+    "nfq_rs_ct_exp_set_zone": (ctypes.c_int, [_P, c_uint16]),
+    "nfq_rs_ct_exp_set_flags": (ctypes.c_int, [_P, c_uint32]),
+    "nfq_rs_ct_exp_set_class": (ctypes.c_int, [_P, c_uint32]),
+    "nfq_rs_ct_exp_set_id": (ctypes.c_int, [_P, c_uint32]),
+    "nfq_rs_ct_exp_set_nat_dir": (ctypes.c_int, [_P, c_uint32]),
+    "nfq_rs_ct_exp_set_helper": (ctypes.c_int, [_P, ctypes.c_char_p]),
+    "nfq_rs_ct_exp_set_function": (ctypes.c_int, [_P, ctypes.c_char_p]),
+    "nfq_rs_ct_entry_set_timeout": (ctypes.c_int, [_P, c_uint32]),
+    "nfq_rs_ct_entry_set_mark": (ctypes.c_int, [_P, c_uint32]),
+    "nfq_rs_ct_entry_set_tcp_state": (ctypes.c_int, [_P, c_uint8]),
+    "nfq_rs_ct_entry_set_helper": (ctypes.c_int, [_P, ctypes.c_char_p]),
+    "nfq_rs_ct_create": (ctypes.c_int, [_P, _P]),
+    "nfq_rs_ct_get_expect": (ctypes.c_int, [_P, _P, _P]),
+    "nfq_rs_ct_create_expect": (ctypes.c_int, [_P, _P]),
+    "nfq_rs_ct_update_expect_timeout": (ctypes.c_int, [_P, _P, c_uint32]),
+    "nfq_rs_ct_delete_expect": (ctypes.c_int, [_P, _P]),
+    "nfq_rs_ct_delete_expect_id": (ctypes.c_int, [_P, c_uint8, c_uint32]),
+    "nfq_rs_ct_delete_expect_helper": (ctypes.c_int, [_P, c_uint8, ctypes.c_char_p]),
+    "nfq_rs_ct_dump_expect": (ctypes.c_int, [_P, c_uint8, _CB, _P]),
+    "nfq_rs_ct_flush_expect": (ctypes.c_int, [_P, c_uint8]),
+    "nfq_rs_ct_dump_table": (
+        ctypes.c_int,
+        [_P, ctypes.c_int, c_uint8, c_uint32, c_uint32, c_uint32, c_uint16, c_uint8,
+         ctypes.POINTER(_TupleFilter), ctypes.POINTER(_TupleFilter), _CB, _P],
+    ),
+    "nfq_rs_ct_last_dump_report": (ctypes.c_int, [_P, _PU64, _PU64, _PU32]),
+    "nfq_rs_ct_kernel_has_tuple_filter": (ctypes.c_int, [_P]),
+    "nfq_rs_ct_events_open": (ctypes.c_int, [ctypes.c_char_p, c_uint32, ctypes.POINTER(_P)]),
+    "nfq_rs_ct_events_close": (None, [_P]),
+    "nfq_rs_ct_events_fd": (ctypes.c_int, [_P]),
+    "nfq_rs_ct_events_set_rcvbuf": (ctypes.c_int, [_P, c_size_t]),
+    "nfq_rs_ct_events_set_filter_ex": (ctypes.c_int, [_P, ctypes.POINTER(_EventFilter)]),
+    "nfq_rs_ct_events_set_kernel_filter": (ctypes.c_int, [_P, ctypes.POINTER(_EventFilter)]),
+    "nfq_rs_ct_events_run": (ctypes.c_int, [_P, _CB, _P, c_uint64, ctypes.c_int]),
+    "nfq_rs_ct_events_stop": (None, [_P]),
+    "nfq_rs_ct_events_stat": (ctypes.c_int, [_P, ctypes.c_int, _PU64]),
+    "nfq_rs_ct_events_last_error": (ctypes.c_int, [_P, ctypes.c_char_p, c_size_t]),
+    "nfq_rs_ct_events_take_overflows": (ctypes.c_int, [_P, _PU64]),
+    "nfq_rs_ct_events_set_stop_on_overflow": (ctypes.c_int, [_P, ctypes.c_int]),
+    "nfq_rs_ct_events_resync": (ctypes.c_int, [_P, _P, c_uint8, _CB, _P]),
+}
+_EXT_LOCK = threading.Lock()
+_EXT_DONE = False
+
+
+def _ext() -> ctypes.CDLL:
+    """The library with the functions above declared."""
+    global _EXT_DONE
+    L = ct_lib()
+    if not _EXT_DONE:
+        with _EXT_LOCK:
+            if not _EXT_DONE:
+                for name, (restype, argtypes) in _EXT_PROTOTYPES.items():
+                    try:
+                        f = getattr(L, name)
+                    except AttributeError:
+                        raise NfqError(
+                            _lib.NFQ_RS_E_NOTSUP, f"the library has no {name}: it predates this API; rebuild it", name
+                        ) from None
+                    f.restype, f.argtypes = restype, argtypes
+                _EXT_DONE = True
+    return L
+
+
+def _fam_of(a: IPAddress) -> int:
+    return socket.AF_INET if a.version == 4 else socket.AF_INET6
+
+
+def _packed16(a: IPAddress):
+    b = a.packed
+    return (c_uint8 * 16)(*(b + bytes(16 - len(b))))
+
+
+def _tuple_filter(t: Optional[CtTuple]):
+    """A partial :class:`CtTuple` (None parts are not compared) as the C tuple filter."""
+    if t is None:
+        return None
+    f = _TupleFilter()
+    fams = {a.version for a in (t.src, t.dst) if a is not None}
+    if len(fams) > 1:
+        raise ValueError("the tuple filter's src and dst are of different address families")
+    for name, bit in (("src", _TF_SRC), ("dst", _TF_DST)):
+        a = getattr(t, name)
+        if a is not None:
+            a = ipaddress.ip_address(a)
+            f.flags |= bit
+            f.family = _fam_of(a)
+            setattr(f, name, _packed16(a))
+    for name, field, bit in (
+        ("proto", "l4proto", _TF_PROTO),
+        ("sport", "sport", _TF_SPORT),
+        ("dport", "dport", _TF_DPORT),
+        ("icmp_type", "icmp_type", _TF_ICMP_TYPE),
+        ("icmp_code", "icmp_code", _TF_ICMP_CODE),
+        ("icmp_id", "icmp_id", _TF_ICMP_ID),
+        ("zone", "zone", _TF_ZONE),
+    ):
+        v = getattr(t, name)
+        if v is not None:
+            f.flags |= bit
+            setattr(f, field, _proto_number(v) if name == "proto" else int(v))
+    return f
+
+
+class Expectation:
+    """An expectation: a connection a helper (FTP, SIP, ...) expects. Read from
+    :meth:`Table.dump_expect`, :meth:`Table.get_expect` or an event; built for
+    :meth:`Table.create_expect` with keyword arguments:
+
+        Expectation(master=CtTuple(...), tuple=CtTuple(...), mask=CtTuple(...), timeout=60,
+                    helper="ftp", flags=0, class_=0, zone=None, nat=(dir, CtTuple(...)))
+
+    ``mask`` parts that are None (or the whole mask) are wildcards; ``flags`` are
+    ``PERMANENT`` (1), ``INACTIVE`` (2), ``USERSPACE`` (4)."""
+
+    __slots__ = ("family", "master", "tuple", "mask", "nat", "nat_dir", "timeout", "id", "zone", "flags",
+                 "class_", "helper", "function", "text")
+
+    def __init__(self, **kw):
+        unknown = set(kw) - set(self.__slots__)
+        if unknown:
+            raise TypeError(f"Expectation() got unknown fields {sorted(unknown)}")
+        for k in self.__slots__:
+            setattr(self, k, kw.get(k))
+        if isinstance(self.nat, tuple):
+            self.nat_dir, self.nat = self.nat
+
+    @classmethod
+    def _from_ptr(cls, p) -> "Expectation":
+        L = _ext()
+        d = {"family": L.nfq_rs_ct_exp_family(p)}
+        for key, which in (("master", 0), ("tuple", 1), ("mask", 2), ("nat", 3)):
+            d[key] = _read_tuple(L, L.nfq_rs_ct_exp_tuple(p, which))
+        for key, f in (("timeout", L.nfq_rs_ct_exp_timeout), ("id", L.nfq_rs_ct_exp_id),
+                       ("flags", L.nfq_rs_ct_exp_flags), ("class_", L.nfq_rs_ct_exp_class)):
+            d[key] = _u(f, p, c_uint32)
+        d["zone"] = _u(L.nfq_rs_ct_exp_zone, p, c_uint16)
+        d["helper"] = _str(L.nfq_rs_ct_exp_helper_name, p)
+        n = L.nfq_rs_ct_exp_snprintf(p, None, 0)
+        buf = ctypes.create_string_buffer(max(n, 0) + 1)
+        L.nfq_rs_ct_exp_snprintf(p, buf, len(buf))
+        d["text"] = buf.value.decode(errors="replace")
+        return cls(**d)
+
+    def _fields(self) -> dict:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Expectation) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash((self.tuple, self.id))
+
+    def __repr__(self) -> str:
+        return f"<nfq_rs.Expectation {self.text or self.tuple}>"
+
+
+class _CExp:
+    """A C ``nfq_rs_ct_exp`` owned for the duration of a ``with`` block."""
+
+    def __init__(self):
+        self.L = _ext()
+        self.p = self.L.nfq_rs_ct_exp_new()
+        if not self.p:
+            raise MemoryError("nfq_rs_ct_exp_new failed")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.L.nfq_rs_ct_exp_free(self.p)
+        self.p = None
+
+
+def _exp_tuple(e: _CExp, which: int, t: CtTuple, like: Optional[CtTuple] = None) -> None:
+    """Sets tuple ``which`` (0 master, 1 expected, 2 mask, 3 NAT); a mask's missing parts
+    are zero, with the family of ``like``."""
+    L = e.L
+    src, dst = t.src, t.dst
+    if which == 2:
+        fam_v = (like.src or like.dst).version if like is not None and (like.src or like.dst) else 4
+        zero = ipaddress.ip_address(0) if fam_v == 4 else ipaddress.IPv6Address(0)
+        src, dst = src if src is not None else zero, dst if dst is not None else zero
+    if src is None or dst is None:
+        raise ValueError(f"the expectation's {('master', 'tuple', 'mask', 'nat')[which]} needs src and dst")
+    src, dst = ipaddress.ip_address(src), ipaddress.ip_address(dst)
+    if src.version != dst.version:
+        raise ValueError("src and dst are of different address families")
+    proto = t.proto if t.proto is not None else (like.proto if like is not None else 0)
+    rc = L.nfq_rs_ct_exp_set_tuple(e.p, which, _fam_of(src), src.packed, dst.packed, _proto_number(proto or 0),
+                                   int(t.sport or 0), int(t.dport or 0))
+    if rc < 0:
+        raise _fail(rc, "nfq_rs_ct_exp_set_tuple")
+
+
+def _build_exp(e: _CExp, x: Expectation, key_only: bool = False) -> None:
+    L = e.L
+    if x.tuple is None:
+        raise ValueError("the expectation needs its expected tuple (tuple=CtTuple(...))")
+    _exp_tuple(e, 1, x.tuple)
+    if not key_only:
+        if x.master is not None:
+            _exp_tuple(e, 0, x.master)
+        _exp_tuple(e, 2, x.mask or CtTuple(), like=x.tuple)
+        if x.nat is not None:
+            _exp_tuple(e, 3, x.nat)
+    for value, f, call in (
+        (x.zone, L.nfq_rs_ct_exp_set_zone, "nfq_rs_ct_exp_set_zone"),
+        (x.id, L.nfq_rs_ct_exp_set_id, "nfq_rs_ct_exp_set_id"),
+        (None if key_only else x.timeout, L.nfq_rs_ct_exp_set_timeout, "nfq_rs_ct_exp_set_timeout"),
+        (None if key_only else x.flags, L.nfq_rs_ct_exp_set_flags, "nfq_rs_ct_exp_set_flags"),
+        (None if key_only else x.class_, L.nfq_rs_ct_exp_set_class, "nfq_rs_ct_exp_set_class"),
+        (None if key_only else x.nat_dir, L.nfq_rs_ct_exp_set_nat_dir, "nfq_rs_ct_exp_set_nat_dir"),
+    ):
+        if value is not None:
+            rc = f(e.p, int(value))
+            if rc < 0:
+                raise _fail(rc, call)
+    for value, f, call in (
+        (None if key_only else x.helper, L.nfq_rs_ct_exp_set_helper, "nfq_rs_ct_exp_set_helper"),
+        (None if key_only else x.function, L.nfq_rs_ct_exp_set_function, "nfq_rs_ct_exp_set_function"),
+    ):
+        if value is not None:
+            rc = f(e.p, value.encode() if isinstance(value, str) else bytes(value))
+            if rc < 0:
+                raise _fail(rc, call)
+
+
+def _collect(kind: str):
+    """A C callback that appends Conntrack/Expectation values (with their event kind)."""
+    out: list = []
+    errors: List[BaseException] = []
+
+    def cb(event, ent, exp, _user):
+        try:
+            v = Conntrack._from_ptr(ent) if ent else Expectation._from_ptr(exp)
+            out.append(v if kind == "plain" else (_EV_NAMES.get(event, str(event)), v))
+            return 0
+        except BaseException as e:  # never into C; re-raised by the caller
+            errors.append(e)
+            return 1
+
+    return _CB(cb), out, errors
+
+
+
+
+def _event_filter(kinds=0, family=None, proto=None, mark=None, mark_mask=_U32, zone=None, status=None,
+                  status_mask=_U32, src=None, dst=None, sport=None, dport=None, negate=()):
+    """The C event filter from keyword arguments; ``src``/``dst`` are networks ("10.0.0.0/8",
+    an ipaddress network, or an address), ``negate`` names the negated parts ("proto", "mark",
+    "zone", "status", "src", "dst", "sport", "dport")."""
+    f = _EventFilter()
+    f.kinds = int(kinds)
+    for name in negate:
+        if name not in _NEG:
+            raise ValueError(f"negate: unknown part {name!r} (one of {sorted(_NEG)})")
+        f.negate |= _NEG[name]
+    if family is not None:
+        f.fields |= _F_FAMILY
+        f.family = int(family)
+    if proto is not None:
+        f.fields |= _F_L4PROTO
+        f.l4proto = _proto_number(proto)
+    if mark is not None:
+        f.fields |= _F_MARK
+        f.mark, f.mark_mask = int(mark) & _U32, int(mark_mask) & _U32
+    if zone is not None:
+        f.fields |= _F_ZONE
+        f.zone = int(zone)
+    if status is not None:
+        f.fields |= _F_STATUS
+        f.status, f.status_mask = int(status) & _U32, int(status_mask) & _U32
+    fams = set()
+    for name, bit, prefix in (("src", _F_SRC, "src_prefix"), ("dst", _F_DST, "dst_prefix")):
+        v = src if name == "src" else dst
+        if v is None:
+            continue
+        n = ipaddress.ip_network(v, strict=False)
+        fams.add(n.version)
+        f.fields |= bit
+        setattr(f, name, _packed16(n.network_address))
+        setattr(f, prefix, n.prefixlen)
+        f.addr_family = _fam_of(n.network_address)
+    if len(fams) > 1:
+        raise ValueError("src and dst networks are of different address families")
+    for name, bit in (("sport", _F_SPORT), ("dport", _F_DPORT)):
+        v = sport if name == "sport" else dport
+        if v is not None:
+            f.fields |= bit
+            setattr(f, name, int(v))
+    return f
+
+
+class Events:
+    """A subscription to the conntrack events of one network namespace (``groups``: a mask of
+    ``EV_*``). Filters: :meth:`set_filter` (checked in the library) and
+    :meth:`set_kernel_filter` (compiled to BPF, run by the kernel, so filtered events are never
+    copied here); both take the same keywords and keep the same events. Overflows (lost
+    events) are counted, do not stop receiving, and :meth:`resync` rebuilds a view from a dump.
+    """
+
+    def __init__(self, netns: Union[None, str, os.PathLike] = None, groups: int = EV_CONNTRACK):
+        L = _ext()
+        self._lock = threading.Lock()
+        out = c_void_p()
+        path = None if netns is None else os.fsencode(netns)
+        rc = L.nfq_rs_ct_events_open(path, int(groups), byref(out))
+        if rc < 0:
+            raise _fail(rc, "nfq_rs_ct_events_open")
+        self._h = out.value
+
+    def __enter__(self) -> "Events":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            h, self._h = self._h, None
+        if h is not None:
+            _ext().nfq_rs_ct_events_close(h)
+
+    def _handle(self):
+        if self._h is None:
+            raise RuntimeError("the conntrack event handle is closed")
+        return self._h
+
+    def _error(self, rc: int, call: str) -> NfqError:
+        buf = ctypes.create_string_buffer(512)
+        if self._h is not None:
+            _ext().nfq_rs_ct_events_last_error(self._h, buf, len(buf))
+        msg = buf.value.decode(errors="replace") or _lib.last_error(None)
+        return NfqError(rc, msg or _lib.strerror(rc), call)
+
+    def _call(self, call: str, fn):
+        rc = fn(self._handle())
+        if rc < 0:
+            raise self._error(rc, call)
+        return rc
+
+    def fileno(self) -> int:
+        return self._call("nfq_rs_ct_events_fd", _ext().nfq_rs_ct_events_fd)
+
+    def set_rcvbuf(self, nbytes: int) -> None:
+        self._call("nfq_rs_ct_events_set_rcvbuf", lambda h: _ext().nfq_rs_ct_events_set_rcvbuf(h, int(nbytes)))
+
+    def set_filter(self, **kw) -> None:
+        """Which events :meth:`run` hands over (checked in the library): ``kinds`` (``EV_*``),
+        ``family``, ``proto``, ``mark``/``mark_mask``, ``zone``, ``status``/``status_mask``,
+        ``src``/``dst`` (networks), ``sport``/``dport``, ``negate`` (names of negated parts)."""
+        f = _event_filter(**kw)
+        self._call("nfq_rs_ct_events_set_filter_ex", lambda h: _ext().nfq_rs_ct_events_set_filter_ex(h, byref(f)))
+
+    def set_kernel_filter(self, **kw) -> int:
+        """The same description compiled to a BPF program attached to the socket (no keywords:
+        detach). Returns the program's length in instructions."""
+        if not kw:
+            return self._call("nfq_rs_ct_events_set_kernel_filter",
+                              lambda h: _ext().nfq_rs_ct_events_set_kernel_filter(h, None))
+        f = _event_filter(**kw)
+        return self._call("nfq_rs_ct_events_set_kernel_filter",
+                          lambda h: _ext().nfq_rs_ct_events_set_kernel_filter(h, byref(f)))
+
+    def run(self, max_events: int = 0, timeout: Optional[float] = None) -> list:
+        """Receives events until ``max_events`` (0: no limit) or ``timeout`` seconds (None: no
+        limit) or :meth:`stop`; returns ``[(kind, Conntrack | Expectation)]`` with kind
+        "new", "update" or "destroy"."""
+        cfunc, out, errors = _collect("event")
+        ms = -1 if timeout is None else max(0, int(timeout * 1000))
+        self._call("nfq_rs_ct_events_run", lambda h: _ext().nfq_rs_ct_events_run(h, cfunc, None, int(max_events), ms))
+        if errors:
+            raise errors[0]
+        return out
+
+    def stop(self) -> None:
+        """Makes a running :meth:`run` return (from any thread)."""
+        if self._h is not None:
+            _ext().nfq_rs_ct_events_stop(self._h)
+
+    def stats(self) -> dict:
+        """Counters: received, delivered, filtered, overflows, parse_errors."""
+        out = {}
+        for i, name in enumerate(("received", "delivered", "filtered", "overflows", "parse_errors")):
+            v = c_uint64()
+            self._call("nfq_rs_ct_events_stat", lambda h: _ext().nfq_rs_ct_events_stat(h, i, byref(v)))
+            out[name] = v.value
+        return out
+
+    def take_overflows(self) -> int:
+        """Overflows since the last call (then reset): nonzero means events were lost and the
+        view of the table should be rebuilt (:meth:`resync`)."""
+        v = c_uint64()
+        self._call("nfq_rs_ct_events_take_overflows", lambda h: _ext().nfq_rs_ct_events_take_overflows(h, byref(v)))
+        return v.value
+
+    def set_stop_on_overflow(self, on: bool = True) -> None:
+        """With ``on``, :meth:`run` returns right after an overflow (so the caller resyncs)."""
+        self._call("nfq_rs_ct_events_set_stop_on_overflow",
+                   lambda h: _ext().nfq_rs_ct_events_set_stop_on_overflow(h, 1 if on else 0))
+
+    def resync(self, table: "Table", family: int = 0) -> List[Conntrack]:
+        """Every connection of the table (through ``table``, a :class:`Table` on the same
+        namespace) that passes this handle's filters: the view to start again from."""
+        cfunc, out, errors = _collect("plain")
+        with table._lock:
+            th = table._handle()
+            self._call("nfq_rs_ct_events_resync",
+                       lambda h: _ext().nfq_rs_ct_events_resync(h, th, _family_arg(family), cfunc, None))
+        if errors:
+            raise errors[0]
+        return out
+
+    def __repr__(self) -> str:
+        return f"<nfq_rs.conntrack.Events {'closed' if self._h is None else 'open'}>"
+
+
+__all__ += ["Expectation", "Events", "MAIN", "DYING", "UNCONFIRMED", "EV_NEW", "EV_UPDATE", "EV_DESTROY",
+            "EV_EXP_NEW", "EV_EXP_UPDATE", "EV_EXP_DESTROY", "EV_CONNTRACK", "EV_EXPECT", "EV_ALL"]

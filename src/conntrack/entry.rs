@@ -688,6 +688,14 @@ impl ConnBuf {
         self
     }
 
+    /// Sets the helper (e.g. `b"ftp"`) a connection to create gets (`CTA_HELP`); the master
+    /// of an expectation created from userspace needs one.
+    pub fn set_helper(&mut self, name: &[u8]) -> &mut Self {
+        let name = &name[..memchr::memchr(0, name).unwrap_or(name.len())];
+        self.f.helper_name = Some(self.stash(None, name));
+        self
+    }
+
     /// Stores `data` in the buffer, over `old` if it has the same length.
     fn stash(&mut self, old: Option<Span>, data: &[u8]) -> Span {
         if let Some(s) = old {

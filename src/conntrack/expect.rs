@@ -194,6 +194,97 @@ impl ExpectBuf {
         self.buf.extend_from_slice(e.buf);
         self.f = e.f;
     }
+
+    /// An empty expectation for `family` (0: taken from the tuples' addresses), to fill in for
+    /// [`Conntrack::create_expect`](crate::conntrack::Conntrack::create_expect) or as the key
+    /// of a get or delete.
+    pub fn new(family: u8) -> ExpectBuf {
+        ExpectBuf { buf: Vec::new(), f: ExpFields { family, ..Default::default() } }
+    }
+    /// Sets the address family.
+    pub fn set_family(&mut self, family: u8) -> &mut Self {
+        self.f.family = family;
+        self
+    }
+    /// Sets the master connection's original tuple.
+    pub fn set_master(&mut self, t: Tuple) -> &mut Self {
+        self.f.master = Some(t);
+        self
+    }
+    /// Sets the expected tuple.
+    pub fn set_tuple(&mut self, t: Tuple) -> &mut Self {
+        self.f.tuple = Some(t);
+        self
+    }
+    /// Sets the mask (the parts of the expected tuple that must match; zero parts are
+    /// wildcards, absent parts are sent as zero).
+    pub fn set_mask(&mut self, t: Tuple) -> &mut Self {
+        self.f.mask = Some(t);
+        self
+    }
+    /// Sets the timeout in seconds.
+    pub fn set_timeout(&mut self, secs: u32) -> &mut Self {
+        self.f.timeout = Some(secs);
+        self
+    }
+    /// Sets the id (a get or delete then only matches the expectation with this id).
+    pub fn set_id(&mut self, id: u32) -> &mut Self {
+        self.f.id = Some(id);
+        self
+    }
+    /// Sets the zone.
+    pub fn set_zone(&mut self, zone: u16) -> &mut Self {
+        self.f.zone = Some(zone);
+        self
+    }
+    /// Sets the `exp_flags::*` (the kernel ignores `USERSPACE` from userspace).
+    pub fn set_flags(&mut self, flags: u32) -> &mut Self {
+        self.f.flags = Some(flags);
+        self
+    }
+    /// Sets the helper's expectation class (below the helper's class count).
+    pub fn set_class(&mut self, class: u32) -> &mut Self {
+        self.f.class = Some(class);
+        self
+    }
+    /// Sets the helper name (e.g. `b"ftp"`; without a NUL).
+    pub fn set_helper(&mut self, name: &[u8]) -> &mut Self {
+        self.f.helper = Some(self.stash(name));
+        self
+    }
+    /// Sets the name of the function that sets up the expected connection (the kernel knows
+    /// `nat-follow-master` when NAT helpers are built in).
+    pub fn set_function(&mut self, name: &[u8]) -> &mut Self {
+        self.f.func = Some(self.stash(name));
+        self
+    }
+    /// Sets the NAT of the expected connection: the direction (0 original, 1 reply) and the
+    /// tuple to NAT to.
+    pub fn set_nat(&mut self, dir: u32, t: Tuple) -> &mut Self {
+        self.f.nat_dir = Some(dir);
+        self.f.nat_tuple = Some(t);
+        self
+    }
+
+    /// Sets the NAT direction only (the C layer sets the tuple separately).
+    pub(crate) fn set_nat_dir(&mut self, dir: u32) -> &mut Self {
+        self.f.nat_dir = Some(dir);
+        self
+    }
+    /// Sets the NAT tuple only (direction 0 unless set).
+    pub(crate) fn set_nat_tuple(&mut self, t: Tuple) -> &mut Self {
+        self.f.nat_dir.get_or_insert(0);
+        self.f.nat_tuple = Some(t);
+        self
+    }
+
+    /// Appends `data` (cut at a NUL) to the buffer; returns its span.
+    fn stash(&mut self, data: &[u8]) -> (u32, u32) {
+        let data = &data[..memchr::memchr(0, data).unwrap_or(data.len())];
+        let off = self.buf.len() as u32;
+        self.buf.extend_from_slice(data);
+        (off, data.len() as u32)
+    }
 }
 
 #[cfg(test)]

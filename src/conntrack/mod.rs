@@ -51,6 +51,56 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Expectations, the dying list, filters in the kernel, overflow
+//!
+//! ```no_run
+//! use nfq_rs::conntrack::{
+//!     ConnBuf, Conntrack, CtEvent, DumpFilter, EventFilter, Events, ExpectBuf, ProtoInfo, Table, TcpInfo, Tuple,
+//!     groups, neg, tcp_state,
+//! };
+//! use nfq_rs::netlink::Netns;
+//! use std::time::Duration;
+//!
+//! let ns = Netns::Current;
+//! let ct = Conntrack::open(&ns)?;
+//! let (a, b) = ("10.0.0.1".parse()?, "10.0.0.2".parse()?);
+//! // A master connection with the FTP helper, and a data connection it expects.
+//! let mut m = ConnBuf::new(0);
+//! m.set_orig(Tuple::ports(a, b, 6, 40000, 21)).set_timeout(120).set_helper(b"ftp");
+//! m.set_protoinfo(ProtoInfo::Tcp(TcpInfo { state: Some(tcp_state::ESTABLISHED), ..Default::default() }));
+//! ct.create(&m.view())?;
+//! let mut x = ExpectBuf::new(0);
+//! x.set_master(Tuple::ports(a, b, 6, 40000, 21)).set_tuple(Tuple::ports(a, b, 6, 0, 50000));
+//! x.set_timeout(60).set_helper(b"ftp"); // no mask: only the protocol must match
+//! ct.create_expect(&x.view())?;
+//! let got = ct.get_expect(&Tuple::ports(a, b, 6, 0, 50000), None, None)?;
+//! ct.delete_expect_id(0, got.view().id().unwrap_or(0))?;
+//!
+//! // UDP to port 53, filtered by the kernel where it can (see last_dump_report).
+//! let f = DumpFilter { orig: Some(Tuple { proto: Some(17), dst_port: Some(53), ..Default::default() }), ..Default::default() };
+//! ct.dump(libc::AF_INET as u8, &f, &mut |c| { println!("{c}"); true })?;
+//! println!("{:?}", ct.last_dump_report());
+//! ct.dump_table(Table::Dying, 0, &DumpFilter::default(), &mut |c| { println!("dying: {c}"); true })?;
+//!
+//! // Events: only new UDP connections from outside 10.0.0.0/8, dropped in the kernel.
+//! let ev = Events::open(&ns, groups::NEW)?;
+//! ev.set_kernel_filter(&EventFilter {
+//!     l4proto: Some(17),
+//!     src: Some(("10.0.0.0".parse()?, 8)),
+//!     negate: neg::SRC,
+//!     ..Default::default()
+//! })?;
+//! ev.set_stop_on_overflow(true);
+//! loop {
+//!     ev.run(None, Some(Duration::from_secs(1)), &mut |e| { if let CtEvent::Conn(_, c) = e { println!("{c}") } true })?;
+//!     if ev.take_overflows() > 0 {
+//!         ev.resync(&ct, 0, &mut |e| { if let CtEvent::Conn(_, c) = e { println!("now: {c}") } true })?;
+//!     }
+//! #   break;
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Queued packets
 //!
 //! With the conntrack queue flag (a kernel with `CONFIG_NETFILTER_NETLINK_GLUE_CT`), each
@@ -74,6 +124,7 @@
 //! assert_eq!(ct.to_string(), "udp      17 src=10.0.0.1 dst=10.0.0.2 sport=1000 dport=53 [UNREPLIED] mark=42");
 //! ```
 
+pub mod bpf;
 mod ctnetlink;
 mod entry;
 mod expect;
@@ -81,8 +132,8 @@ mod fmt;
 mod tuple;
 
 pub use ctnetlink::{
-    Conntrack, CpuStats, CtEvent, DumpFilter, EventFilter, EventKind, EventStats, Events, ExpCpuStats, GlobalStats,
-    Update,
+    Conntrack, CpuStats, CtEvent, DumpFilter, DumpReport, EventFilter, EventKind, EventStats, Events, ExpCpuStats,
+    GlobalStats, Table, Update, filter_flags, neg,
 };
 pub use entry::{
     Conn, ConnBuf, Counters, DccpInfo, NatRange, ProtoInfo, SctpInfo, SeqAdj, Synproxy, TcpFlags, TcpInfo,

@@ -14,8 +14,8 @@ use std::time::Duration;
 use super::handles::*;
 use super::*;
 use crate::conntrack::{
-    Conn, ConnBuf, Conntrack, CtEvent, DumpFilter, EventFilter, Events, Expect, ExpectBuf, ProtoInfo, TcpInfo, Tuple,
-    Update,
+    Conn, ConnBuf, Conntrack, CtEvent, DumpFilter, EventFilter, Events, Expect, ExpectBuf, ProtoInfo, Table, TcpInfo,
+    Tuple, Update,
 };
 use crate::netlink::Netns;
 
@@ -185,6 +185,138 @@ pub const NFQ_RS_CT_EVSTAT_OVERFLOWS: c_int = 3;
 /// `nfq_rs_ct_events_stat`: malformed messages.
 pub const NFQ_RS_CT_EVSTAT_PARSE_ERRORS: c_int = 4;
 
+/// Table of `nfq_rs_ct_dump_table`: the connection table.
+pub const NFQ_RS_CT_TABLE_MAIN: c_int = 0;
+/// Table of `nfq_rs_ct_dump_table`: connections being destroyed (`conntrack -L dying`).
+pub const NFQ_RS_CT_TABLE_DYING: c_int = 1;
+/// Table of `nfq_rs_ct_dump_table`: unconfirmed connections (empty since Linux 6.1).
+pub const NFQ_RS_CT_TABLE_UNCONFIRMED: c_int = 2;
+
+/// `nfq_rs_ct_tuple_filter.flags` (the kernel's `CTA_FILTER_F_*`): compare the source address.
+pub const NFQ_RS_CT_TF_SRC: u32 = 1 << 0;
+/// Compare the destination address.
+pub const NFQ_RS_CT_TF_DST: u32 = 1 << 1;
+/// Compare the tuple's zone.
+pub const NFQ_RS_CT_TF_ZONE: u32 = 1 << 2;
+/// Compare the layer-4 protocol (needed with ports and ICMP fields).
+pub const NFQ_RS_CT_TF_PROTO: u32 = 1 << 3;
+/// Compare the source port.
+pub const NFQ_RS_CT_TF_SPORT: u32 = 1 << 4;
+/// Compare the destination port.
+pub const NFQ_RS_CT_TF_DPORT: u32 = 1 << 5;
+/// Compare the ICMP/ICMPv6 type.
+pub const NFQ_RS_CT_TF_ICMP_TYPE: u32 = 1 << 6;
+/// Compare the ICMP/ICMPv6 code.
+pub const NFQ_RS_CT_TF_ICMP_CODE: u32 = 1 << 7;
+/// Compare the ICMP/ICMPv6 echo id.
+pub const NFQ_RS_CT_TF_ICMP_ID: u32 = 1 << 8;
+
+/// `nfq_rs_ct_last_dump_report` kernel bits (besides `NFQ_RS_CT_FILTER_MARK`/`_ZONE`): the
+/// kernel applied the tuple filter.
+pub const NFQ_RS_CT_FILTER_TUPLE: u32 = 16;
+
+/// `nfq_rs_ct_event_filter.fields`: the status condition applies.
+pub const NFQ_RS_CT_FILTER_STATUS: u32 = 32;
+/// The source-network condition applies.
+pub const NFQ_RS_CT_FILTER_SRC: u32 = 64;
+/// The destination-network condition applies.
+pub const NFQ_RS_CT_FILTER_DST: u32 = 128;
+/// The source-port condition applies.
+pub const NFQ_RS_CT_FILTER_SPORT: u32 = 256;
+/// The destination-port condition applies.
+pub const NFQ_RS_CT_FILTER_DPORT: u32 = 512;
+
+/// `nfq_rs_ct_event_filter.negate`: keep events whose protocol is NOT the one given.
+pub const NFQ_RS_CT_NEG_L4PROTO: u32 = 1 << 0;
+/// Negate the mark condition.
+pub const NFQ_RS_CT_NEG_MARK: u32 = 1 << 1;
+/// Negate the zone condition.
+pub const NFQ_RS_CT_NEG_ZONE: u32 = 1 << 2;
+/// Negate the status condition.
+pub const NFQ_RS_CT_NEG_STATUS: u32 = 1 << 3;
+/// Negate the source-network condition.
+pub const NFQ_RS_CT_NEG_SRC: u32 = 1 << 4;
+/// Negate the destination-network condition.
+pub const NFQ_RS_CT_NEG_DST: u32 = 1 << 5;
+/// Negate the source-port condition.
+pub const NFQ_RS_CT_NEG_SPORT: u32 = 1 << 6;
+/// Negate the destination-port condition.
+pub const NFQ_RS_CT_NEG_DPORT: u32 = 1 << 7;
+
+/// A tuple filter for `nfq_rs_ct_dump_table`: `flags` (`NFQ_RS_CT_TF_*`) say which fields
+/// are compared; addresses are 4 (IPv4, the dump's family) or 16 bytes in network order,
+/// ports and ids in host order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct nfq_rs_ct_tuple_filter {
+    /// `NFQ_RS_CT_TF_*` bits.
+    pub flags: u32,
+    /// AF_INET or AF_INET6: the family of `src`/`dst` (needed with `NFQ_RS_CT_TF_SRC`/`_DST`).
+    pub family: u8,
+    /// Layer-4 protocol.
+    pub l4proto: u8,
+    /// ICMP/ICMPv6 type.
+    pub icmp_type: u8,
+    /// ICMP/ICMPv6 code.
+    pub icmp_code: u8,
+    /// Source address.
+    pub src: [u8; 16],
+    /// Destination address.
+    pub dst: [u8; 16],
+    /// Source port.
+    pub sport: u16,
+    /// Destination port.
+    pub dport: u16,
+    /// ICMP/ICMPv6 echo id.
+    pub icmp_id: u16,
+    /// The tuple's zone.
+    pub zone: u16,
+}
+
+/// An event filter for `nfq_rs_ct_events_set_filter_ex` (checked in the library) and
+/// `nfq_rs_ct_events_set_kernel_filter` (compiled to BPF and run by the kernel): `fields` (a
+/// mask of `NFQ_RS_CT_FILTER_*`) says which conditions apply, `negate` (`NFQ_RS_CT_NEG_*`)
+/// which of them are negated. Addresses are 4 or 16 bytes (by `addr_family`) in network order
+/// with a prefix length; the rest in host order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct nfq_rs_ct_event_filter {
+    /// `NFQ_RS_CT_EV_*` kinds to keep (0: all).
+    pub kinds: u32,
+    /// `NFQ_RS_CT_FILTER_*` conditions that apply.
+    pub fields: u32,
+    /// `NFQ_RS_CT_NEG_*` conditions that are negated.
+    pub negate: u32,
+    /// Family to keep (`NFQ_RS_CT_FILTER_FAMILY`).
+    pub family: u8,
+    /// Layer-4 protocol (`NFQ_RS_CT_FILTER_L4PROTO`).
+    pub l4proto: u8,
+    /// AF_INET or AF_INET6: the family of `src` and `dst`.
+    pub addr_family: u8,
+    /// Prefix length of `src`.
+    pub src_prefix: u8,
+    /// Prefix length of `dst`.
+    pub dst_prefix: u8,
+    /// Zone (`NFQ_RS_CT_FILTER_ZONE`).
+    pub zone: u16,
+    /// Original source port (`NFQ_RS_CT_FILTER_SPORT`).
+    pub sport: u16,
+    /// Original destination port (`NFQ_RS_CT_FILTER_DPORT`).
+    pub dport: u16,
+    /// Mark value and mask (`NFQ_RS_CT_FILTER_MARK`).
+    pub mark: u32,
+    /// The mark bits compared.
+    pub mark_mask: u32,
+    /// Status value and mask (`NFQ_RS_CT_FILTER_STATUS`).
+    pub status: u32,
+    /// The status bits compared.
+    pub status_mask: u32,
+    /// Original source network (`NFQ_RS_CT_FILTER_SRC`).
+    pub src: [u8; 16],
+    /// Original destination network (`NFQ_RS_CT_FILTER_DST`).
+    pub dst: [u8; 16],
+}
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
@@ -350,6 +482,7 @@ fn dump_filter(flags: u32, mark: u32, mark_mask: u32, zone: u16, l4proto: u8) ->
         mark: (flags & NFQ_RS_CT_FILTER_MARK != 0).then_some((mark, mark_mask)),
         zone: (flags & NFQ_RS_CT_FILTER_ZONE != 0).then_some(zone),
         l4proto: (flags & NFQ_RS_CT_FILTER_L4PROTO != 0).then_some(l4proto),
+        ..Default::default()
     }
 }
 
@@ -1757,6 +1890,7 @@ pub unsafe extern "C" fn nfq_rs_ct_events_set_filter(
             l4proto: (filter & NFQ_RS_CT_FILTER_L4PROTO != 0).then_some(l4proto),
             mark: (filter & NFQ_RS_CT_FILTER_MARK != 0).then_some((mark, mark_mask)),
             zone: (filter & NFQ_RS_CT_FILTER_ZONE != 0).then_some(zone),
+            ..Default::default()
         });
         NFQ_RS_OK
     })
@@ -1848,6 +1982,592 @@ pub unsafe extern "C" fn nfq_rs_ct_events_last_error(
     })
 }
 
+// ---------------------------------------------------------------------------------------------
+// Tables, kernel-side dump filters
+
+fn addr_of(name: &str, family: u8, b: &[u8; 16]) -> Result<IpAddr, c_int> {
+    match family as c_int {
+        libc::AF_INET => Ok(IpAddr::from([b[0], b[1], b[2], b[3]])),
+        libc::AF_INET6 => Ok(IpAddr::from(*b)),
+        _ => Err(invalid(&format!("{name}: address family {family} is not AF_INET or AF_INET6"))),
+    }
+}
+
+fn tuple_of_filter(name: &str, f: &nfq_rs_ct_tuple_filter) -> Result<Tuple, c_int> {
+    let all = NFQ_RS_CT_TF_SRC
+        | NFQ_RS_CT_TF_DST
+        | NFQ_RS_CT_TF_ZONE
+        | NFQ_RS_CT_TF_PROTO
+        | NFQ_RS_CT_TF_SPORT
+        | NFQ_RS_CT_TF_DPORT
+        | NFQ_RS_CT_TF_ICMP_TYPE
+        | NFQ_RS_CT_TF_ICMP_CODE
+        | NFQ_RS_CT_TF_ICMP_ID;
+    if f.flags & !all != 0 {
+        return Err(invalid(&format!("{name}: unknown tuple filter flags {:#x} (use NFQ_RS_CT_TF_*)", f.flags & !all)));
+    }
+    let on = |b: u32| f.flags & b != 0;
+    Ok(Tuple {
+        src: if on(NFQ_RS_CT_TF_SRC) { Some(addr_of(name, f.family, &f.src)?) } else { None },
+        dst: if on(NFQ_RS_CT_TF_DST) { Some(addr_of(name, f.family, &f.dst)?) } else { None },
+        proto: on(NFQ_RS_CT_TF_PROTO).then_some(f.l4proto),
+        src_port: on(NFQ_RS_CT_TF_SPORT).then_some(f.sport),
+        dst_port: on(NFQ_RS_CT_TF_DPORT).then_some(f.dport),
+        icmp_type: on(NFQ_RS_CT_TF_ICMP_TYPE).then_some(f.icmp_type),
+        icmp_code: on(NFQ_RS_CT_TF_ICMP_CODE).then_some(f.icmp_code),
+        icmp_id: on(NFQ_RS_CT_TF_ICMP_ID).then_some(f.icmp_id),
+        zone: on(NFQ_RS_CT_TF_ZONE).then_some(f.zone),
+    })
+}
+
+/// Dumps `table` (`NFQ_RS_CT_TABLE_*`) of `family` (0: all) and calls `cb` (type 0) for each
+/// entry that passes the filter: `filter`/`mark`/`mark_mask`/`zone`/`l4proto` as in
+/// `nfq_rs_ct_dump`, and the tuple filters `orig` and `reply` (NULL: none; the kernel's
+/// `CTA_FILTER`, Linux 5.10 and later). Every part is sent to the kernel where it can filter
+/// (not IPv6 addresses, which the kernel compares inverted, nor tuple zones, which it ignores)
+/// and checked here too; `nfq_rs_ct_last_dump_report` says which parts the kernel applied.
+/// Returns the number of entries handed over. A filter the kernel cannot express (ports
+/// without a protocol, addresses of another family) fails with `NFQ_RS_E_INVAL`.
+///
+/// # Safety
+/// `ct` is NULL or a live handle; `orig`/`reply` are NULL or readable; `cb` is NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_dump_table(
+    ct: *const nfq_rs_ct,
+    table: c_int,
+    family: u8,
+    filter: u32,
+    mark: u32,
+    mark_mask: u32,
+    zone: u16,
+    l4proto: u8,
+    orig: *const nfq_rs_ct_tuple_filter,
+    reply: *const nfq_rs_ct_tuple_filter,
+    cb: nfq_rs_ct_callback,
+    user: *mut c_void,
+) -> c_int {
+    let name = "nfq_rs_ct_dump_table";
+    with_ct(name, ct, |ct| {
+        let table = match table {
+            NFQ_RS_CT_TABLE_MAIN => Table::Main,
+            NFQ_RS_CT_TABLE_DYING => Table::Dying,
+            NFQ_RS_CT_TABLE_UNCONFIRMED => Table::Unconfirmed,
+            _ => return invalid(&format!("{name}: unknown table {table} (use NFQ_RS_CT_TABLE_*)")),
+        };
+        let mut f = dump_filter(filter, mark, mark_mask, zone, l4proto);
+        for (p, slot) in [(orig, &mut f.orig), (reply, &mut f.reply)] {
+            if !p.is_null() {
+                // SAFETY: p is readable per the contract; the struct is plain data.
+                let tf = unsafe { *p };
+                match tuple_of_filter(name, &tf) {
+                    Ok(t) => *slot = Some(t),
+                    Err(c) => return c,
+                }
+            }
+        }
+        let mut d = Deliver::new(cb, user);
+        match ct.dump_table(table, family, &f, &mut |c| d.conn(0, c)) {
+            Ok(n) => count(n),
+            Err(e) => fail(&e),
+        }
+    })
+}
+
+/// What the last dump received (`*received`), handed over (`*kept`), and which parts of its
+/// filter the kernel applied (`*kernel`: `NFQ_RS_CT_FILTER_MARK`, `_ZONE`, `_TUPLE` bits; the
+/// others were applied in the library).
+///
+/// # Safety
+/// `ct` is NULL or a live handle; the out-pointers are NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_last_dump_report(
+    ct: *const nfq_rs_ct,
+    received: *mut u64,
+    kept: *mut u64,
+    kernel: *mut u32,
+) -> c_int {
+    with_ct("nfq_rs_ct_last_dump_report", ct, |ct| {
+        let r = ct.last_dump_report();
+        put(received, Some(r.received as u64));
+        put(kept, Some(r.kept as u64));
+        let bits = if r.kernel_mark { NFQ_RS_CT_FILTER_MARK } else { 0 }
+            | if r.kernel_zone { NFQ_RS_CT_FILTER_ZONE } else { 0 }
+            | if r.kernel_tuple { NFQ_RS_CT_FILTER_TUPLE } else { 0 };
+        put(kernel, Some(bits));
+        NFQ_RS_OK
+    })
+}
+
+/// 1 if the kernel has the `CTA_FILTER` tuple filter (Linux 5.10 and later), 0 if not (the
+/// library then filters), or a negative error code.
+///
+/// # Safety
+/// `ct` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_kernel_has_tuple_filter(ct: *const nfq_rs_ct) -> c_int {
+    with_ct("nfq_rs_ct_kernel_has_tuple_filter", ct, |ct| match ct.kernel_has_tuple_filter() {
+        Ok(b) => b as c_int,
+        Err(e) => fail(&e),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The expectation table
+
+fn with_exp_mut(name: &str, p: *mut nfq_rs_ct_exp, f: impl FnOnce(&mut ExpectBuf) -> c_int) -> c_int {
+    boundary(name, NFQ_RS_E_INTERNAL, || {
+        // SAFETY: the exports' contract: p is NULL or a live expectation used by this thread.
+        match unsafe { exp_mut(p) } {
+            Some(b) => f(&mut b.e),
+            None => invalid(&format!(
+                "{name}: expectation is NULL or not an expectation (callback expectations are read-only)"
+            )),
+        }
+    })
+}
+
+fn name_arg(name: &str, s: *const c_char) -> Result<Vec<u8>, c_int> {
+    if s.is_null() {
+        return Err(invalid(&format!("{name}: name is NULL")));
+    }
+    // SAFETY: s is a NUL-terminated string per the contract.
+    let b = unsafe { CStr::from_ptr(s) }.to_bytes();
+    if b.is_empty() || b.len() > 31 {
+        return Err(invalid(&format!("{name}: the name must be 1 to 31 bytes")));
+    }
+    Ok(b.to_vec())
+}
+
+/// Sets the helper (e.g. "ftp") a connection to create gets; the master of an expectation
+/// created from userspace needs one.
+///
+/// # Safety
+/// `ct` is NULL or a live entry from `nfq_rs_ct_entry_new`; `name` is a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_entry_set_helper(ct: *mut nfq_rs_ct_entry, name: *const c_char) -> c_int {
+    let f = "nfq_rs_ct_entry_set_helper";
+    with_entry_mut(f, ct, |c| match name_arg(f, name) {
+        Ok(n) => {
+            c.set_helper(&n);
+            NFQ_RS_OK
+        }
+        Err(code) => code,
+    })
+}
+
+/// Sets a tuple of an expectation to create or look up: `which` is `NFQ_RS_CT_EXP_MASTER`
+/// (the master connection's original tuple), `_TUPLE` (the expected tuple), `_MASK` (which
+/// parts must match: all-ones bytes for exact, zero for wildcards) or `_NAT`. Addresses are 4
+/// (AF_INET) or 16 (AF_INET6) bytes in network order, ports in host order.
+///
+/// # Safety
+/// `exp` is NULL or a live expectation from `nfq_rs_ct_exp_new`; `src`/`dst` are readable
+/// for the family's address size.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_exp_set_tuple(
+    exp: *mut nfq_rs_ct_exp,
+    which: c_int,
+    family: u8,
+    src: *const c_void,
+    dst: *const c_void,
+    l4proto: u8,
+    sport: u16,
+    dport: u16,
+) -> c_int {
+    let name = "nfq_rs_ct_exp_set_tuple";
+    with_exp_mut(name, exp, |e| {
+        let (s, d) = match tuple_from(name, family, src, dst) {
+            Ok(x) => x,
+            Err(c) => return c,
+        };
+        let t = Tuple::ports(s, d, l4proto, sport, dport);
+        match which {
+            NFQ_RS_CT_EXP_MASTER => e.set_master(t),
+            NFQ_RS_CT_EXP_TUPLE => e.set_tuple(t),
+            NFQ_RS_CT_EXP_MASK => e.set_mask(t),
+            NFQ_RS_CT_EXP_NAT => e.set_nat_tuple(t),
+            _ => return invalid(&format!("{name}: which must be one of NFQ_RS_CT_EXP_*")),
+        };
+        NFQ_RS_OK
+    })
+}
+
+/// Sets the timeout in seconds (required for create; a helper's policy may override it).
+///
+/// # Safety
+/// `exp` is NULL or a live expectation from `nfq_rs_ct_exp_new`/`_clone`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_exp_set_timeout(exp: *mut nfq_rs_ct_exp, value: u32) -> c_int {
+    with_exp_mut("nfq_rs_ct_exp_set_timeout", exp, |e| {
+        e.set_timeout(value);
+        NFQ_RS_OK
+    })
+}
+
+/// Sets the zone.
+///
+/// # Safety
+/// `exp` is NULL or a live expectation from `nfq_rs_ct_exp_new`/`_clone`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_exp_set_zone(exp: *mut nfq_rs_ct_exp, value: u16) -> c_int {
+    with_exp_mut("nfq_rs_ct_exp_set_zone", exp, |e| {
+        e.set_zone(value);
+        NFQ_RS_OK
+    })
+}
+
+/// Sets the flags (`PERMANENT` 1, `INACTIVE` 2).
+///
+/// # Safety
+/// `exp` is NULL or a live expectation from `nfq_rs_ct_exp_new`/`_clone`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_exp_set_flags(exp: *mut nfq_rs_ct_exp, value: u32) -> c_int {
+    with_exp_mut("nfq_rs_ct_exp_set_flags", exp, |e| {
+        e.set_flags(value);
+        NFQ_RS_OK
+    })
+}
+
+/// Sets the helper's expectation class.
+///
+/// # Safety
+/// `exp` is NULL or a live expectation from `nfq_rs_ct_exp_new`/`_clone`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_exp_set_class(exp: *mut nfq_rs_ct_exp, value: u32) -> c_int {
+    with_exp_mut("nfq_rs_ct_exp_set_class", exp, |e| {
+        e.set_class(value);
+        NFQ_RS_OK
+    })
+}
+
+/// Sets the id (a get or delete then matches only the expectation with it).
+///
+/// # Safety
+/// `exp` is NULL or a live expectation from `nfq_rs_ct_exp_new`/`_clone`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_exp_set_id(exp: *mut nfq_rs_ct_exp, value: u32) -> c_int {
+    with_exp_mut("nfq_rs_ct_exp_set_id", exp, |e| {
+        e.set_id(value);
+        NFQ_RS_OK
+    })
+}
+
+/// Sets the NAT direction (0 original, 1 reply) of the NAT tuple.
+///
+/// # Safety
+/// `exp` is NULL or a live expectation from `nfq_rs_ct_exp_new`/`_clone`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_exp_set_nat_dir(exp: *mut nfq_rs_ct_exp, value: u32) -> c_int {
+    with_exp_mut("nfq_rs_ct_exp_set_nat_dir", exp, |e| {
+        e.set_nat_dir(value);
+        NFQ_RS_OK
+    })
+}
+
+/// Sets the helper name ("ftp", ...).
+///
+/// # Safety
+/// `exp` is NULL or a live expectation from `nfq_rs_ct_exp_new`; `name` is NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_exp_set_helper(exp: *mut nfq_rs_ct_exp, name: *const c_char) -> c_int {
+    let f = "nfq_rs_ct_exp_set_helper";
+    with_exp_mut(f, exp, |e| match name_arg(f, name) {
+        Ok(n) => {
+            e.set_helper(&n);
+            NFQ_RS_OK
+        }
+        Err(code) => code,
+    })
+}
+
+/// Sets the name of the function that sets up the expected connection ("nat-follow-master").
+///
+/// # Safety
+/// `exp` is NULL or a live expectation from `nfq_rs_ct_exp_new`; `name` is NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_exp_set_function(exp: *mut nfq_rs_ct_exp, name: *const c_char) -> c_int {
+    let f = "nfq_rs_ct_exp_set_function";
+    with_exp_mut(f, exp, |e| match name_arg(f, name) {
+        Ok(n) => {
+            e.set_function(&n);
+            NFQ_RS_OK
+        }
+        Err(code) => code,
+    })
+}
+
+/// The expected tuple, zone and id of a key expectation.
+fn exp_key_of(name: &str, key: *const nfq_rs_ct_exp) -> Result<(Tuple, Option<u16>, Option<u32>), c_int> {
+    // SAFETY: the exports' contract: key is NULL, a live expectation, or a callback's.
+    let Some(k) = (unsafe { exp_ref(key) }) else {
+        return Err(invalid(&format!("{name}: key is NULL or not an expectation")));
+    };
+    let v = k.e.view();
+    match v.tuple() {
+        Some(t) => Ok((*t, v.zone(), v.id())),
+        None => Err(invalid(&format!("{name}: the key has no expected tuple (nfq_rs_ct_exp_set_tuple)"))),
+    }
+}
+
+/// Gets the expectation whose expected tuple (zone, and id if set) are those of `key` into
+/// `out` (which may be `key`). `NFQ_RS_E_NOENT` if there is none.
+///
+/// # Safety
+/// `ct` is NULL or a live handle; `key` is NULL, a live expectation or a callback's; `out` is
+/// NULL or a live expectation from `nfq_rs_ct_exp_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_get_expect(
+    ct: *const nfq_rs_ct,
+    key: *const nfq_rs_ct_exp,
+    out: *mut nfq_rs_ct_exp,
+) -> c_int {
+    let name = "nfq_rs_ct_get_expect";
+    with_ct(name, ct, |ct| {
+        let (t, zone, id) = match exp_key_of(name, key) {
+            Ok(k) => k,
+            Err(c) => return c,
+        };
+        // SAFETY: per the contract; the key borrow above has ended.
+        let Some(o) = (unsafe { exp_mut(out) }) else {
+            return invalid(&format!("{name}: out is NULL or not an expectation"));
+        };
+        match ct.get_expect(&t, zone, id) {
+            Ok(e) => {
+                o.e = e;
+                NFQ_RS_OK
+            }
+            Err(e) => fail(&e),
+        }
+    })
+}
+
+/// Creates the expectation `exp` describes: master tuple (of an existing connection with a
+/// helper), expected tuple, mask and timeout required; zone, helper, flags, class, NAT and
+/// function optional. `NFQ_RS_E_EXIST` if it exists, `NFQ_RS_E_NOENT` if the master is not
+/// in the table, `NFQ_RS_E_NOTSUP` if the master has no helper.
+///
+/// # Safety
+/// `ct` is NULL or a live handle; `exp` is NULL, a live expectation or a callback's.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_create_expect(ct: *const nfq_rs_ct, exp: *const nfq_rs_ct_exp) -> c_int {
+    with_ct("nfq_rs_ct_create_expect", ct, |ct| {
+        // SAFETY: per the contract.
+        match unsafe { exp_ref(exp) } {
+            Some(b) => ct_done(ct, ct.create_expect(&b.e.view())),
+            None => invalid("nfq_rs_ct_create_expect: exp is NULL or not an expectation"),
+        }
+    })
+}
+
+/// Changes the timeout of the expectation with the expected tuple (and zone) of `key`.
+///
+/// # Safety
+/// `ct` is NULL or a live handle; `key` is NULL, a live expectation or a callback's.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_update_expect_timeout(
+    ct: *const nfq_rs_ct,
+    key: *const nfq_rs_ct_exp,
+    timeout: u32,
+) -> c_int {
+    let name = "nfq_rs_ct_update_expect_timeout";
+    with_ct(name, ct, |ct| match exp_key_of(name, key) {
+        Ok((t, zone, _)) => ct_done(ct, ct.update_expect_timeout(&t, zone, timeout)),
+        Err(c) => c,
+    })
+}
+
+/// Deletes the expectation with the expected tuple (zone, and id if set) of `key`.
+/// `NFQ_RS_E_NOENT` if there is none.
+///
+/// # Safety
+/// `ct` is NULL or a live handle; `key` is NULL, a live expectation or a callback's.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_delete_expect(ct: *const nfq_rs_ct, key: *const nfq_rs_ct_exp) -> c_int {
+    let name = "nfq_rs_ct_delete_expect";
+    with_ct(name, ct, |ct| match exp_key_of(name, key) {
+        Ok((t, zone, id)) => ct_done(ct, ct.delete_expect(&t, zone, id)),
+        Err(c) => c,
+    })
+}
+
+/// Deletes the expectation with id `id` (of `family`, 0: any). `NFQ_RS_E_NOENT` if none.
+///
+/// # Safety
+/// `ct` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_delete_expect_id(ct: *const nfq_rs_ct, family: u8, id: u32) -> c_int {
+    with_ct("nfq_rs_ct_delete_expect_id", ct, |ct| ct_done(ct, ct.delete_expect_id(family, id)))
+}
+
+/// Deletes every expectation of the helper `name` ("ftp", ...).
+///
+/// # Safety
+/// `ct` is NULL or a live handle; `name` is NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_delete_expect_helper(
+    ct: *const nfq_rs_ct,
+    family: u8,
+    name: *const c_char,
+) -> c_int {
+    let f = "nfq_rs_ct_delete_expect_helper";
+    with_ct(f, ct, |ct| match name_arg(f, name) {
+        Ok(n) => ct_done(ct, ct.delete_expect_helper(family, &n)),
+        Err(c) => c,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event filters in the kernel, overflow
+
+fn event_filter_of(name: &str, f: *const nfq_rs_ct_event_filter) -> Result<EventFilter, c_int> {
+    if f.is_null() {
+        return Err(invalid(&format!("{name}: filter is NULL")));
+    }
+    // SAFETY: f is readable per the contract; plain data.
+    let f = unsafe { *f };
+    let all = NFQ_RS_CT_FILTER_MARK
+        | NFQ_RS_CT_FILTER_ZONE
+        | NFQ_RS_CT_FILTER_L4PROTO
+        | NFQ_RS_CT_FILTER_FAMILY
+        | NFQ_RS_CT_FILTER_STATUS
+        | NFQ_RS_CT_FILTER_SRC
+        | NFQ_RS_CT_FILTER_DST
+        | NFQ_RS_CT_FILTER_SPORT
+        | NFQ_RS_CT_FILTER_DPORT;
+    if f.fields & !all != 0 {
+        return Err(invalid(&format!("{name}: unknown fields {:#x} (use NFQ_RS_CT_FILTER_*)", f.fields & !all)));
+    }
+    let on = |b: u32| f.fields & b != 0;
+    let net = |b: u32, a: &[u8; 16], len: u8| -> Result<Option<(IpAddr, u8)>, c_int> {
+        if on(b) { Ok(Some((addr_of(name, f.addr_family, a)?, len))) } else { Ok(None) }
+    };
+    Ok(EventFilter {
+        kinds: f.kinds,
+        family: on(NFQ_RS_CT_FILTER_FAMILY).then_some(f.family),
+        l4proto: on(NFQ_RS_CT_FILTER_L4PROTO).then_some(f.l4proto),
+        mark: on(NFQ_RS_CT_FILTER_MARK).then_some((f.mark, f.mark_mask)),
+        zone: on(NFQ_RS_CT_FILTER_ZONE).then_some(f.zone),
+        status: on(NFQ_RS_CT_FILTER_STATUS).then_some((f.status, f.status_mask)),
+        src: net(NFQ_RS_CT_FILTER_SRC, &f.src, f.src_prefix)?,
+        dst: net(NFQ_RS_CT_FILTER_DST, &f.dst, f.dst_prefix)?,
+        src_port: on(NFQ_RS_CT_FILTER_SPORT).then_some(f.sport),
+        dst_port: on(NFQ_RS_CT_FILTER_DPORT).then_some(f.dport),
+        negate: f.negate,
+    })
+}
+
+/// Sets the library-side event filter from a full description (see `nfq_rs_ct_event_filter`).
+///
+/// # Safety
+/// `ev` is NULL or a live handle; `filter` is NULL or readable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_events_set_filter_ex(
+    ev: *const nfq_rs_ct_events,
+    filter: *const nfq_rs_ct_event_filter,
+) -> c_int {
+    let name = "nfq_rs_ct_events_set_filter_ex";
+    with_events(name, ev, |ev| {
+        let f = match event_filter_of(name, filter) {
+            Ok(f) => f,
+            Err(c) => return c,
+        };
+        if let Err(m) = f.check() {
+            return invalid(&format!("{name}: {m}"));
+        }
+        ev.set_filter(f);
+        NFQ_RS_OK
+    })
+}
+
+/// Compiles `filter` to a classic BPF program and attaches it to the event socket: the
+/// kernel then drops the events it does not keep before they are queued (NULL: detach).
+/// Returns the program's length in instructions, or `NFQ_RS_E_INVAL` (with the reason in the
+/// last error) for a description the kernel cannot run.
+///
+/// # Safety
+/// `ev` is NULL or a live handle; `filter` is NULL or readable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_events_set_kernel_filter(
+    ev: *const nfq_rs_ct_events,
+    filter: *const nfq_rs_ct_event_filter,
+) -> c_int {
+    let name = "nfq_rs_ct_events_set_kernel_filter";
+    with_events(name, ev, |ev| {
+        if filter.is_null() {
+            return match ev.clear_kernel_filter() {
+                Ok(()) => NFQ_RS_OK,
+                Err(e) => fail(&e),
+            };
+        }
+        let f = match event_filter_of(name, filter) {
+            Ok(f) => f,
+            Err(c) => return c,
+        };
+        match ev.set_kernel_filter(&f) {
+            Ok(n) => count(n),
+            Err(e) => fail(&e),
+        }
+    })
+}
+
+/// Overflows (lost events) since the last call, into `*out`; resets the count. Nonzero means
+/// the caller's view of the table may be stale: `nfq_rs_ct_events_resync`.
+///
+/// # Safety
+/// `ev` is NULL or a live handle; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_events_take_overflows(ev: *const nfq_rs_ct_events, out: *mut u64) -> c_int {
+    with_events("nfq_rs_ct_events_take_overflows", ev, |ev| {
+        put(out, Some(ev.take_overflows()));
+        NFQ_RS_OK
+    })
+}
+
+/// With `on` nonzero, `nfq_rs_ct_events_run` returns right after an overflow so the caller
+/// can resync; otherwise (the default) overflows are counted and receiving goes on.
+///
+/// # Safety
+/// `ev` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_events_set_stop_on_overflow(ev: *const nfq_rs_ct_events, on: c_int) -> c_int {
+    with_events("nfq_rs_ct_events_set_stop_on_overflow", ev, |ev| {
+        ev.set_stop_on_overflow(on != 0);
+        NFQ_RS_OK
+    })
+}
+
+/// Resyncs after an overflow: dumps the connection table through `ct` (a request handle on
+/// the same namespace) and calls `cb` (type `NFQ_RS_CT_EV_NEW`) for each connection that
+/// passes this event handle's filters. Returns the number handed over.
+///
+/// # Safety
+/// `ev`/`ct` are NULL or live handles; `cb` is NULL or a valid function.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_ct_events_resync(
+    ev: *const nfq_rs_ct_events,
+    ct: *const nfq_rs_ct,
+    family: u8,
+    cb: nfq_rs_ct_callback,
+    user: *mut c_void,
+) -> c_int {
+    let name = "nfq_rs_ct_events_resync";
+    with_events(name, ev, |ev| {
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { ct_ref(ct) }) else {
+            return invalid(&format!("{name}: conntrack handle is NULL or not a conntrack handle"));
+        };
+        let mut d = Deliver::new(cb, user);
+        let r = ev.resync(&c.ct, family, &mut |e| match e {
+            CtEvent::Conn(_, c) => d.conn(e.group(), c),
+            CtEvent::Expect(_, x) => d.exp(e.group(), x),
+        });
+        match r {
+            Ok(n) => count(n),
+            Err(e) => fail(&e),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1863,6 +2583,23 @@ mod tests {
         assert_eq!(NFQ_RS_CT_STATUS_ASSURED, status::ASSURED);
         assert_eq!(NFQ_RS_CT_STATUS_HW_OFFLOAD, status::HW_OFFLOAD);
         assert_eq!(NFQ_RS_CT_TCP_SYN_SENT2, crate::conntrack::tcp_state::SYN_SENT2);
+        use crate::conntrack::{filter_flags as ff, neg};
+        assert_eq!(
+            [NFQ_RS_CT_TF_SRC, NFQ_RS_CT_TF_DST, NFQ_RS_CT_TF_ZONE, NFQ_RS_CT_TF_PROTO, NFQ_RS_CT_TF_SPORT],
+            [ff::IP_SRC, ff::IP_DST, ff::TUPLE_ZONE, ff::PROTO_NUM, ff::PROTO_SRC_PORT]
+        );
+        assert_eq!(
+            [NFQ_RS_CT_TF_DPORT, NFQ_RS_CT_TF_ICMP_TYPE, NFQ_RS_CT_TF_ICMP_CODE, NFQ_RS_CT_TF_ICMP_ID],
+            [ff::PROTO_DST_PORT, ff::PROTO_ICMP_TYPE, ff::PROTO_ICMP_CODE, ff::PROTO_ICMP_ID]
+        );
+        assert_eq!(
+            [NFQ_RS_CT_NEG_L4PROTO, NFQ_RS_CT_NEG_MARK, NFQ_RS_CT_NEG_ZONE, NFQ_RS_CT_NEG_STATUS],
+            [neg::L4PROTO, neg::MARK, neg::ZONE, neg::STATUS]
+        );
+        assert_eq!(
+            [NFQ_RS_CT_NEG_SRC, NFQ_RS_CT_NEG_DST, NFQ_RS_CT_NEG_SPORT, NFQ_RS_CT_NEG_DPORT],
+            [neg::SRC, neg::DST, neg::SRC_PORT, neg::DST_PORT]
+        );
     }
 
     #[test]

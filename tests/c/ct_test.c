@@ -422,6 +422,168 @@ out:
     report("ctnetlink requests and events", before);
 }
 
+static int count_cb(uint32_t type, const nfq_rs_ct_entry *ct, const nfq_rs_ct_exp *exp, void *user)
+{
+    (void)type;
+    (void)ct;
+    (void)exp;
+    (*(int *)user)++;
+    return 0;
+}
+
+/* The expectation table, the other tables, kernel-side dump and event filters, overflow. */
+static void t_tables_and_filters(void)
+{
+    int before = g_failures;
+    nfq_rs_ct *ct = NULL;
+    nfq_rs_ct_events *ev = NULL;
+    CHECK_RC(nfq_rs_ct_open(g_ns_path, &ct), 0);
+    CHECK_RC(nfq_rs_ct_events_open(g_ns_path, NFQ_RS_CT_EV_ALL, &ev), 0);
+    if (ct == NULL || ev == NULL)
+        goto out;
+    uint8_t a[4] = {10, 6, 0, 1}, b[4] = {10, 6, 0, 2}, ones[4] = {255, 255, 255, 255};
+
+    /* A master connection with the FTP helper, then an expectation hanging off it. */
+    nfq_rs_ct_entry *m = nfq_rs_ct_entry_new();
+    CHECK_RC(nfq_rs_ct_entry_set_tuple(m, NFQ_RS_CT_DIR_ORIG, AF_INET, a, b, 6, 40000, 21), 0);
+    CHECK_RC(nfq_rs_ct_entry_set_timeout(m, 100), 0);
+    CHECK_RC(nfq_rs_ct_entry_set_tcp_state(m, NFQ_RS_CT_TCP_ESTABLISHED), 0);
+    CHECK_RC(nfq_rs_ct_entry_set_helper(m, NULL), NFQ_RS_E_INVAL);
+    CHECK_RC(nfq_rs_ct_entry_set_helper(m, "ftp"), 0);
+    CHECK_RC(nfq_rs_ct_create(ct, m), 0);
+
+    nfq_rs_ct_exp *x = nfq_rs_ct_exp_new();
+    CHECK_RC(nfq_rs_ct_create_expect(ct, x), NFQ_RS_E_INVAL); /* nothing set */
+    CHECK_RC(nfq_rs_ct_exp_set_tuple(x, NFQ_RS_CT_EXP_MASTER, AF_INET, a, b, 6, 40000, 21), 0);
+    CHECK_RC(nfq_rs_ct_exp_set_tuple(x, NFQ_RS_CT_EXP_TUPLE, AF_INET, a, b, 6, 0, 50100), 0);
+    CHECK_RC(nfq_rs_ct_exp_set_tuple(x, NFQ_RS_CT_EXP_MASK, AF_INET, ones, ones, 6, 0, 0xffff), 0);
+    CHECK_RC(nfq_rs_ct_exp_set_tuple(x, 9, AF_INET, ones, ones, 6, 0, 0xffff), NFQ_RS_E_INVAL);
+    CHECK_RC(nfq_rs_ct_exp_set_tuple(x, NFQ_RS_CT_EXP_MASK, 7, ones, ones, 6, 0, 0xffff), NFQ_RS_E_INVAL);
+    CHECK_RC(nfq_rs_ct_create_expect(ct, x), NFQ_RS_E_INVAL); /* no timeout */
+    CHECK_RC(nfq_rs_ct_exp_set_timeout(x, 100), 0);
+    CHECK_RC(nfq_rs_ct_exp_set_helper(x, "ftp"), 0);
+    CHECK_RC(nfq_rs_ct_exp_set_flags(x, 1), 0);
+    CHECK_RC(nfq_rs_ct_create_expect(ct, x), 0);
+    CHECK_RC(nfq_rs_ct_create_expect(ct, x), NFQ_RS_E_EXIST);
+    char err[512];
+    nfq_rs_ct_last_error(ct, err, sizeof err);
+    CHECK(strstr(err, "expectation exists") != NULL, "error: %s", err);
+
+    nfq_rs_ct_exp *got = nfq_rs_ct_exp_new();
+    CHECK_RC(nfq_rs_ct_get_expect(ct, x, got), 0);
+    uint32_t v = 0, id = 0;
+    CHECK_RC(nfq_rs_ct_exp_flags(got, &v), 1);
+    CHECK((v & 1) == 1, "flags %x", v);
+    CHECK_RC(nfq_rs_ct_exp_id(got, &id), 1);
+    char name[32];
+    CHECK(nfq_rs_ct_exp_helper_name(got, name, sizeof name) == 3 && strcmp(name, "ftp") == 0, "helper %s", name);
+    const nfq_rs_ct_tuple *mt = nfq_rs_ct_exp_tuple(got, NFQ_RS_CT_EXP_MASTER);
+    uint16_t sp = 0, dp = 0;
+    CHECK(mt != NULL && nfq_rs_ct_tuple_ports(mt, &sp, &dp) == 1 && sp == 40000 && dp == 21, "master %u %u", sp, dp);
+    CHECK_RC(nfq_rs_ct_update_expect_timeout(ct, x, 1000), 0);
+    CHECK_RC(nfq_rs_ct_get_expect(ct, x, got), 0);
+    CHECK_RC(nfq_rs_ct_exp_timeout(got, &v), 1);
+    CHECK(v > 900, "timeout after update %u", v);
+    int n = 0;
+    CHECK_RC(nfq_rs_ct_dump_expect(ct, 0, count_cb, &n), 1);
+    /* Wrong id: not found. Delete by id; then gone. */
+    CHECK_RC(nfq_rs_ct_exp_set_id(x, id ^ 1), 0);
+    CHECK_RC(nfq_rs_ct_get_expect(ct, x, got), NFQ_RS_E_NOENT);
+    CHECK_RC(nfq_rs_ct_delete_expect(ct, x), NFQ_RS_E_NOENT);
+    nfq_rs_ct_last_error(ct, err, sizeof err);
+    CHECK(strstr(err, "no such expectation") != NULL, "error: %s", err);
+    CHECK_RC(nfq_rs_ct_delete_expect_id(ct, 0, id), 0);
+    CHECK_RC(nfq_rs_ct_delete_expect_id(ct, 0, id), NFQ_RS_E_NOENT);
+    CHECK_RC(nfq_rs_ct_exp_set_id(x, id), 0);
+    CHECK_RC(nfq_rs_ct_create_expect(ct, x), 0);
+    CHECK_RC(nfq_rs_ct_delete_expect_helper(ct, AF_INET, "ftp"), 0);
+    n = 0;
+    CHECK_RC(nfq_rs_ct_dump_expect(ct, 0, count_cb, &n), 0);
+
+    /* Dying and unconfirmed lists dump; an unknown table is refused. */
+    CHECK(nfq_rs_ct_dump_table(ct, NFQ_RS_CT_TABLE_DYING, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL) >= 0, "dying");
+    CHECK(nfq_rs_ct_dump_table(ct, NFQ_RS_CT_TABLE_UNCONFIRMED, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL) >= 0,
+          "unconfirmed");
+    CHECK_RC(nfq_rs_ct_dump_table(ct, 7, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL), NFQ_RS_E_INVAL);
+
+    /* A tuple filter: by original destination port, in the kernel when it can. */
+    nfq_rs_ct_entry *u = nfq_rs_ct_entry_new();
+    for (uint16_t i = 0; i < 6; i++) {
+        CHECK_RC(nfq_rs_ct_entry_set_tuple(u, NFQ_RS_CT_DIR_ORIG, AF_INET, a, b, 17, 3000 + i, i % 2 ? 53 : 123), 0);
+        CHECK_RC(nfq_rs_ct_entry_set_timeout(u, 100), 0);
+        CHECK_RC(nfq_rs_ct_create(ct, u), 0);
+    }
+    nfq_rs_ct_tuple_filter tf;
+    memset(&tf, 0, sizeof tf);
+    tf.flags = NFQ_RS_CT_TF_PROTO | NFQ_RS_CT_TF_DPORT;
+    tf.l4proto = 17;
+    tf.dport = 53;
+    CHECK_RC(nfq_rs_ct_dump_table(ct, NFQ_RS_CT_TABLE_MAIN, AF_INET, 0, 0, 0, 0, 0, &tf, NULL, NULL, NULL), 3);
+    uint64_t received = 0, kept = 0;
+    uint32_t kernel = 0;
+    CHECK_RC(nfq_rs_ct_last_dump_report(ct, &received, &kept, &kernel), 0);
+    int has = nfq_rs_ct_kernel_has_tuple_filter(ct);
+    CHECK(has == 0 || has == 1, "probe %d", has);
+    CHECK(kept == 3 && (has ? received == 3 && (kernel & NFQ_RS_CT_FILTER_TUPLE) : received == 7), "report %llu %llu %x",
+          (unsigned long long)received, (unsigned long long)kept, kernel);
+    tf.flags = NFQ_RS_CT_TF_DPORT; /* a port without its protocol: the kernel can't */
+    CHECK_RC(nfq_rs_ct_dump_table(ct, NFQ_RS_CT_TABLE_MAIN, AF_INET, 0, 0, 0, 0, 0, &tf, NULL, NULL, NULL),
+             NFQ_RS_E_INVAL);
+    nfq_rs_ct_last_error(ct, err, sizeof err);
+    CHECK(strstr(err, "no protocol") != NULL, "error: %s", err);
+    tf.flags = 1u << 20;
+    CHECK_RC(nfq_rs_ct_dump_table(ct, NFQ_RS_CT_TABLE_MAIN, AF_INET, 0, 0, 0, 0, 0, &tf, NULL, NULL, NULL),
+             NFQ_RS_E_INVAL);
+
+    /* A kernel event filter: only UDP to port 53 reaches the socket. */
+    nfq_rs_ct_event_filter ef;
+    memset(&ef, 0, sizeof ef);
+    ef.fields = NFQ_RS_CT_FILTER_L4PROTO | NFQ_RS_CT_FILTER_DPORT;
+    ef.l4proto = 17;
+    ef.dport = 53;
+    CHECK(nfq_rs_ct_events_set_kernel_filter(ev, &ef) > 0, "attach");
+    struct seen drop = {0};
+    nfq_rs_ct_events_run(ev, on_ct, &drop, 0, 200); /* what was queued before the filter */
+    nfq_rs_ct_entry_free(drop.kept);
+    CHECK_RC(nfq_rs_ct_flush(ct, 0), 0);
+    n = 0;
+    CHECK_RC(nfq_rs_ct_events_run(ev, count_cb, &n, 0, 300), 3);
+    ef.fields = NFQ_RS_CT_FILTER_SRC;
+    ef.addr_family = AF_INET;
+    ef.src_prefix = 40;
+    CHECK_RC(nfq_rs_ct_events_set_kernel_filter(ev, &ef), NFQ_RS_E_INVAL);
+    nfq_rs_ct_events_last_error(ev, err, sizeof err);
+    CHECK(strstr(err, "longer than the address") != NULL, "error: %s", err);
+    ef.src_prefix = 8;
+    ef.negate = NFQ_RS_CT_NEG_DST;
+    CHECK_RC(nfq_rs_ct_events_set_filter_ex(ev, &ef), NFQ_RS_E_INVAL);
+    ef.negate = NFQ_RS_CT_NEG_SRC;
+    CHECK_RC(nfq_rs_ct_events_set_filter_ex(ev, &ef), 0);
+    CHECK_RC(nfq_rs_ct_events_set_kernel_filter(ev, NULL), 0);
+
+    /* Overflow: counted, taken once, resync from a dump. */
+    uint64_t ov = 99;
+    CHECK_RC(nfq_rs_ct_events_take_overflows(ev, &ov), 0);
+    CHECK(ov == 0, "no overflow yet: %llu", (unsigned long long)ov);
+    CHECK_RC(nfq_rs_ct_events_set_stop_on_overflow(ev, 1), 0);
+    CHECK_RC(nfq_rs_ct_events_set_filter_ex(ev, &(nfq_rs_ct_event_filter){0}), 0);
+    CHECK_RC(nfq_rs_ct_create(ct, u), 0);
+    n = 0;
+    CHECK_RC(nfq_rs_ct_events_resync(ev, ct, 0, count_cb, &n), 1);
+    CHECK(n == 1, "resync %d", n);
+    CHECK_RC(nfq_rs_ct_events_resync(ev, NULL, 0, count_cb, &n), NFQ_RS_E_INVAL);
+    CHECK_RC(nfq_rs_ct_flush(ct, 0), 0);
+
+    nfq_rs_ct_entry_free(u);
+    nfq_rs_ct_exp_free(got);
+    nfq_rs_ct_exp_free(x);
+    nfq_rs_ct_entry_free(m);
+out:
+    nfq_rs_ct_events_close(ev);
+    nfq_rs_ct_close(ct);
+    report("expectation table, dying/unconfirmed, kernel filters, overflow", before);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -432,6 +594,7 @@ int main(int argc, char **argv)
     t_decode();
     t_arguments();
     t_ctnetlink();
+    t_tables_and_filters();
     printf("%s: %d failed checks\n", g_failures ? "FAIL" : "PASS", g_failures);
     return g_failures ? 1 : 0;
 }

@@ -330,6 +330,31 @@ static void null_everywhere(void)
     EXPECT_FAIL(nfq_rs_log_packet_ct_info(NULL, NULL), "NULL");
     EXPECT_FAIL(nfq_rs_log_packet_vlan(NULL, NULL, NULL), "NULL");
     EXPECT_FAIL(nfq_rs_log_packet_l2hdr(NULL, NULL, NULL), "NULL");
+    /* The expectation table, the other tables, kernel filters, overflow. */
+    EXPECT_FAIL(nfq_rs_ct_dump_table(NULL, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_last_dump_report(NULL, NULL, NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_kernel_has_tuple_filter(NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_entry_set_helper(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_exp_set_tuple(NULL, 0, 0, NULL, NULL, 0, 0, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_exp_set_timeout(NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_exp_set_zone(NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_exp_set_flags(NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_exp_set_class(NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_exp_set_id(NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_exp_set_nat_dir(NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_exp_set_helper(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_exp_set_function(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_get_expect(NULL, NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_create_expect(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_update_expect_timeout(NULL, NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_delete_expect(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_delete_expect_id(NULL, 0, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_delete_expect_helper(NULL, 0, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_events_set_filter_ex(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_events_set_kernel_filter(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_events_take_overflows(NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_events_set_stop_on_overflow(NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_ct_events_resync(NULL, NULL, 0, NULL, NULL), "NULL");
 }
 
 static void foreign_handles(void)
@@ -484,6 +509,35 @@ static void foreign_handles(void)
     FOREIGN(K_LOG, EXPECT_FAIL(nfq_rs_log_kernel_drops((const nfq_rs_log *)F, (void *)d_buf), foreign_name(F)););
     FOREIGN(K_LOG, EXPECT_FAIL(nfq_rs_log_kernel_stat((const nfq_rs_log *)F, 0, 0, (void *)d_buf), foreign_name(F)););
     FOREIGN(K_ENT, EXPECT_FAIL(nfq_rs_log_packet_ct_entry(NULL, (nfq_rs_ct_entry *)F), foreign_name(F)););
+    FOREIGN(K_CT, EXPECT_FAIL(nfq_rs_ct_dump_table((const nfq_rs_ct *)F, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, d_buf), foreign_name(F)););
+    FOREIGN(K_CT, EXPECT_FAIL(nfq_rs_ct_last_dump_report((const nfq_rs_ct *)F, (void *)d_buf, (void *)d_buf, (void *)d_buf), foreign_name(F)););
+    FOREIGN(K_CT, EXPECT_FAIL(nfq_rs_ct_kernel_has_tuple_filter((const nfq_rs_ct *)F), foreign_name(F)););
+    FOREIGN(K_ENT, EXPECT_FAIL(nfq_rs_ct_entry_set_helper((nfq_rs_ct_entry *)F, "ftp"), foreign_name(F)););
+    FOREIGN(K_EXP, EXPECT_FAIL(nfq_rs_ct_exp_set_tuple((nfq_rs_ct_exp *)F, 0, 2, d_buf, d_buf, 6, 1, 2), foreign_name(F)););
+    FOREIGN(K_EXP, EXPECT_FAIL(nfq_rs_ct_exp_set_timeout((nfq_rs_ct_exp *)F, 1), foreign_name(F)););
+    FOREIGN(K_EXP, EXPECT_FAIL(nfq_rs_ct_exp_set_zone((nfq_rs_ct_exp *)F, 1), foreign_name(F)););
+    FOREIGN(K_EXP, EXPECT_FAIL(nfq_rs_ct_exp_set_flags((nfq_rs_ct_exp *)F, 1), foreign_name(F)););
+    FOREIGN(K_EXP, EXPECT_FAIL(nfq_rs_ct_exp_set_class((nfq_rs_ct_exp *)F, 1), foreign_name(F)););
+    FOREIGN(K_EXP, EXPECT_FAIL(nfq_rs_ct_exp_set_id((nfq_rs_ct_exp *)F, 1), foreign_name(F)););
+    FOREIGN(K_EXP, EXPECT_FAIL(nfq_rs_ct_exp_set_nat_dir((nfq_rs_ct_exp *)F, 1), foreign_name(F)););
+    FOREIGN(K_EXP, EXPECT_FAIL(nfq_rs_ct_exp_set_helper((nfq_rs_ct_exp *)F, "ftp"), foreign_name(F)););
+    FOREIGN(K_EXP, EXPECT_FAIL(nfq_rs_ct_exp_set_function((nfq_rs_ct_exp *)F, "x"), foreign_name(F)););
+    FOREIGN(K_CT, EXPECT_FAIL(nfq_rs_ct_get_expect((const nfq_rs_ct *)F, g_handles[K_EXP], g_handles[K_EXP]), foreign_name(F)););
+    FOREIGN(K_EXP, EXPECT_FAIL(nfq_rs_ct_get_expect(g_handles[K_CT], (const nfq_rs_ct_exp *)F, g_handles[K_EXP]), foreign_name(F)););
+    FOREIGN(K_CT, EXPECT_FAIL(nfq_rs_ct_create_expect((const nfq_rs_ct *)F, g_handles[K_EXP]), foreign_name(F)););
+    FOREIGN(K_EXP, EXPECT_FAIL(nfq_rs_ct_create_expect(g_handles[K_CT], (const nfq_rs_ct_exp *)F), foreign_name(F)););
+    FOREIGN(K_CT, EXPECT_FAIL(nfq_rs_ct_update_expect_timeout((const nfq_rs_ct *)F, g_handles[K_EXP], 1), foreign_name(F)););
+    FOREIGN(K_EXP, EXPECT_FAIL(nfq_rs_ct_update_expect_timeout(g_handles[K_CT], (const nfq_rs_ct_exp *)F, 1), foreign_name(F)););
+    FOREIGN(K_CT, EXPECT_FAIL(nfq_rs_ct_delete_expect((const nfq_rs_ct *)F, g_handles[K_EXP]), foreign_name(F)););
+    FOREIGN(K_EXP, EXPECT_FAIL(nfq_rs_ct_delete_expect(g_handles[K_CT], (const nfq_rs_ct_exp *)F), foreign_name(F)););
+    FOREIGN(K_CT, EXPECT_FAIL(nfq_rs_ct_delete_expect_id((const nfq_rs_ct *)F, 0, 1), foreign_name(F)););
+    FOREIGN(K_CT, EXPECT_FAIL(nfq_rs_ct_delete_expect_helper((const nfq_rs_ct *)F, 0, "ftp"), foreign_name(F)););
+    FOREIGN(K_EV, EXPECT_FAIL(nfq_rs_ct_events_set_filter_ex((const nfq_rs_ct_events *)F, (void *)d_buf), foreign_name(F)););
+    FOREIGN(K_EV, EXPECT_FAIL(nfq_rs_ct_events_set_kernel_filter((const nfq_rs_ct_events *)F, NULL), foreign_name(F)););
+    FOREIGN(K_EV, EXPECT_FAIL(nfq_rs_ct_events_take_overflows((const nfq_rs_ct_events *)F, (void *)d_buf), foreign_name(F)););
+    FOREIGN(K_EV, EXPECT_FAIL(nfq_rs_ct_events_set_stop_on_overflow((const nfq_rs_ct_events *)F, 1), foreign_name(F)););
+    FOREIGN(K_EV, EXPECT_FAIL(nfq_rs_ct_events_resync((const nfq_rs_ct_events *)F, g_handles[K_CT], 0, NULL, NULL), foreign_name(F)););
+    FOREIGN(K_CT, EXPECT_FAIL(nfq_rs_ct_events_resync(g_handles[K_EV], (const nfq_rs_ct *)F, 0, NULL, NULL), foreign_name(F)););
 }
 
 /* NFLOG: out-of-range values on a config and an open handle. */
@@ -633,6 +687,45 @@ static void bad_values(nfq_rs_config *cfg, nfq_rs_queue *q, uint16_t queue)
         }
         nfq_rs_ct_exp_decode(exp, 10, junk, (size_t)(i % 65));
     }
+    /* Tables, tuple filters, event filters and expectation setters out of range. */
+    nfq_rs_ct *ct = g_handles[K_CT];
+    nfq_rs_ct_events *ev = g_handles[K_EV];
+    EXPECT_FAIL(nfq_rs_ct_dump_table(ct, 3, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL), "table 3");
+    EXPECT_FAIL(nfq_rs_ct_dump_table(ct, -1, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL), "table -1");
+    nfq_rs_ct_tuple_filter tf;
+    memset(&tf, 0xff, sizeof tf);
+    EXPECT_FAIL(nfq_rs_ct_dump_table(ct, 0, 0, 0, 0, 0, 0, 0, &tf, NULL, NULL, NULL), "all-ones tuple filter");
+    tf.flags = NFQ_RS_CT_TF_SRC;
+    tf.family = 77;
+    EXPECT_FAIL(nfq_rs_ct_dump_table(ct, 0, 0, 0, 0, 0, 0, 0, NULL, &tf, NULL, NULL), "tuple filter family 77");
+    tf.flags = NFQ_RS_CT_TF_SPORT;
+    EXPECT_FAIL(nfq_rs_ct_dump_table(ct, 0, 0, 0, 0, 0, 0, 0, &tf, NULL, NULL, NULL), "port without protocol");
+    nfq_rs_ct_event_filter ef;
+    memset(&ef, 0xff, sizeof ef);
+    EXPECT_FAIL(nfq_rs_ct_events_set_filter_ex(ev, &ef), "all-ones event filter");
+    EXPECT_FAIL(nfq_rs_ct_events_set_kernel_filter(ev, &ef), "all-ones kernel filter");
+    memset(&ef, 0, sizeof ef);
+    ef.fields = NFQ_RS_CT_FILTER_DST;
+    ef.addr_family = AF_INET6;
+    ef.dst_prefix = 200;
+    EXPECT_FAIL(nfq_rs_ct_events_set_kernel_filter(ev, &ef), "/200 prefix");
+    ef.fields = 0;
+    ef.negate = 0xffffffffu;
+    EXPECT_FAIL(nfq_rs_ct_events_set_kernel_filter(ev, &ef), "negation of nothing");
+    ef.negate = 0;
+    ef.kinds = 0x80000000u;
+    EXPECT_FAIL(nfq_rs_ct_events_set_kernel_filter(ev, &ef), "unknown kinds");
+    EXPECT_FAIL(nfq_rs_ct_exp_set_tuple(exp, 4, 2, d_buf, d_buf, 6, 1, 2), "expectation tuple 4");
+    EXPECT_FAIL(nfq_rs_ct_exp_set_tuple(exp, 1, 0, d_buf, d_buf, 6, 1, 2), "expectation family 0");
+    char longname[64];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    EXPECT_FAIL(nfq_rs_ct_exp_set_helper(exp, longname), "63-byte helper name");
+    EXPECT_FAIL(nfq_rs_ct_exp_set_helper(exp, ""), "empty helper name");
+    EXPECT_FAIL(nfq_rs_ct_entry_set_helper(ent, longname), "63-byte helper name");
+    EXPECT_FAIL(nfq_rs_ct_delete_expect_helper(ct, 0, longname), "63-byte helper name");
+    EXPECT_FAIL(nfq_rs_ct_create_expect(ct, exp), "empty expectation");
+    EXPECT_FAIL(nfq_rs_ct_get_expect(ct, exp, exp), "expectation without a tuple");
     nfq_rs_ct_exp_free(exp);
     nfq_rs_ct_entry_free(ent);
 }
