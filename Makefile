@@ -30,7 +30,7 @@ DESTDIR      ?=
 LIBDIR       ?= $(PREFIX)/lib
 INCLUDEDIR   ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
-# Also install the libnetfilter_queue drop-in (see install-compat); COMPAT=0 leaves it out.
+# Also install the libnetfilter_queue and libnetfilter_log drop-ins (see install-compat); COMPAT=0 leaves them out.
 COMPAT       ?= 1
 
 # Version and soname major from Cargo.toml (the soname itself is set in build.rs).
@@ -138,6 +138,9 @@ uninstall-native:
 COMPAT_LIBDIR := $(LIBDIR)/nfq_rs/compat
 COMPAT_INCDIR := $(INCLUDEDIR)/nfq_rs/compat
 COMPAT_HEADERS := $(notdir $(wildcard include/libnetfilter_queue/*.h))
+# The libnetfilter_log drop-in goes next to it, the same way (libnetfilter_log.so.1, .so, .pc,
+# $(COMPAT_INCDIR)/libnetfilter_log/*.h).
+COMPAT_LOG_HEADERS := $(notdir $(wildcard include/libnetfilter_log/*.h))
 
 install-compat: install-native
 	$(INSTALL) -d "$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig" "$(DESTDIR)$(COMPAT_INCDIR)/libnetfilter_queue"
@@ -150,12 +153,25 @@ install-compat: install-native
 	    -e "s|@LIBS_PRIVATE@|$$(cat $(NATIVE_LIBS_FILE))|g" \
 	    pkgconfig/libnetfilter_queue.pc.in >"$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig/libnetfilter_queue.pc"
 	chmod 0644 "$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig/libnetfilter_queue.pc"
+	$(INSTALL) -d "$(DESTDIR)$(COMPAT_INCDIR)/libnetfilter_log"
+	$(INSTALL) -m 0644 $(addprefix include/libnetfilter_log/,$(COMPAT_LOG_HEADERS)) \
+	    "$(DESTDIR)$(COMPAT_INCDIR)/libnetfilter_log/"
+	ln -sfn ../../$(SO_MAJOR) "$(DESTDIR)$(COMPAT_LIBDIR)/libnetfilter_log.so.1"
+	ln -sfn libnetfilter_log.so.1 "$(DESTDIR)$(COMPAT_LIBDIR)/libnetfilter_log.so"
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e "s|@LIBS_PRIVATE@|$$(cat $(NATIVE_LIBS_FILE))|g" \
+	    pkgconfig/libnetfilter_log.pc.in >"$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig/libnetfilter_log.pc"
+	chmod 0644 "$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig/libnetfilter_log.pc"
 
 uninstall-compat:
 	for h in $(COMPAT_HEADERS); do rm -f "$(DESTDIR)$(COMPAT_INCDIR)/libnetfilter_queue/$$h"; done
 	rm -f "$(DESTDIR)$(COMPAT_LIBDIR)/libnetfilter_queue.so.1" "$(DESTDIR)$(COMPAT_LIBDIR)/libnetfilter_queue.so" \
 	      "$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig/libnetfilter_queue.pc"
-	@for d in "$(COMPAT_INCDIR)/libnetfilter_queue" "$(COMPAT_INCDIR)" "$(INCLUDEDIR)/nfq_rs" \
+	for h in $(COMPAT_LOG_HEADERS); do rm -f "$(DESTDIR)$(COMPAT_INCDIR)/libnetfilter_log/$$h"; done
+	rm -f "$(DESTDIR)$(COMPAT_LIBDIR)/libnetfilter_log.so.1" "$(DESTDIR)$(COMPAT_LIBDIR)/libnetfilter_log.so" \
+	      "$(DESTDIR)$(COMPAT_LIBDIR)/pkgconfig/libnetfilter_log.pc"
+	@for d in "$(COMPAT_INCDIR)/libnetfilter_queue" "$(COMPAT_INCDIR)/libnetfilter_log" "$(COMPAT_INCDIR)" "$(INCLUDEDIR)/nfq_rs" \
 	          "$(COMPAT_LIBDIR)/pkgconfig" "$(COMPAT_LIBDIR)" "$(LIBDIR)/nfq_rs"; do \
 	    [ -d "$(DESTDIR)$$d" ] && rmdir --ignore-fail-on-non-empty "$(DESTDIR)$$d" || true; \
 	done
