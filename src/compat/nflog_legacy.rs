@@ -699,11 +699,16 @@ pub unsafe extern "C" fn nflog_get_seq_global(nfad: *mut nflog_data, seq: *mut u
 }
 
 /// The conntrack id (`CTA_ID`, exactly 4 bytes) from the first `CTA_ID` in the `NFULA_CT` nest.
+/// A first `CTA_ID` of another size gives `None` and errno ERANGE (libmnl's validation).
 fn ctid_of(nfad: *const nflog_data) -> Option<u32> {
     // SAFETY: the exports' contract.
     let ct = unsafe { attr_data(nfad, attr::CT, 0) }?;
     let a = Attrs::new(ct).map_while(Result::ok).find(|a| a.kind() == CTA_ID)?;
-    (a.data().len() == 4).then(|| be32(a.data()))
+    if a.data().len() != 4 {
+        set_errno(libc::ERANGE);
+        return None;
+    }
+    Some(be32(a.data()))
 }
 
 /// The conntrack id of the packet (flag `NFULNL_CFG_F_CONNTRACK`): 0 and `*id` set, or -1 if
