@@ -464,13 +464,16 @@ pub unsafe extern "C" fn nflog_callback_register(
 /// Handles the netlink messages in `buf` (as received from `nflog_fd`), calling each group's
 /// callback; see the module comment for when it stops with -1. A datagram with several log
 /// messages ends with `NLMSG_DONE`, so it gives -1 after all of them were delivered, as
-/// upstream. A `len` below 16 (negative included) gives 0. errno is not set.
+/// upstream. A `len` from 0 to 15 gives 0, a negative one -1. errno is not set.
 ///
 /// # Safety
 /// `h` is NULL or a live handle; `buf` is readable for `len` bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nflog_handle_packet(h: *mut nflog_handle, buf: *mut c_char, len: c_int) -> c_int {
     with_h(h, |h| {
+        if len < 0 {
+            return -1;
+        }
         if len < NLMSG_HDRLEN as c_int {
             return 0;
         }
