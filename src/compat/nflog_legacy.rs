@@ -25,7 +25,9 @@ use std::time::Duration;
 
 use super::legacy::{NfnlHandle, new_nfnl_handle, nfattr, release_foreign_nfnl};
 use super::{boundary, set_errno};
-use crate::netlink::{Attrs, Event, Msg, NETLINK_NETFILTER, NFGENMSG_LEN, NLMSG_HDRLEN, Socket, nfnl_msg_type, transact};
+use crate::netlink::{
+    Attrs, Event, Msg, NETLINK_NETFILTER, NFGENMSG_LEN, NLMSG_HDRLEN, Socket, nfnl_msg_type, transact,
+};
 use crate::nflog::{ConfigOp, NFNL_SUBSYS_ULOG, NFULNL_MSG_CONFIG, NFULNL_MSG_PACKET, attr, cfg, encode_config};
 
 /// The attribute types libnetfilter_log 1.0.x was compiled with (`NFULA_MAX` = `NFULA_CT_INFO`):
@@ -49,8 +51,12 @@ pub static mut nflog_errno: c_int = 0;
 
 /// The callback type of `nflog_callback_register`.
 #[allow(non_camel_case_types)]
-pub type nflog_callback =
-    unsafe extern "C" fn(gh: *mut nflog_g_handle, nfmsg: *mut c_void, nfad: *mut nflog_data, data: *mut c_void) -> c_int;
+pub type nflog_callback = unsafe extern "C" fn(
+    gh: *mut nflog_g_handle,
+    nfmsg: *mut c_void,
+    nfad: *mut nflog_data,
+    data: *mut c_void,
+) -> c_int;
 
 /// `struct nflog_handle` (opaque to programs).
 #[allow(non_camel_case_types)]
@@ -916,7 +922,7 @@ mod tests {
         let want = "<log><prefix>pfx</prefix><hook>3</hook><hw><proto>0800</proto></hw><mark>9</mark>\
                     <outdev>1</outdev><payload>ab01</payload></log>";
         let mut out = [0x55u8; 200];
-        let n = snprintf_xml(out.as_mut_ptr() as *mut c_char, out.len(), &d, 0xffff_ffff & !NFLOG_XML_TIME);
+        let n = snprintf_xml(out.as_mut_ptr() as *mut c_char, out.len(), &d, !NFLOG_XML_TIME);
         assert_eq!(n as usize, want.len());
         assert_eq!(&out[..want.len()], want.as_bytes());
         assert_eq!(out[want.len()], 0);
