@@ -133,10 +133,7 @@ fuzz_target!(|data: &[u8]| {
         let d = &mut nfad as *mut NflogData;
         // SAFETY: d is a live table whose slots point at attributes inside the message.
         unsafe {
-            for (p, n) in [
-                (nflog_get_msg_packet_hdr(d) as *const u8, 4),
-                (nflog_get_packet_hw(d) as *const u8, 12),
-            ] {
+            for (p, n) in [(nflog_get_msg_packet_hdr(d) as *const u8, 4), (nflog_get_packet_hw(d) as *const u8, 12)] {
                 if !p.is_null() {
                     touch(p, n);
                 }
