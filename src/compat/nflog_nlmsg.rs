@@ -188,3 +188,59 @@ pub unsafe extern "C" fn nflog_nlmsg_snprintf(
         snprintf_xml(buf, bufsiz, &nfad, flags)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(attrs: &[(u16, &[u8])]) -> Vec<u32> {
+        let mut b = vec![0u8; 20];
+        b[4..6].copy_from_slice(&0x400u16.to_ne_bytes());
+        for (t, d) in attrs {
+            b.extend_from_slice(&((4 + d.len()) as u16).to_ne_bytes());
+            b.extend_from_slice(&t.to_ne_bytes());
+            b.extend_from_slice(d);
+            while b.len() % 4 != 0 {
+                b.push(0);
+            }
+        }
+        let n = b.len() as u32;
+        b[0..4].copy_from_slice(&n.to_ne_bytes());
+        // 4-byte aligned storage, as a receive buffer.
+        b.chunks(4).map(|c| u32::from_ne_bytes(c.try_into().unwrap())).collect()
+    }
+
+    fn parse(m: &[u32]) -> (c_int, i32, [*const c_void; 20]) {
+        let mut t = [ptr::null::<c_void>(); 20];
+        set_errno(0);
+        // SAFETY: m is a whole message; t has 20 slots.
+        let r = unsafe { nflog_nlmsg_parse(m.as_ptr() as *const c_void, t.as_mut_ptr()) };
+        // SAFETY: reading the calling thread's errno.
+        (r, unsafe { *libc::__errno_location() }, t)
+    }
+
+    #[test]
+    fn parse_stores_by_plain_index_and_skips_types_above_19_with_eopnotsupp() {
+        let m = msg(&[(attr::PACKET_HDR, &[8, 0, 3, 0]), (attr::VLAN, &[]), (attr::PREFIX, b"x\0")]);
+        let (r, e, t) = parse(&m);
+        assert_eq!((r, e), (MNL_CB_OK, libc::EOPNOTSUPP));
+        assert_eq!(t[1] as usize - m.as_ptr() as usize, 20);
+        assert_eq!(t[10] as usize - m.as_ptr() as usize, 36);
+        assert_eq!(t.iter().filter(|p| !p.is_null()).count(), 2);
+    }
+
+    #[test]
+    fn parse_refuses_wrong_sizes_and_a_prefix_without_nul() {
+        for (a, want) in [
+            ((attr::MARK, &[0u8, 0, 1][..]), libc::ERANGE),
+            ((attr::HWTYPE, &[0, 1, 0, 0][..]), libc::ERANGE),
+            ((attr::PREFIX, &[][..]), libc::ERANGE),
+            ((attr::PREFIX, &b"abc"[..]), libc::EINVAL),
+        ] {
+            let m = msg(&[(attr::PACKET_HDR, &[8, 0, 3, 0]), a]);
+            let (r, e, t) = parse(&m);
+            assert_eq!((r, e), (MNL_CB_ERROR, want), "{a:?}");
+            assert!(!t[1].is_null(), "earlier entries stay filled");
+        }
+    }
+}
