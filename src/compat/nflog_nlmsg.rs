@@ -225,7 +225,7 @@ mod tests {
         let (r, e, t) = parse(&m);
         assert_eq!((r, e), (MNL_CB_OK, libc::EOPNOTSUPP));
         assert_eq!(t[1] as usize - m.as_ptr() as usize, 20);
-        assert_eq!(t[10] as usize - m.as_ptr() as usize, 36);
+        assert_eq!(t[10] as usize - m.as_ptr() as usize, 32);
         assert_eq!(t.iter().filter(|p| !p.is_null()).count(), 2);
     }
 
