@@ -238,13 +238,15 @@ run_nflog() {
         ns_ipt "$ns" -A INPUT -p icmp --icmp-type $t -j NFLOG --nflog-group 33 --nflog-prefix ping-in \
             --nflog-threshold 1 || return 1
     done
+    ns_exec "$ns" ip6tables -w 5 -A OUTPUT -p udp --dport 40103 -j NFLOG --nflog-group 31 \
+        --nflog-prefix lc-v6 --nflog-threshold 1 || return 1
     ns_exec "$ns" "$@" >"$out" 2>"$out.err"
     local rc=$?
     ip netns del "$ns" 2>/dev/null
     return $rc
 }
 
-if run_nflog "$OUT/nflog.real" "$OUT/nflog_legacy_real" && grep -q '^done: 16 callbacks' "$OUT/nflog.real" &&
+if run_nflog "$OUT/nflog.real" "$OUT/nflog_legacy_real" && grep -q '^done: 17 callbacks' "$OUT/nflog.real" &&
     grep -q '^served-by: .*/libnetfilter_log.so.1' "$OUT/nflog.real.err"; then
     pass "nflog-legacy-real (reference run, served by $(served_by "$OUT/nflog.real"))"
 else

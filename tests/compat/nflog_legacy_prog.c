@@ -11,6 +11,7 @@
  *   OUTPUT udp dport 40102 -> MARK 42, then NFLOG group 32, prefix "lc-mark", threshold 1
  *   OUTPUT icmp echo-request/echo-reply -> NFLOG group 33, prefix "ping-out", threshold 1
  *   INPUT  icmp echo-request/echo-reply -> NFLOG group 33, prefix "ping-in",  threshold 1
+ *   ip6tables OUTPUT udp dport 40103    -> NFLOG group 31, prefix "lc-v6",    threshold 1
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -60,6 +61,15 @@ static void send_udp(int port, const char *msg)
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (sendto(s, msg, strlen(msg), 0, (struct sockaddr *)&a, sizeof a) < 0)
 		perror("sendto");
+	close(s);
+}
+
+static void send_udp6(int port, const char *msg)
+{
+	int s = socket(AF_INET6, SOCK_DGRAM, 0);
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	if (s < 0 || sendto(s, msg, strlen(msg), 0, (struct sockaddr *)&a, sizeof a) < 0)
+		perror("sendto6");
 	close(s);
 }
 
@@ -124,7 +134,7 @@ static int cb(struct nflog_g_handle *gh, struct nfgenmsg *nfmsg, struct nflog_da
 	printf(" ctid=%d\n", r);
 	int plen = nflog_get_payload(nfa, &payload);
 	printf("    payload=%d", plen);
-	if (plen >= 20) {
+	if (plen >= 20 && (payload[0] >> 4) == 4) {
 		struct iphdr *ip = (struct iphdr *)payload;
 		int ihl = ip->ihl * 4;
 		printf(" proto=%u", ip->protocol);
@@ -133,9 +143,11 @@ static int cb(struct nflog_g_handle *gh, struct nfgenmsg *nfmsg, struct nflog_da
 			       payload + ihl + 8);
 		if (ip->protocol == IPPROTO_ICMP && plen >= ihl + 8)
 			printf(" icmp-type=%u", (unsigned char)payload[ihl]);
-	} else {
+	} else if (plen < 20) {
 		printf(" ptr=%s", payload ? "set" : "NULL");
 	}
+	if (plen >= 48 && (payload[0] >> 4) == 6 && payload[6] == IPPROTO_UDP)
+		printf(" v6 dport=%u data=%.*s", ntohs(*(uint16_t *)(payload + 42)), plen - 48, payload + 48);
 	printf("\n");
 	r = nflog_snprintf_xml(xml, sizeof xml, nfa, NFLOG_XML_ALL & ~(NFLOG_XML_TIME | NFLOG_XML_PAYLOAD));
 	printf("    xml=%d %s\n", r, xml);
@@ -265,6 +277,8 @@ int main(void)
 	receive(h, 2, "a callback returning -1 on the second of four messages");
 	cb_stop_at = -1;
 	nothing_pending(h, "after the -1");
+	send_udp6(40103, "over-ipv6");
+	receive(h, 1, "IPv6 (group 31)");
 	send_udp(40102, "marked");
 	receive(h, 1, "group 32: marked, copy mode meta");
 	send_ping();
