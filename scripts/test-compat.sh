@@ -27,6 +27,8 @@
 #                   compiled once against the real library and run with it, with LD_PRELOAD,
 #                   with our libnetfilter_log.so.1 on LD_LIBRARY_PATH, rebuilt against our
 #                   compat pkg-config, and under valgrind: same output
+#   nflog-mnl-*     tests/compat/nflog_mnl_prog.c, a libmnl consumer (nflog_nlmsg_* builders,
+#                   parser and printer on live messages), the same four ways
 #
 # Needs root. Ends with "compat tests: N passed, M failed"; exits non-zero if any failed.
 set -uo pipefail
@@ -275,6 +277,37 @@ check_same_nflog nflog-legacy-source "$OUT/nflog.source" libnfq_rs
 run_nflog "$OUT/nflog.valgrind" env LD_PRELOAD="$OURS" \
     valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite "$OUT/nflog_legacy_real"
 check_same_nflog nflog-legacy-valgrind "$OUT/nflog.valgrind" libnfq_rs
+
+# --- libnetfilter_log: a libmnl-based consumer (nflog_nlmsg_* on live messages) ---------------
+# shellcheck disable=SC2046
+cc -Wall -Wextra -Werror "$ROOT/tests/compat/nflog_mnl_prog.c" -o "$OUT/nflog_mnl_real" \
+    $(pkg-config --cflags --libs libnetfilter_log libmnl) -ldl || fail nflog-mnl-build
+# shellcheck disable=SC2046
+PKG_CONFIG_PATH=$COMPAT_PC cc -Wall -Wextra -Werror "$ROOT/tests/compat/nflog_mnl_prog.c" \
+    -o "$OUT/nflog_mnl_ours" $(PKG_CONFIG_PATH=$COMPAT_PC pkg-config --cflags --libs libnetfilter_log) \
+    $(pkg-config --libs libmnl) -Wl,-rpath,"$STAGE/lib" -ldl || fail nflog-mnl-source-build
+if run_nflog "$OUT/nflog-mnl.real" "$OUT/nflog_mnl_real" && grep -q '^done: 6 log messages' "$OUT/nflog-mnl.real"; then
+    pass "nflog-mnl-real (reference run, served by $(served_by "$OUT/nflog-mnl.real"))"
+else
+    fail nflog-mnl-real "$(tail -n3 "$OUT/nflog-mnl.real" "$OUT/nflog-mnl.real.err" 2>/dev/null)"
+fi
+check_same_mnl() {
+    local name=$1 out=$2 want_lib=$3 lib
+    lib=$(served_by "$out")
+    if ! diff -u "$OUT/nflog-mnl.real" "$out" >"$out.diff"; then
+        fail "$name" "output differs from the real library: $(head -n 12 "$out.diff")"
+    elif [[ "$lib" != *"$want_lib"* ]]; then
+        fail "$name" "nflog_nlmsg_parse was served by '$lib', not $want_lib"
+    else
+        pass "$name (same output, served by $lib)"
+    fi
+}
+run_nflog "$OUT/nflog-mnl.preload" env LD_PRELOAD="$OURS" "$OUT/nflog_mnl_real"
+check_same_mnl nflog-mnl-ld-preload "$OUT/nflog-mnl.preload" libnfq_rs
+run_nflog "$OUT/nflog-mnl.libpath" env LD_LIBRARY_PATH="$COMPAT_LIB" "$OUT/nflog_mnl_real"
+check_same_mnl nflog-mnl-ld-library-path "$OUT/nflog-mnl.libpath" "nfq_rs/compat/libnetfilter_log.so.1"
+run_nflog "$OUT/nflog-mnl.source" "$OUT/nflog_mnl_ours"
+check_same_mnl nflog-mnl-source "$OUT/nflog-mnl.source" libnfq_rs
 
 echo "compat tests: $PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ] || { echo "failed: ${FAILED_NAMES[*]}" >&2; exit 1; }
