@@ -129,6 +129,8 @@ static uint32_t rnd(void)
 }
 
 static int passed, failed, skipped_upstream;
+/* what the real library's runs compared (the same again for ours) */
+static long n_callbacks, n_xml, n_parse, n_handle;
 static void check(int ok, const char *what, int c)
 {
 	if (ok) {
@@ -386,6 +388,7 @@ static void xml_all(struct transcript *t, struct lib *l, void *nd, unsigned safe
 			char *b = sizes[s] ? xb : NULL;
 			int r = via_nlmsg ? l->nl_snprintf(b, sizes[s], nlh, tbl, 0, f) : l->xml(b, sizes[s], nd, (int)f);
 			emit(t, " x%u/%zu=%d:", f, sizes[s], r);
+			n_xml += !l->ours;
 			if (s == 0) {
 				size_t n = strnlen(xb, sizeof xb - 1);
 				emit(t, "%.*s|%c", (int)n, xb, xb[n + 1]);
@@ -402,6 +405,7 @@ static int callback(void *gh, void *nfmsg, void *nfad, void *data)
 	struct transcript *t = c->t;
 	struct nflog_data_layout *nd = nfad;
 	int k = c->calls++;
+	n_callbacks += !c->l->ours;
 	emit(t, "\n cb#%d gh=%s", k, gh == c->l->g_cb ? "ok" : "WRONG");
 	off_or_null(t, "nfmsg", nfmsg, c->base);
 	emit(t, " table:");
@@ -503,6 +507,7 @@ static void run_datagram(struct lib *l, unsigned char *tmpl, size_t len, int *re
 	l->cbreg(l->g_cb, (void *)callback, &cx);
 	errno = 0;
 	int r = l->handle(l->h, (char *)dg, (int)len);
+	n_handle += !l->ours;
 	int e = errno;
 	emit(t, "\nhandle_packet=%d errno=%d calls=%d", r, e, cx.calls);
 	(void)c;
@@ -543,6 +548,7 @@ static void run_parse(struct lib *l, unsigned char *tmpl, size_t len, struct tra
 				tbl[i] = (void *)(uintptr_t)0x5a5a;
 			errno = 0;
 			int r = l->parse(dg + off, tbl);
+			n_parse += !l->ours;
 			int e = errno;
 			emit(t, "\n parse@%zu=%d errno=%d", off, r, e);
 			for (int i = 0; i < 24; i++) {
@@ -692,7 +698,8 @@ int main(int argc, char **argv)
 	int eb = errno;
 	check(ga == NULL && gb == NULL && ea == eb, "bind twice", 0);
 	check(real.close(real.h) == 0 && ours.close(ours.h) == 0, "close", 0);
-	printf("diff_nflog: %d passed, %d failed (%d upstream calls skipped where it reads outside an attribute)\n",
-	       passed, failed, skipped_upstream);
+	printf("diff_nflog: %d passed, %d failed (%ld datagrams, %ld callbacks with every getter, %ld XML outputs, "
+	       "%ld parsed messages compared; %d upstream calls skipped where it reads outside an attribute)\n",
+	       passed, failed, n_handle, n_callbacks, n_xml, n_parse, skipped_upstream);
 	return failed != 0;
 }
