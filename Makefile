@@ -34,7 +34,7 @@ DESTDIR      ?=
 LIBDIR       ?= $(PREFIX)/lib
 INCLUDEDIR   ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
-# Also install the libnetfilter_queue drop-in (see install-compat); COMPAT=0 leaves it out.
+# Also install the libnetfilter_queue and libnetfilter_log drop-ins (see install-compat); COMPAT=0 leaves them out.
 COMPAT       ?= 1
 
 # Version and soname major from Cargo.toml (the soname itself is set in build.rs).
@@ -153,10 +153,13 @@ uninstall-native:
 # (upstream's NEEDED sonames besides libc, in upstream's order) and DROPIN_<name>_SYMBOLS (one
 # exported name a line); put its headers in include/lib<name>/ and its .pc.in in pkgconfig/
 # (each installed when present).
-DROPINS := netfilter_queue
+DROPINS := netfilter_queue netfilter_log
 DROPIN_netfilter_queue_SONAME  := libnetfilter_queue.so.1
 DROPIN_netfilter_queue_NEEDED  := libnfnetlink.so.0 libmnl.so.0
 DROPIN_netfilter_queue_SYMBOLS := tests/compat/libnetfilter_queue.symbols
+DROPIN_netfilter_log_SONAME    := libnetfilter_log.so.1
+DROPIN_netfilter_log_NEEDED    := libnfnetlink.so.0 libmnl.so.0
+DROPIN_netfilter_log_SYMBOLS   := tests/compat/libnetfilter_log.symbols
 
 COMPAT_LIBDIR := $(LIBDIR)/nfq_rs/compat
 COMPAT_INCDIR := $(INCLUDEDIR)/nfq_rs/compat

@@ -29,6 +29,11 @@ missing=$(comm -23 <(grep -o 'nfq_rs_[a-z0-9_]*(' "$ROOT/include/nfq_rs.h" | tr 
     <(grep -o 'nfq_rs_[a-z0-9_]*(' "$ROOT/tests/c/hostile_test.c" | tr -d '(' | sort -u))
 echo "${missing:-}" >"$OUT/coverage.log"
 result "every-export-called" "$([ -z "$missing" ] && echo 0 || echo 1)" "$OUT/coverage.log"
+# Every libnetfilter_log export of the drop-in, too.
+missing=$(comm -23 "$ROOT/tests/compat/libnetfilter_log.symbols" \
+    <(grep -o 'nflog_[a-z0-9_]*' "$ROOT/tests/c/hostile_test.c" | sort -u))
+echo "${missing:-}" >"$OUT/coverage-nflog.log"
+result "every-nflog-export-called" "$([ -z "$missing" ] && echo 0 || echo 1)" "$OUT/coverage-nflog.log"
 
 if ! stage_install; then
     echo "hostile: $passed passed, $((failed + 1)) failed"

@@ -43,17 +43,17 @@ fn set_nfq_errno(v: c_int) {
 #[repr(C)]
 #[allow(non_camel_case_types)]
 pub struct nfattr {
-    nfa_len: u16,
-    nfa_type: u16,
+    pub(super) nfa_len: u16,
+    pub(super) nfa_type: u16,
 }
 
 /// The layout of libnfnetlink's `struct nfnl_handle` (464 bytes on LP64). `nfq_nfnlh()` returns
 /// one of these, so libnfnetlink's `nfnl_fd`, `nfnl_rcvbufsiz` and `nfnl_portid` (ours or the
 /// real ones) work on it; `nfq_open_nfnl()` accepts one made by the real `nfnl_open()`.
 #[repr(C)]
-struct NfnlHandle {
-    fd: c_int,
-    local: libc::sockaddr_nl,
+pub(super) struct NfnlHandle {
+    pub(super) fd: c_int,
+    pub(super) local: libc::sockaddr_nl,
     peer: libc::sockaddr_nl,
     subscriptions: u32,
     seq: u32,
@@ -61,15 +61,15 @@ struct NfnlHandle {
     rcv_buffer_size: u32,
     flags: u32,
     last_nlhdr: *mut c_void,
-    subsys: [NfnlSubsys; 17],
+    pub(super) subsys: [NfnlSubsys; 17],
 }
 
 /// libnfnetlink's `struct nfnl_subsys_handle` (24 bytes).
 #[repr(C)]
-struct NfnlSubsys {
-    nfnlh: *mut c_void,
+pub(super) struct NfnlSubsys {
+    pub(super) nfnlh: *mut c_void,
     subscriptions: u32,
-    subsys_id: u8,
+    pub(super) subsys_id: u8,
     cb_count: u8,
     cb: *mut c_void,
 }
@@ -116,7 +116,7 @@ pub struct nfq_data {
 
 /// Allocates a zeroed `struct nfnl_handle` with `malloc`'s allocator (programs may hand it to
 /// `free` through libnfnetlink).
-fn new_nfnl_handle(sock: &Socket) -> *mut NfnlHandle {
+pub(super) fn new_nfnl_handle(sock: &Socket) -> *mut NfnlHandle {
     // SAFETY: calloc returns zeroed memory or NULL; all-zero is a valid NfnlHandle.
     let p = unsafe { libc::calloc(1, std::mem::size_of::<NfnlHandle>()) } as *mut NfnlHandle;
     // SAFETY: p is NULL or a fresh, zeroed, exclusively owned allocation.
@@ -232,7 +232,7 @@ pub unsafe extern "C" fn nfq_close(h: *mut nfq_handle) -> c_int {
 
 /// Releases an nfnl handle made by the real libnfnetlink with its own `nfnl_close`; if no
 /// libnfnetlink is in the process, closes the descriptor and frees the memory as it would.
-fn release_foreign_nfnl(n: *mut NfnlHandle) -> c_int {
+pub(super) fn release_foreign_nfnl(n: *mut NfnlHandle) -> c_int {
     if let Some(close) = real_nfnl_close() {
         // SAFETY: n is the live handle libnfnetlink made; close is libnfnetlink's nfnl_close.
         return unsafe { close(n as *mut c_void) };

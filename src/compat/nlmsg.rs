@@ -21,7 +21,7 @@ const MNL_CB_OK: c_int = 1;
 /// `MNL_CB_ERROR`.
 const MNL_CB_ERROR: c_int = -1;
 
-fn nlmsg_len(nlh: *const u8) -> usize {
+pub(super) fn nlmsg_len(nlh: *const u8) -> usize {
     // SAFETY: callers pass a live nlmsghdr (at least 16 bytes).
     u32::from_ne_bytes(unsafe { *(nlh as *const [u8; 4]) }) as usize
 }
@@ -30,7 +30,7 @@ fn nlmsg_len(nlh: *const u8) -> usize {
 ///
 /// # Safety
 /// `nlh` points at a message in a buffer with room for the attribute.
-unsafe fn put_attr(nlh: *mut u8, kind: u16, data: &[u8]) {
+pub(super) unsafe fn put_attr(nlh: *mut u8, kind: u16, data: &[u8]) {
     let off = align4(nlmsg_len(nlh));
     let alen = NLA_HDRLEN + data.len();
     // SAFETY: the caller guarantees room for align4(alen) bytes at off.

@@ -13,7 +13,10 @@
  *     log callback answering non-zero values (each counted as a callback error);
  *   - the libnetfilter_queue drop-in: nfq_* getters with a NULL nfq_data, pktb_* and the
  *     protocol helpers with NULL, nfq_handle_packet with truncated and garbage buffers on an
- *     nfq_open handle, nfq_nlmsg_* with NULL.
+ *     nfq_open handle, nfq_nlmsg_* with NULL;
+ *   - the libnetfilter_log drop-in: every nflog_* export with NULL handles and pointers, and
+ *     nflog_handle_packet on a bound group with truncated, malformed and garbage datagrams, the
+ *     callback reading every getter (also with NULL result pointers) and the XML.
  *
  * Each failing call must return its documented failure value (a negative code and a last-error
  * message; NULL; or 0 where the header documents 0 "on error", as for nfq_rs_ct_family).
@@ -33,6 +36,7 @@
 #include <libnetfilter_queue/libnetfilter_queue_tcp.h>
 #include <libnetfilter_queue/libnetfilter_queue_udp.h>
 #include <libnetfilter_queue/pktbuff.h>
+#include <libnetfilter_log/libnetfilter_log.h>
 
 #include "nstest.h"
 
@@ -899,6 +903,172 @@ static void compat_garbage(void)
     CHECK(nfq_close(h) == 0, "nfq_close");
 }
 
+static void nflog_nulls(void)
+{
+    struct timeval tv;
+    uint32_t v = 0;
+    char *p = (char *)1, buf[64];
+    CHECK(nflog_close(NULL) == -1 && nflog_fd(NULL) == -1 && nflog_nfnlh(NULL) == NULL, "nflog handle NULL");
+    CHECK(nflog_open_nfnl(NULL) == NULL, "open_nfnl NULL");
+    CHECK(nflog_bind_pf(NULL, 2) == -1 && nflog_unbind_pf(NULL, 2) == -1, "nflog bind_pf NULL");
+    CHECK(nflog_bind_group(NULL, 1) == NULL && nflog_unbind_group(NULL) == -1, "group NULL");
+    CHECK(nflog_set_mode(NULL, 2, 0xffff) == -1 && nflog_set_timeout(NULL, 1) == -1, "nflog config NULL");
+    CHECK(nflog_set_qthresh(NULL, 1) == -1 && nflog_set_nlbufsiz(NULL, 4096) == -1, "nflog config NULL");
+    CHECK(nflog_set_flags(NULL, 1) == -1 && nflog_callback_register(NULL, NULL, NULL) == -1, "nflog NULL");
+    CHECK(nflog_handle_packet(NULL, d_buf, 20) == -1, "nflog_handle_packet NULL handle");
+    CHECK(nflog_get_msg_packet_hdr(NULL) == NULL && nflog_get_packet_hw(NULL) == NULL, "nflog getters NULL");
+    CHECK(nflog_get_hwtype(NULL) == 0 && nflog_get_msg_packet_hwhdrlen(NULL) == 0, "nflog getters NULL");
+    CHECK(nflog_get_msg_packet_hwhdr(NULL) == NULL && nflog_get_prefix(NULL) == NULL, "nflog getters NULL");
+    CHECK(nflog_get_nfmark(NULL) == 0 && nflog_get_indev(NULL) == 0 && nflog_get_outdev(NULL) == 0, "NULL");
+    CHECK(nflog_get_physindev(NULL) == 0 && nflog_get_physoutdev(NULL) == 0, "nflog getters NULL");
+    CHECK(nflog_get_timestamp(NULL, &tv) == -1 && nflog_get_payload(NULL, &p) == -1 && p == NULL, "NULL");
+    CHECK(nflog_get_payload(NULL, NULL) == -1, "payload into NULL");
+    CHECK(nflog_get_uid(NULL, &v) == -1 && nflog_get_gid(NULL, &v) == -1, "nflog uid/gid NULL");
+    CHECK(nflog_get_seq(NULL, &v) == -1 && nflog_get_seq_global(NULL, &v) == -1, "nflog seq NULL");
+    CHECK(nflog_get_ctid(NULL, &v) == -1, "nflog ctid NULL");
+    CHECK(nflog_snprintf_xml(NULL, 0, NULL, (int)NFLOG_XML_ALL) >= 0, "nflog xml of nothing");
+    CHECK(nflog_snprintf_xml(NULL, 10, NULL, 0) == -1, "nflog xml into NULL with a size");
+    CHECK(nflog_nlmsg_put_header(NULL, 1, 2, 3) == NULL, "put_header NULL");
+    CHECK(nflog_attr_put_cfg_mode(NULL, 2, 1) == -1 && nflog_attr_put_cfg_cmd(NULL, 1) == -1, "put_cfg NULL");
+    CHECK(nflog_nlmsg_parse(NULL, NULL) == -1, "nflog_nlmsg_parse NULL");
+    CHECK(nflog_nlmsg_snprintf(NULL, 0, NULL, NULL, NFLOG_OUTPUT_XML, 0) == -1, "nlmsg_snprintf NULL");
+    CHECK(nflog_nlmsg_snprintf(buf, sizeof buf, NULL, NULL, (enum nflog_output_type)5, 0) == -1 &&
+              errno == EOPNOTSUPP, "nlmsg_snprintf type 5");
+    CHECK(nflog_errno == 0, "nflog_errno untouched");
+}
+
+static int nflog_cb_calls;
+
+/* Reads everything a callback can, with good and NULL result pointers. */
+static int nflog_hostile_cb(struct nflog_g_handle *gh, struct nfgenmsg *nfmsg, struct nflog_data *nfad, void *data)
+{
+    struct timeval tv;
+    uint32_t v;
+    char *p = NULL, xml[128];
+    volatile unsigned sum = 0;
+    (void)gh, (void)data;
+    nflog_cb_calls++;
+    sum += nfmsg->nfgen_family;
+    struct nfulnl_msg_packet_hdr *ph = nflog_get_msg_packet_hdr(nfad);
+    if (ph) sum += ph->hook + ph->hw_protocol;
+    struct nfulnl_msg_packet_hw *hw = nflog_get_packet_hw(nfad);
+    if (hw) for (int i = 0; i < 8; i++) sum += hw->hw_addr[i];
+    sum += nflog_get_hwtype(nfad) + nflog_get_msg_packet_hwhdrlen(nfad) + nflog_get_nfmark(nfad);
+    sum += nflog_get_indev(nfad) + nflog_get_outdev(nfad) + nflog_get_physindev(nfad) + nflog_get_physoutdev(nfad);
+    sum += (unsigned)nflog_get_timestamp(nfad, &tv) + (unsigned)nflog_get_timestamp(nfad, NULL);
+    int n = nflog_get_payload(nfad, &p);
+    CHECK((n < 0) == (p == NULL), "payload %d with pointer %p", n, (void *)p);
+    for (int i = 0; i < n; i++) sum += (unsigned char)p[i];
+    CHECK(nflog_get_payload(nfad, NULL) == -1, "payload into NULL");
+    int (*u32g[5])(struct nflog_data *, uint32_t *) = {nflog_get_uid, nflog_get_gid, nflog_get_seq,
+                                                        nflog_get_seq_global, nflog_get_ctid};
+    for (int i = 0; i < 5; i++) {
+        int r = u32g[i](nfad, &v);
+        CHECK(r == 0 || r == -1, "u32 getter %d returned %d", i, r);
+        CHECK(u32g[i](nfad, NULL) == -1, "u32 getter %d into NULL", i);
+    }
+    (void)nflog_get_prefix(nfad);
+    (void)nflog_get_msg_packet_hwhdr(nfad);
+    int full = nflog_snprintf_xml(xml, sizeof xml, nfad, (int)(NFLOG_XML_ALL & ~NFLOG_XML_TIME));
+    CHECK(full >= 0 && strlen(xml) < sizeof xml, "xml %d", full);
+    CHECK(nflog_snprintf_xml(NULL, 0, nfad, (int)NFLOG_XML_ALL) >= 0, "xml length only");
+    return nflog_cb_calls % 3 == 0 ? -1 : nflog_cb_calls % 3;
+}
+
+/* nflog_handle_packet on a bound group with truncated, malformed and garbage datagrams. */
+static void nflog_garbage(void)
+{
+    struct nflog_handle *h = nflog_open();
+    CHECK(h != NULL, "nflog_open: %s", strerror(errno));
+    if (!h) return;
+    struct nflog_g_handle *g = nflog_bind_group(h, 96);
+    CHECK(g != NULL, "nflog_bind_group 96: %s", strerror(errno));
+    if (!g) {
+        nflog_close(h);
+        return;
+    }
+    CHECK(nflog_callback_register(g, nflog_hostile_cb, NULL) == 0, "callback_register");
+    /* A log message for group 96: PACKET_HDR, PREFIX, MARK, HWADDR (length 200), CT, PAYLOAD,
+     * then an NLMSG_DONE; cut at every length. */
+    unsigned char msg[160] __attribute__((aligned(4)));
+    memset(msg, 0, sizeof msg);
+    size_t off = 20;
+#define NFLOG_ATTR(t, l, fill)                                                                   \
+    do {                                                                                         \
+        uint16_t al_ = 4 + (l), at_ = (t);                                                       \
+        memcpy(msg + off, &al_, 2);                                                              \
+        memcpy(msg + off + 2, &at_, 2);                                                          \
+        memset(msg + off + 4, (fill), (l));                                                      \
+        off += (al_ + 3u) & ~3u;                                                                 \
+    } while (0)
+    NFLOG_ATTR(NFULA_PACKET_HDR, 4, 8);
+    NFLOG_ATTR(NFULA_PREFIX, 6, 'p'); /* no NUL */
+    NFLOG_ATTR(NFULA_MARK, 2, 1);     /* too short */
+    NFLOG_ATTR(NFULA_HWADDR, 12, 0xc8);
+    NFLOG_ATTR(NFULA_CT | 0x8000, 8, 0xff);
+    NFLOG_ATTR(NFULA_TIMESTAMP, 15, 3);
+    NFLOG_ATTR(NFULA_PAYLOAD, 9, 0x45);
+    uint32_t len = (uint32_t)off - 3;
+    uint16_t type = 0x400;
+    memcpy(msg, &len, 4);
+    memcpy(msg + 4, &type, 2);
+    msg[16] = 2;
+    msg[19] = 96;
+    uint32_t dlen = 20;
+    uint16_t dtype = NLMSG_DONE;
+    memcpy(msg + off, &dlen, 4);
+    memcpy(msg + off + 4, &dtype, 2);
+    size_t total = off + 20;
+    for (size_t cut = 0; cut <= total; cut++) {
+        int r = nflog_handle_packet(h, (char *)msg, (int)cut);
+        CHECK(r == 0 || r == -1, "cut %zu returned %d", cut, r);
+    }
+    CHECK(nflog_cb_calls > 0, "the callback ran");
+    CHECK(nflog_handle_packet(h, (char *)msg, -5) == -1, "negative length");
+    CHECK(nflog_handle_packet(h, NULL, 10) == 0 && nflog_handle_packet(h, NULL, 40) == -1, "NULL buffer");
+    uint32_t lens[] = {4096, 15, 0, 0xffffffffu, 17};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        memcpy(msg, &lens[i], 4);
+        CHECK(nflog_handle_packet(h, (char *)msg, (int)total) == -1, "nlmsg_len %u accepted", lens[i]);
+    }
+    /* Pseudo-random garbage, half of it addressed to group 96. */
+    unsigned int seed = 4242;
+    unsigned char junk[512] __attribute__((aligned(4)));
+    for (int round = 0; round < 3000; round++) {
+        size_t n = (size_t)(rand_r(&seed) % (int)sizeof junk);
+        for (size_t j = 0; j < n; j++) junk[j] = (unsigned char)rand_r(&seed);
+        if (n >= 20 && round % 2) {
+            uint32_t l = (uint32_t)(rand_r(&seed) % (int)(n + 8));
+            uint16_t t = 0x400;
+            memcpy(junk, &l, 4);
+            memcpy(junk + 4, &t, 2);
+            junk[18] = 0;
+            junk[19] = 96;
+        }
+        int r = nflog_handle_packet(h, (char *)junk, (int)n);
+        CHECK(r == 0 || r == -1, "garbage returned %d", r);
+        void *table[NFULA_MAX + 1] = {0};
+        if (n >= 16) {
+            uint32_t l;
+            memcpy(&l, junk, 4);
+            if (l <= n && nflog_nlmsg_parse((const struct nlmsghdr *)junk, (struct nlattr **)table) >= -1) {
+                char out[96];
+                int x = nflog_nlmsg_snprintf(out, sizeof out, (const struct nlmsghdr *)junk,
+                                             (struct nlattr **)table, NFLOG_OUTPUT_XML, 0xbf);
+                CHECK(x >= 0, "nlmsg_snprintf %d", x);
+            }
+        }
+    }
+    /* Builders into a buffer of the documented size. */
+    char b[64];
+    struct nlmsghdr *nlh = nflog_nlmsg_put_header(b, NFULNL_MSG_CONFIG, AF_INET, 96);
+    CHECK(nlh == (struct nlmsghdr *)b && nlh->nlmsg_len == 20, "put_header");
+    CHECK(nflog_attr_put_cfg_cmd(nlh, 250) == 0 && nflog_attr_put_cfg_mode(nlh, 9, 0xffffffffu) == 0, "put_cfg");
+    CHECK(nlh->nlmsg_len == 40, "put_cfg grew the message to %u", nlh->nlmsg_len);
+    CHECK(nflog_unbind_group(g) == 0, "unbind 96");
+    CHECK(nflog_close(h) == 0, "nflog_close");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -939,6 +1109,8 @@ int main(int argc, char **argv)
     log_nonsense_answers(log, (uint16_t)(port + 1));
     compat_nulls();
     compat_garbage();
+    nflog_nulls();
+    nflog_garbage();
 
     /* Every handle still works after all that. */
     CHECK(nfq_rs_fd(q) >= 0 && nfq_rs_pool_size(pool) == 2 && nfq_rs_ct_events_fd(ev) >= 0, "handles intact");
