@@ -8,8 +8,10 @@ import datetime
 import enum
 import os
 import socket
+import struct
 import threading
 import time
+from operator import itemgetter
 from ctypes import byref, c_size_t, c_uint16, c_uint32, c_uint64, c_void_p
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Union
 
@@ -196,6 +198,98 @@ def _get_timestamp(ptr):
     return _fetchers()["timestamp"](ptr)
 
 
+# --- packet records (nfq_rs_packet_info, one per packet of a batch callback) ---------------
+
+_INFO = struct.Struct(_lib.PACKET_INFO_FORMAT)
+_INFO_SIZE = _INFO.size
+_PTR_SIZE = struct.calcsize("@P")
+_string_at = ctypes.string_at
+_memmove = ctypes.memmove
+_get_ident = threading.get_ident
+
+# Indexes into a record tuple.
+R_ID, R_PRESENT, R_PAYLOAD_LEN, R_QUEUE, R_HW_PROTOCOL, R_HOOK, R_HWADDR_LEN, R_HWADDR = 0, 1, 9, 16, 17, 19, 20, 22
+R_TS_SEC, R_TS_USEC, R_PAYLOAD = 23, 24, 25
+
+
+def _rec_opt(i: int, bit: int):
+    def get(r):
+        return r[i] if r[R_PRESENT] & bit else None
+
+    return get
+
+
+def _rec_payload(r):
+    if not r[R_PRESENT] & _lib.NFQ_RS_INFO_PAYLOAD:
+        return None
+    n = r[R_PAYLOAD_LEN]
+    return _string_at(r[R_PAYLOAD], n) if n else b""
+
+
+# key -> function(record) for the attributes the record carries; the others are read through
+# the packet handle (_fetchers).
+_RECORD_FIELDS: Dict[str, Callable[[tuple], object]] = {
+    "family": itemgetter(18),
+    "hook": itemgetter(R_HOOK),
+    "hw_protocol": itemgetter(R_HW_PROTOCOL),
+    "payload": _rec_payload,
+    "orig_len": itemgetter(7),
+    "truncated": lambda r: r[21] == 1,
+    "cap_len": _rec_opt(8, _lib.NFQ_RS_INFO_CAP_LEN),
+    "mark": _rec_opt(2, _lib.NFQ_RS_INFO_MARK),
+    "indev": _rec_opt(3, _lib.NFQ_RS_INFO_INDEV),
+    "outdev": _rec_opt(4, _lib.NFQ_RS_INFO_OUTDEV),
+    "physindev": _rec_opt(5, _lib.NFQ_RS_INFO_PHYSINDEV),
+    "physoutdev": _rec_opt(6, _lib.NFQ_RS_INFO_PHYSOUTDEV),
+    "uid": _rec_opt(12, _lib.NFQ_RS_INFO_UID),
+    "gid": _rec_opt(13, _lib.NFQ_RS_INFO_GID),
+    "skb_info": _rec_opt(10, _lib.NFQ_RS_INFO_SKB_INFO),
+    "priority": _rec_opt(11, _lib.NFQ_RS_INFO_PRIORITY),
+    "cgroup_classid": _rec_opt(14, _lib.NFQ_RS_INFO_CGROUP_CLASSID),
+    "ct_info": _rec_opt(15, _lib.NFQ_RS_INFO_CT_INFO),
+    "timestamp": lambda r: (r[R_TS_SEC], r[R_TS_USEC]) if r[R_PRESENT] & _lib.NFQ_RS_INFO_TIMESTAMP else None,
+    "hw_addr": lambda r: r[R_HWADDR][: r[R_HWADDR_LEN]] if r[R_PRESENT] & _lib.NFQ_RS_INFO_HWADDR else None,
+}
+
+_PTR_STRUCTS: Dict[int, struct.Struct] = {}
+_ANSWER_STRUCTS: Dict[int, struct.Struct] = {}
+
+
+def _ptr_struct(n: int) -> struct.Struct:
+    s = _PTR_STRUCTS.get(n)
+    if s is None:
+        s = _PTR_STRUCTS[n] = struct.Struct("@%dP" % n)
+    return s
+
+
+def _answer_struct(n: int) -> struct.Struct:
+    s = _ANSWER_STRUCTS.get(n)
+    if s is None:
+        s = _ANSWER_STRUCTS[n] = struct.Struct("@%di" % n)
+    return s
+
+
+def _check_info_size() -> None:
+    n = lib().nfq_rs_packet_info_size()
+    if n != _INFO_SIZE:
+        raise _lib.NfqError(
+            _lib.NFQ_RS_E_NOTSUP,
+            f"{lib()._nfq_rs_path}: nfq_rs_packet_info is {n} bytes, this package reads {_INFO_SIZE}; "
+            "use the library and the Python package of the same version",
+            "nfq_rs_packet_info_size",
+        )
+
+
+def _batch_records(pkts: int, infos: int, n: int):
+    """The packet handles and records of a batch callback's arguments."""
+    return zip(_ptr_struct(n).unpack(_string_at(pkts, n * _PTR_SIZE)), _INFO.iter_unpack(_string_at(infos, n * _INFO_SIZE)))
+
+
+def _write_answers(answers: int, out: List[int]) -> None:
+    data = _answer_struct(len(out)).pack(*out)
+    _memmove(answers, data, len(data))
+
+
 _MISSING = object()
 
 _memview_from_memory = None
@@ -255,6 +349,7 @@ class Packet:
     __slots__ = (
         "_q",
         "_ptr",
+        "_rec",
         "_tid",
         "id",
         "queue_num",
@@ -267,44 +362,53 @@ class Packet:
         "__weakref__",
     )
 
-    def __init__(self, q: "Queue", ptr: int):
-        L = lib()
+    def __init__(self, q: "Queue", ptr: int, rec: tuple):
+        # Built from the batch callback's record: no call into the library per packet.
         self._q = q
         self._ptr = ptr
-        self._tid = threading.get_ident()
-        self.id: int = L.nfq_rs_packet_id(ptr)
-        self.queue_num: int = L.nfq_rs_packet_queue(ptr)
-        self._cache: Dict[str, object] = {}
+        self._rec = rec
+        self._tid = q._recv_thread
+        self.id: int = rec[R_ID]
+        self.queue_num: int = rec[R_QUEUE]
+        self._cache: Optional[Dict[str, object]] = None
         self._state = _PENDING
         self._code = 0
         self._retained = False
         self._view: Optional[memoryview] = None
-        self._lock = threading.Lock()
+        self._lock = q._plock
 
     # -- data ---------------------------------------------------------------------------
 
     def _get(self, key: str):
         c = self._cache
-        v = c.get(key, _MISSING)
-        if v is not _MISSING:
-            return v
+        if c is not None:
+            v = c.get(key, _MISSING)
+            if v is not _MISSING:
+                return v
         ptr = self._ptr
         if ptr is None:
             raise RuntimeError(
                 f"packet {self.id}: '{key}' is no longer available because the callback returned; "
                 "call pkt.retain() inside the callback to keep the packet's data"
             )
-        v = _fetchers()[key](ptr)
+        f = _RECORD_FIELDS.get(key)
+        v = f(self._rec) if f is not None else _fetchers()[key](ptr)
+        if c is None:
+            c = self._cache = {}
         c[key] = v
         return v
 
     def _snapshot(self) -> None:
         """Copies every attribute out of the receive buffer (the callback must be running)."""
         c = self._cache
+        if c is None:
+            c = self._cache = {}
         ptr = self._ptr
+        rec = self._rec
         for key, fetch in _fetchers().items():
             if key not in c:
-                c[key] = fetch(ptr)
+                f = _RECORD_FIELDS.get(key)
+                c[key] = f(rec) if f is not None else fetch(ptr)
 
     @property
     def live(self) -> bool:
@@ -344,15 +448,14 @@ class Packet:
         """A read-only memoryview of the payload without copying, valid only while the callback
         runs (it is released when the callback returns; copy what you keep). For retained or
         iterated packets, a view of their copy."""
-        if "payload" in self._cache or self._ptr is None:
+        if (self._cache is not None and "payload" in self._cache) or self._ptr is None:
             p = self._get("payload")
             return None if p is None else memoryview(p)
         if self._view is None:
-            n = c_size_t()
-            addr = lib().nfq_rs_packet_payload(self._ptr, byref(n))
-            if addr is None:
+            rec = self._rec
+            if not rec[R_PRESENT] & _lib.NFQ_RS_INFO_PAYLOAD:
                 return None
-            self._view = _memview(addr, n.value)
+            self._view = _memview(rec[R_PAYLOAD], rec[R_PAYLOAD_LEN])
         return self._view
 
     def __len__(self) -> int:
@@ -476,7 +579,7 @@ class Packet:
         """The packet's connection decoded from ``ct`` (a :class:`nfq_rs.conntrack.Conntrack`,
         a plain value that stays valid after the callback), or None without ``NFQA_CT``.
         Malformed bytes raise NfqError (E_PROTO)."""
-        v = self._cache.get("_conntrack", _MISSING)
+        v = _MISSING if self._cache is None else self._cache.get("_conntrack", _MISSING)
         if v is _MISSING:
             raw = self._get("ct")
             fam = self._get("family")
@@ -569,13 +672,28 @@ class Packet:
             self._q._send_verdict(self.queue_num, self.id, code, mark, connmark, priority, payload, labels)
             self._state = _DONE
 
+    def _plain(self, code: int) -> None:
+        """A verdict without keywords: inside the callback, only a state change."""
+        with self._lock:
+            if self._state == _PENDING and self._ptr is not None and _get_ident() == self._tid:
+                self._code = code
+                self._state = _CHOSEN
+                return
+        self.verdict(code)
+
     def accept(self, **kw) -> None:
         """Accepts the packet (it continues with the next rule/hook). See :meth:`verdict`."""
-        self.verdict(ACCEPT, **kw)
+        if kw:
+            self.verdict(ACCEPT, **kw)
+        else:
+            self._plain(ACCEPT)
 
     def drop(self, **kw) -> None:
         """Drops the packet. See :meth:`verdict`."""
-        self.verdict(DROP, **kw)
+        if kw:
+            self.verdict(DROP, **kw)
+        else:
+            self._plain(DROP)
 
     def repeat(self, **kw) -> None:
         """Sends the packet through the same hook again (give it a mark your rule skips,
@@ -684,6 +802,9 @@ class Queue:
         self._handler = None
         self._pending: "collections.deque[Packet]" = collections.deque()
         self._callback = callback
+        # Guards the verdict state of this queue's packets (shared: one lock per packet cost
+        # more than the contention it saves).
+        self._plock = threading.Lock()
 
         if isinstance(queue, int):
             nums = [queue]
@@ -744,9 +865,12 @@ class Queue:
         finally:
             L.nfq_rs_config_free(cfg)
         self._h = out.value
-        # The C function pointer must stay alive as long as the handle: keep it on self.
-        self._cfunc = _lib.CALLBACK(self._on_packet)
-        check(L.nfq_rs_set_callback(self._h, self._cfunc, None), "nfq_rs_set_callback", self._h)
+        # One call into Python per receive batch, with a record of each packet's common
+        # fields (see _on_batch). The C function pointer must stay alive as long as the
+        # handle: keep it on self.
+        _check_info_size()
+        self._cfunc = _lib.BATCH_CALLBACK(self._on_batch)
+        check(L.nfq_rs_set_batch_callback(self._h, self._cfunc, None), "nfq_rs_set_batch_callback", self._h)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -803,30 +927,47 @@ class Queue:
 
     # -- receiving ------------------------------------------------------------------------
 
-    def _on_packet(self, ptr, _user):
-        """The C callback. Never lets an exception escape into C."""
+    def _on_batch(self, pkts, infos, n, answers, _user):
+        """The C batch callback: every packet of one receive. Writes an answer per packet and
+        never lets an exception escape into C."""
+        fallback = _as_signed(self._fallback)
+        out: List[int] = []
         try:
             handler = self._handler
             if self._exc is not None or handler is None:
-                # The loop is ending (an earlier packet's callback raised): no more callbacks.
-                return _as_signed(self._fallback)
-            pkt = self._packet_class(self, ptr)
+                # The loop is ending (an earlier callback raised): no more callbacks.
+                out = [fallback] * n
+                return
+            cls = self._packet_class
+            append = out.append
             if handler is _ITERATE:
-                pkt._snapshot()
-                pkt._ptr = None
-                self._pending.append(pkt)
-                return _lib.NFQ_RS_LATER
-            failed = False
-            try:
-                handler(pkt)
-            except BaseException as e:  # KeyboardInterrupt included: re-raised by the loop
-                self._exc = e
-                failed = True
-            return pkt._finish(failed)
+                pending = self._pending
+                for ptr, rec in _batch_records(pkts, infos, n):
+                    pkt = cls(self, ptr, rec)
+                    pkt._snapshot()
+                    pkt._ptr = None
+                    pending.append(pkt)
+                    append(_lib.NFQ_RS_LATER)
+                return
+            for ptr, rec in _batch_records(pkts, infos, n):
+                if self._exc is not None:
+                    append(fallback)
+                    continue
+                pkt = cls(self, ptr, rec)
+                try:
+                    handler(pkt)
+                except BaseException as e:  # KeyboardInterrupt included: re-raised by the loop
+                    self._exc = e
+                    append(pkt._finish(True))
+                else:
+                    append(pkt._finish(False))
         except BaseException as e:
             if self._exc is None:
                 self._exc = e
-            return _as_signed(self._fallback)
+        finally:
+            if len(out) < n:
+                out.extend([fallback] * (n - len(out)))
+            _write_answers(answers, out)
 
     def _dispatch(self, timeout_ms: int, handler) -> Optional[int]:
         """One nfq_rs_dispatch call; None if the queue is closing/closed."""
