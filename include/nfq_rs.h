@@ -1080,6 +1080,19 @@ int nfq_rs_config_set_netns_path(nfq_rs_config *cfg, const char *path);
 int nfq_rs_config_set_netns_fd(nfq_rs_config *cfg, int fd);
 
 /**
+ * Makes `nfq_rs_open` use a duplicate of the caller's netlink socket `fd` (an
+ * `AF_NETLINK`/`NETLINK_NETFILTER` socket, bound or not; the caller keeps and closes `fd`)
+ * instead of opening a new one, for a socket made in another network namespace and passed
+ * in. The duplicate is connected to the kernel, like the library's own sockets. Set the
+ * namespace as well (`nfq_rs_config_set_netns_fd`) for the kernel counters of that
+ * namespace. -1 returns to opening a new socket.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config.
+ */
+int nfq_rs_config_set_socket_fd(nfq_rs_config *cfg, int fd);
+
+/**
  * Opens a socket, binds and configures the config's queues. On success stores the handle
  * in `*out` and returns 0; otherwise a negative code, with the reason in
  * `nfq_rs_last_error(NULL, ...)`. Needs CAP_NET_ADMIN.

@@ -189,6 +189,8 @@ _PROTOTYPES = {
     "nfq_rs_fd": (c_int, [c_void_p]),
     "nfq_rs_set_callback": (c_int, [c_void_p, CALLBACK, c_void_p]),
     "nfq_rs_set_batch_callback": (c_int, [c_void_p, BATCH_CALLBACK, c_void_p]),
+    "nfq_rs_config_set_socket_fd": (c_int, [c_void_p, c_int]),
+    "nfq_rs_config_new_unbound": (c_void_p, []),
     "nfq_rs_packet_info_size": (c_size_t, []),
     "nfq_rs_bind": (c_int, [c_void_p, c_uint16]),
     "nfq_rs_unbind": (c_int, [c_void_p, c_uint16]),

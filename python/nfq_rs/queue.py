@@ -788,6 +788,7 @@ class Queue:
         no_enobufs: bool = False,
         batch: Optional[int] = None,
         netns: Union[None, str, os.PathLike, int] = None,
+        socket_fd: Optional[int] = None,
         fallback_verdict: int = DROP,
         default_verdict: int = ACCEPT,
         callback: Optional[Callable[[Packet], None]] = None,
@@ -806,12 +807,14 @@ class Queue:
         # more than the contention it saves).
         self._plock = threading.Lock()
 
-        if isinstance(queue, int):
+        if queue is None:
+            nums = []  # bind later (the netfilterqueue shim does)
+        elif isinstance(queue, int):
             nums = [queue]
         else:
             nums = [int(n) for n in queue]
-        if not nums:
-            raise ValueError("no queue number given")
+            if not nums:
+                raise ValueError("no queue number given")
         for n in nums:
             if not 0 <= n <= 0xFFFF:
                 raise ValueError(f"queue number {n} is outside 0..65535")
@@ -834,7 +837,7 @@ class Queue:
                 flags |= bit
 
         L = lib()
-        cfg = L.nfq_rs_config_new(nums[0])
+        cfg = L.nfq_rs_config_new(nums[0]) if nums else L.nfq_rs_config_new_unbound()
         if not cfg:
             raise MemoryError("nfq_rs_config_new failed")
         try:
@@ -852,6 +855,8 @@ class Queue:
             if batch is not None:
                 check(L.nfq_rs_config_set_batch(cfg, int(batch)), "nfq_rs_config_set_batch")
             check(L.nfq_rs_config_set_fallback_verdict(cfg, self._fallback), "nfq_rs_config_set_fallback_verdict")
+            if socket_fd is not None:
+                check(L.nfq_rs_config_set_socket_fd(cfg, int(socket_fd)), "nfq_rs_config_set_socket_fd")
             if netns is not None:
                 if isinstance(netns, int):
                     check(L.nfq_rs_config_set_netns_fd(cfg, netns), "nfq_rs_config_set_netns_fd")
@@ -895,6 +900,8 @@ class Queue:
     @property
     def queue_num(self) -> int:
         """The first (usually only) queue number."""
+        if not self.queue_nums:
+            raise RuntimeError("no queue is bound on this socket")
         return self.queue_nums[0]
 
     def close(self) -> None:

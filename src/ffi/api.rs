@@ -351,6 +351,26 @@ pub unsafe extern "C" fn nfq_rs_config_set_netns_fd(cfg: *mut nfq_rs_config, fd:
     })
 }
 
+/// Makes `nfq_rs_open` use a duplicate of the caller's netlink socket `fd` (an
+/// `AF_NETLINK`/`NETLINK_NETFILTER` socket, bound or not; the caller keeps and closes `fd`)
+/// instead of opening a new one, for a socket made in another network namespace and passed
+/// in. The duplicate is connected to the kernel, like the library's own sockets. Set the
+/// namespace as well (`nfq_rs_config_set_netns_fd`) for the kernel counters of that
+/// namespace. -1 returns to opening a new socket.
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_config_set_socket_fd(cfg: *mut nfq_rs_config, fd: c_int) -> c_int {
+    with_cfg("nfq_rs_config_set_socket_fd", cfg, |c| {
+        if fd < -1 {
+            return invalid(&format!("nfq_rs_config_set_socket_fd: {fd} is not a descriptor"));
+        }
+        c.socket_fd(if fd == -1 { None } else { Some(fd) });
+        NFQ_RS_OK
+    })
+}
+
 // ---------------------------------------------------------------------------------------
 // Queue handle
 

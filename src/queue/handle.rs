@@ -73,6 +73,7 @@ pub struct Config {
     ack_timeout: Duration,
     fallback: Verdict,
     coalesce: bool,
+    socket_fd: Option<RawFd>,
 }
 
 impl Config {
@@ -97,7 +98,17 @@ impl Config {
             ack_timeout: Duration::from_secs(5),
             fallback: Verdict::Drop,
             coalesce: true,
+            socket_fd: None,
         }
+    }
+
+    /// Open on a duplicate of the caller's `NETLINK_NETFILTER` socket `fd` instead of a new
+    /// socket (the caller keeps `fd`). The duplicate is connected to the kernel, as a new
+    /// socket would be. Set the namespace too (with [`netns`](Self::netns)) if the socket was
+    /// made in another one: the kernel's queue counters are read there.
+    pub fn socket_fd(&mut self, fd: Option<RawFd>) -> &mut Self {
+        self.socket_fd = fd;
+        self
     }
 
     /// Also bind queue `num` on the same socket.
@@ -483,14 +494,21 @@ impl Queue {
                 // Only the kernel may send to this socket: a datagram forged by another local
                 // process is refused at its sender (ECONNREFUSED) instead of reaching us, and
                 // the receive path needs no per-datagram sender address.
-                let s = Socket::open_kernel_only(NETLINK_NETFILTER)?;
+                let s = match cfg.socket_fd {
+                    Some(fd) => Socket::adopt_kernel_only(fd, NETLINK_NETFILTER)?,
+                    None => Socket::open_kernel_only(NETLINK_NETFILTER)?,
+                };
                 // /proc/thread-self: the namespace of this (helper) thread, not the process's.
                 let f = File::open("/proc/thread-self/net/netfilter/nfnetlink_queue").ok();
                 Ok((s, f))
             })
-            .map_err(|e| match &cfg.netns {
-                Netns::Current => Error::from_io(&e, "opening the netlink socket"),
-                ns => Error::from_io(&e, &format!("opening the netlink socket in network namespace {ns:?}")),
+            .map_err(|e| match (&cfg.netns, cfg.socket_fd) {
+                (_, Some(fd)) => Error::from_io(
+                    &e,
+                    &format!("adopting socket descriptor {fd} (it must be an open AF_NETLINK socket of protocol NETLINK_NETFILTER)"),
+                ),
+                (Netns::Current, None) => Error::from_io(&e, "opening the netlink socket"),
+                (ns, None) => Error::from_io(&e, &format!("opening the netlink socket in network namespace {ns:?}")),
             })?;
         let _ = sock.set_ext_ack(true);
         if let Some(n) = cfg.rcvbuf {
