@@ -9,6 +9,7 @@ import enum
 import os
 import socket
 import struct
+import sys
 import threading
 import time
 from operator import itemgetter
@@ -283,6 +284,35 @@ def _check_info_size() -> None:
 def _batch_records(pkts: int, infos: int, n: int):
     """The packet handles and records of a batch callback's arguments."""
     return zip(_ptr_struct(n).unpack(_string_at(pkts, n * _PTR_SIZE)), _INFO.iter_unpack(_string_at(infos, n * _INFO_SIZE)))
+
+
+def _unraisable_hook(u) -> None:
+    """sys.unraisablehook while queues exist: an exception that escaped a queue's batch
+    callback goes to that queue, whose dispatch re-raises it (the others go on to the hook
+    that was there before).
+
+    The callback catches everything its own code raises, but a Python signal handler can run
+    at the callback's very first instruction, before any try block (a signal that arrived
+    while the library waited, with packets coming in). ctypes would print that exception and
+    drop it; the library gives the batch the fallback verdict.
+    """
+    obj = getattr(u, "object", None)
+    owner = getattr(obj, "__self__", None)
+    if isinstance(owner, Queue) and getattr(obj, "__name__", "") == "_on_batch" and u.exc_value is not None:
+        if owner._exc is None:
+            owner._exc = u.exc_value
+        return
+    _prev_unraisable_hook(u)
+
+
+_prev_unraisable_hook = None
+
+
+def _install_unraisable_hook() -> None:
+    global _prev_unraisable_hook
+    if sys.unraisablehook is not _unraisable_hook:
+        _prev_unraisable_hook = sys.unraisablehook
+        sys.unraisablehook = _unraisable_hook
 
 
 def _write_answers(answers: int, out: List[int]) -> None:
@@ -874,6 +904,7 @@ class Queue:
         # fields (see _on_batch). The C function pointer must stay alive as long as the
         # handle: keep it on self.
         _check_info_size()
+        _install_unraisable_hook()
         self._cfunc = _lib.BATCH_CALLBACK(self._on_batch)
         check(L.nfq_rs_set_batch_callback(self._h, self._cfunc, None), "nfq_rs_set_batch_callback", self._h)
 
