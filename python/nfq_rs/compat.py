@@ -54,6 +54,7 @@ from .queue import (
     R_QUEUE,
     R_TS_SEC,
     R_TS_USEC,
+    _INFO,
     Queue,
     _as_signed,
     _batch_records,
@@ -76,7 +77,7 @@ NF_ACCEPT = 1
 NF_REPEAT = 4
 
 # Datagrams per receive (and packets per call into Python).
-_BATCH = 16
+_BATCH = 64
 
 # SIOCGSKNS: get a descriptor of a socket's network namespace.
 _SIOCGSKNS = 0x894C
@@ -143,58 +144,55 @@ def _c_int(v) -> int:
 class Packet:
     """A packet received from NetfilterQueue (same attributes and methods as netfilterqueue's)."""
 
-    __slots__ = (
-        "_q",
-        "_ptr",
-        "_rec",
-        "_tid",
-        "_lock",
-        "_verdict_is_set",
-        "_chosen",
-        "_mark_is_set",
-        "_given_mark",
-        "_given_payload",
-        "_owned_payload",
-        "_payload",
-    )
+    # Defaults of the per-packet state: only what differs is set on the instance, which makes
+    # building a packet cheaper (no __slots__ for the same reason).
+    _rec = None  # the unpacked record, once needed
+    _verdict_is_set = False
+    _chosen: Optional[int] = None
+    _mark_is_set = False
+    _given_mark = 0
+    _given_payload: Optional[bytes] = None
+    _owned_payload: Optional[bytes] = None
+    _payload: Optional[bytes] = None  # copy of the live payload, once read
 
-    def __init__(self, q: "_CompatQueue", ptr: Optional[int], rec: tuple):
-        # Built from the batch callback's record: no call into the library per packet.
+    def __init__(self, q: "_CompatQueue", ptr: Optional[int], data: bytes, off: int, pid: int):
+        # Built from the batch callback's records (``data``; this packet's starts at ``off``):
+        # no call into the library per packet.
         self._q = q
         self._ptr = ptr
-        self._rec = rec
+        self._data = data
+        self._off = off
+        self._id = pid
         self._tid = q._recv_thread
-        self._lock = q._plock
-        self._verdict_is_set = False
-        self._chosen: Optional[int] = None
-        self._mark_is_set = False
-        self._given_mark = 0
-        self._given_payload: Optional[bytes] = None
-        self._owned_payload: Optional[bytes] = None
-        self._payload: Optional[bytes] = None  # copy of the live payload, once read
+
+    def _record(self) -> tuple:
+        r = self._rec
+        if r is None:
+            r = self._rec = _INFO.unpack_from(self._data, self._off)
+        return r
 
     # Read-only attributes, 0 when the kernel did not send the value (as in netfilterqueue).
-    id = property(lambda self: self._rec[R_ID], doc="Packet id.")
-    hw_protocol = property(lambda self: self._rec[17], doc="Link-layer protocol (0x0800 IPv4).")
-    hook = property(lambda self: self._rec[19], doc="Netfilter hook (0 PREROUTING ... 4 POSTROUTING).")
-    mark = property(lambda self: self._rec[2], doc="Packet mark as received (0 if none).")
-    indev = property(lambda self: self._rec[3], doc="Input interface index (0 if none).")
-    outdev = property(lambda self: self._rec[4], doc="Output interface index (0 if none).")
-    physindev = property(lambda self: self._rec[5], doc="Physical input interface index (0 if none).")
-    physoutdev = property(lambda self: self._rec[6], doc="Physical output interface index (0 if none).")
+    id = property(lambda self: self._id, doc="Packet id.")
+    hw_protocol = property(lambda self: self._record()[17], doc="Link-layer protocol (0x0800 IPv4).")
+    hook = property(lambda self: self._record()[19], doc="Netfilter hook (0 PREROUTING ... 4 POSTROUTING).")
+    mark = property(lambda self: self._record()[2], doc="Packet mark as received (0 if none).")
+    indev = property(lambda self: self._record()[3], doc="Input interface index (0 if none).")
+    outdev = property(lambda self: self._record()[4], doc="Output interface index (0 if none).")
+    physindev = property(lambda self: self._record()[5], doc="Physical input interface index (0 if none).")
+    physoutdev = property(lambda self: self._record()[6], doc="Physical output interface index (0 if none).")
 
     def __str__(self) -> str:
         payload = self._owned_payload or self._live_payload()
         if payload is None:
-            return "%d byte packet, contents unretained" % (self._rec[R_PAYLOAD_LEN],)
+            return "%d byte packet, contents unretained" % (self._record()[R_PAYLOAD_LEN],)
         proto = payload[9] if len(payload) > 9 else -1
-        return "%s packet, %s bytes" % (PROTOCOLS.get(proto, "Unknown protocol"), self._rec[R_PAYLOAD_LEN])
+        return "%s packet, %s bytes" % (PROTOCOLS.get(proto, "Unknown protocol"), self._record()[R_PAYLOAD_LEN])
 
     def _live_payload(self) -> Optional[bytes]:
         """The received bytes while the callback runs (None after, or without a payload)."""
         p = self._payload
         if p is None and self._ptr is not None:
-            rec = self._rec
+            rec = self._record()
             if rec[R_PRESENT] & _HAS_PAYLOAD:
                 p = self._payload = _string_at(rec[R_PAYLOAD], rec[R_PAYLOAD_LEN])
         return p
@@ -202,7 +200,7 @@ class Packet:
     def get_hw(self) -> Optional[bytes]:
         """The packet's source MAC address (8 bytes as the kernel sent them), or None if not
         available (only input hooks have one)."""
-        rec = self._rec
+        rec = self._record()
         return rec[R_HWADDR] if rec[R_PRESENT] & _HAS_HWADDR else None
 
     def get_payload(self) -> bytes:
@@ -214,7 +212,7 @@ class Packet:
         p = self._live_payload()
         if p is not None:
             return p
-        if self._rec[R_PAYLOAD_LEN] == 0:
+        if self._record()[R_PAYLOAD_LEN] == 0:
             raise RuntimeError("Packet has no payload -- perhaps you're using COPY_META mode?")
         raise RuntimeError(
             "Payload data is no longer available. You must call retain() within the "
@@ -223,11 +221,11 @@ class Packet:
         )
 
     def get_payload_len(self) -> int:
-        return self._rec[R_PAYLOAD_LEN]
+        return self._record()[R_PAYLOAD_LEN]
 
     def get_timestamp(self) -> float:
         """Kernel receive timestamp in seconds since the epoch (0.0 when absent)."""
-        rec = self._rec
+        rec = self._record()
         return rec[R_TS_SEC] + rec[R_TS_USEC] / 1000000.0
 
     def set_payload(self, payload: bytes) -> None:
@@ -245,14 +243,14 @@ class Packet:
     def get_mark(self) -> int:
         if self._mark_is_set:
             return self._given_mark
-        return self._rec[2]
+        return self._record()[2]
 
     def retain(self) -> None:
         """Copies the payload so get_payload() works after the callback returned."""
         self._owned_payload = self.get_payload()
 
     def _verdict(self, verdict: int) -> None:
-        with self._lock:
+        with self._q._plock:
             if self._verdict_is_set:
                 raise RuntimeError("Verdict already given for this packet")
             q = self._q
@@ -271,7 +269,7 @@ class Packet:
                 self._chosen = verdict
             else:
                 mark = self._given_mark if self._mark_is_set else None
-                q._send_verdict(self._rec[R_QUEUE], self._rec[R_ID], verdict, mark, None, None, self._given_payload or None)
+                q._send_verdict(self._record()[R_QUEUE], self._id, verdict, mark, None, None, self._given_payload or None)
             self._verdict_is_set = True
 
     def accept(self) -> None:
@@ -288,13 +286,14 @@ class Packet:
 
     def _finish(self) -> int:
         """The callback returned: the answer for the library."""
-        with self._lock:
-            self._ptr = None
-            self._payload = None
-            if self._chosen is not None:
-                return _as_signed(self._chosen)
-            # No verdict: like netfilterqueue, the packet stays queued until its Packet gets one.
-            return _LATER
+        lock = self._q._plock
+        lock.acquire()
+        self._ptr = None
+        self._payload = None
+        c = self._chosen
+        lock.release()
+        # No verdict: like netfilterqueue, the packet stays queued until its Packet gets one.
+        return _LATER if c is None else c
 
     def _hold(self) -> None:
         """Keeps a packet that an earlier callback's exception kept from its own callback
@@ -316,9 +315,10 @@ class _CompatQueue(Queue):
             if nfq is None:
                 return
             append = out.append
-            for ptr, rec in _batch_records(pkts, infos, n):
+            data, items = _batch_records(pkts, infos, n)
+            for ptr, off, pid, _qnum in items:
                 if self._exc is not None:
-                    pkt = Packet(self, ptr, rec)
+                    pkt = Packet(self, ptr, data, off, pid)
                     pkt._hold()
                     nfq._held.append(pkt)
                     append(_LATER)
@@ -327,7 +327,7 @@ class _CompatQueue(Queue):
                 if cb is None:  # unbound meanwhile: no callback, no verdict (unbind drops it)
                     append(_LATER)
                     continue
-                pkt = Packet(self, ptr, rec)
+                pkt = Packet(self, ptr, data, off, pid)
                 try:
                     cb(pkt)
                 except BaseException as e:  # KeyboardInterrupt included: re-raised by run()

@@ -281,9 +281,22 @@ def _check_info_size() -> None:
         )
 
 
+_ID_WORD = 0  # nfq_rs_packet_info.id: the first uint32
+_QUEUE_HALF = 32  # nfq_rs_packet_info.queue: the uint16 at byte 64
+_INFO_WORDS = _INFO_SIZE // 4
+_INFO_HALVES = _INFO_SIZE // 2
+
+
 def _batch_records(pkts: int, infos: int, n: int):
-    """The packet handles and records of a batch callback's arguments."""
-    return zip(_ptr_struct(n).unpack(_string_at(pkts, n * _PTR_SIZE)), _INFO.iter_unpack(_string_at(infos, n * _INFO_SIZE)))
+    """From a batch callback's arguments: (records, [(handle, offset, id, queue), ...]).
+    Only the ids and queue numbers are unpacked here; a packet unpacks its record when a
+    property needs it."""
+    data = _string_at(infos, n * _INFO_SIZE)
+    mv = memoryview(data)
+    ids = mv.cast("I")[_ID_WORD::_INFO_WORDS].tolist()
+    queues = mv.cast("H")[_QUEUE_HALF::_INFO_HALVES].tolist()
+    ptrs = _ptr_struct(n).unpack(_string_at(pkts, n * _PTR_SIZE))
+    return data, zip(ptrs, range(0, n * _INFO_SIZE, _INFO_SIZE), ids, queues)
 
 
 def _unraisable_hook(u) -> None:
@@ -376,36 +389,32 @@ class Packet:
     ``nfq_rs_verdict_ex`` (``nfq_rs_verdict_ct_labels`` for labels). A packet takes exactly one verdict: a second raises RuntimeError.
     """
 
-    __slots__ = (
-        "_q",
-        "_ptr",
-        "_rec",
-        "_tid",
-        "id",
-        "queue_num",
-        "_cache",
-        "_state",
-        "_code",
-        "_retained",
-        "_view",
-        "_lock",
-        "__weakref__",
-    )
+    # Defaults of the per-packet state: only what differs is set on the instance, which
+    # makes building a packet cheaper (no __slots__ for the same reason).
+    _rec = None  # the unpacked record, once needed
+    _cache: Optional[Dict[str, object]] = None
+    _state = 0  # _PENDING
+    _code = 0
+    _retained = False
+    _view: Optional[memoryview] = None
 
-    def __init__(self, q: "Queue", ptr: int, rec: tuple):
-        # Built from the batch callback's record: no call into the library per packet.
+    def __init__(self, q: "Queue", ptr: int, data: bytes, off: int, pid: int, qnum: int):
+        # Built from the batch callback's records (``data`` holds them; this packet's starts
+        # at ``off``): no call into the library per packet.
         self._q = q
         self._ptr = ptr
-        self._rec = rec
+        self._data = data
+        self._off = off
         self._tid = q._recv_thread
-        self.id: int = rec[R_ID]
-        self.queue_num: int = rec[R_QUEUE]
-        self._cache: Optional[Dict[str, object]] = None
-        self._state = _PENDING
-        self._code = 0
-        self._retained = False
-        self._view: Optional[memoryview] = None
         self._lock = q._plock
+        self.id: int = pid
+        self.queue_num: int = qnum
+
+    def _record(self) -> tuple:
+        r = self._rec
+        if r is None:
+            r = self._rec = _INFO.unpack_from(self._data, self._off)
+        return r
 
     # -- data ---------------------------------------------------------------------------
 
@@ -422,7 +431,7 @@ class Packet:
                 "call pkt.retain() inside the callback to keep the packet's data"
             )
         f = _RECORD_FIELDS.get(key)
-        v = f(self._rec) if f is not None else _fetchers()[key](ptr)
+        v = f(self._record()) if f is not None else _fetchers()[key](ptr)
         if c is None:
             c = self._cache = {}
         c[key] = v
@@ -434,7 +443,7 @@ class Packet:
         if c is None:
             c = self._cache = {}
         ptr = self._ptr
-        rec = self._rec
+        rec = self._record()
         for key, fetch in _fetchers().items():
             if key not in c:
                 f = _RECORD_FIELDS.get(key)
@@ -482,7 +491,7 @@ class Packet:
             p = self._get("payload")
             return None if p is None else memoryview(p)
         if self._view is None:
-            rec = self._rec
+            rec = self._record()
             if not rec[R_PRESENT] & _lib.NFQ_RS_INFO_PAYLOAD:
                 return None
             self._view = _memview(rec[R_PAYLOAD], rec[R_PAYLOAD_LEN])
@@ -702,28 +711,32 @@ class Packet:
             self._q._send_verdict(self.queue_num, self.id, code, mark, connmark, priority, payload, labels)
             self._state = _DONE
 
-    def _plain(self, code: int) -> None:
-        """A verdict without keywords: inside the callback, only a state change."""
-        with self._lock:
-            if self._state == _PENDING and self._ptr is not None and _get_ident() == self._tid:
-                self._code = code
-                self._state = _CHOSEN
-                return
-        self.verdict(code)
-
     def accept(self, **kw) -> None:
         """Accepts the packet (it continues with the next rule/hook). See :meth:`verdict`."""
-        if kw:
-            self.verdict(ACCEPT, **kw)
-        else:
-            self._plain(ACCEPT)
+        # Without keywords inside the callback, a verdict is only a state change.
+        if not kw and self._ptr is not None and self._tid == _get_ident():
+            lock = self._lock
+            lock.acquire()
+            if self._state == _PENDING and self._ptr is not None:
+                self._code = ACCEPT
+                self._state = _CHOSEN
+                lock.release()
+                return
+            lock.release()
+        self.verdict(ACCEPT, **kw)
 
     def drop(self, **kw) -> None:
         """Drops the packet. See :meth:`verdict`."""
-        if kw:
-            self.verdict(DROP, **kw)
-        else:
-            self._plain(DROP)
+        if not kw and self._ptr is not None and self._tid == _get_ident():
+            lock = self._lock
+            lock.acquire()
+            if self._state == _PENDING and self._ptr is not None:
+                self._code = DROP
+                self._state = _CHOSEN
+                lock.release()
+                return
+            lock.release()
+        self.verdict(DROP, **kw)
 
     def repeat(self, **kw) -> None:
         """Sends the packet through the same hook again (give it a mark your rule skips,
@@ -741,7 +754,9 @@ class Packet:
 
     def _finish(self, failed: bool) -> int:
         """Called when the callback returned: the answer for the library."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             self._ptr = None
             if self._view is not None:
                 try:
@@ -749,10 +764,11 @@ class Packet:
                 except BufferError:  # something still holds the buffer; nothing we can do
                     pass
                 self._view = None
-            if self._state == _CHOSEN:
+            state = self._state
+            if state == _CHOSEN:
                 self._state = _DONE
                 return _as_signed(self._code)
-            if self._state == _DONE:  # verdict already sent from another thread
+            if state == _DONE:  # verdict already sent from another thread
                 return _lib.NFQ_RS_LATER
             if self._retained:
                 return _lib.NFQ_RS_LATER
@@ -760,6 +776,8 @@ class Packet:
             # -1 is not a verdict: the library gives the packet the fallback verdict and counts
             # a callback error (stats()["callback_errors"]).
             return -1 if failed else self._q._default_verdict
+        finally:
+            lock.release()
 
     def __repr__(self) -> str:
         try:
@@ -882,8 +900,9 @@ class Queue:
                 check(L.nfq_rs_config_set_rcvbuf(cfg, int(rcvbuf)), "nfq_rs_config_set_rcvbuf")
             if no_enobufs:
                 check(L.nfq_rs_config_set_no_enobufs(cfg, 1), "nfq_rs_config_set_no_enobufs")
-            if batch is not None:
-                check(L.nfq_rs_config_set_batch(cfg, int(batch)), "nfq_rs_config_set_batch")
+            # 64 datagrams per receive unless told otherwise (the library's default is 16): each
+            # receive costs one call into Python, which costs more than a C callback.
+            check(L.nfq_rs_config_set_batch(cfg, int(64 if batch is None else batch)), "nfq_rs_config_set_batch")
             check(L.nfq_rs_config_set_fallback_verdict(cfg, self._fallback), "nfq_rs_config_set_fallback_verdict")
             if socket_fd is not None:
                 check(L.nfq_rs_config_set_socket_fd(cfg, int(socket_fd)), "nfq_rs_config_set_socket_fd")
@@ -978,20 +997,21 @@ class Queue:
                 return
             cls = self._packet_class
             append = out.append
+            data, items = _batch_records(pkts, infos, n)
             if handler is _ITERATE:
                 pending = self._pending
-                for ptr, rec in _batch_records(pkts, infos, n):
-                    pkt = cls(self, ptr, rec)
+                for ptr, off, pid, qnum in items:
+                    pkt = cls(self, ptr, data, off, pid, qnum)
                     pkt._snapshot()
                     pkt._ptr = None
                     pending.append(pkt)
                     append(_lib.NFQ_RS_LATER)
                 return
-            for ptr, rec in _batch_records(pkts, infos, n):
+            for ptr, off, pid, qnum in items:
                 if self._exc is not None:
                     append(fallback)
                     continue
-                pkt = cls(self, ptr, rec)
+                pkt = cls(self, ptr, data, off, pid, qnum)
                 try:
                     handler(pkt)
                 except BaseException as e:  # KeyboardInterrupt included: re-raised by the loop
