@@ -8,7 +8,9 @@
 #   make demo               setup, build, staged install, C examples on real traffic in a netns
 #   make test               setup, cargo test --release, check-header, C tests (needs root)
 #   make test-c             only the C tests (scripts/test-c.sh)
-#   make bench              setup, build, benchmark vs libnetfilter_queue (scripts/bench.sh; root)
+#   make bench              setup, build, benchmark vs libnetfilter_queue (scripts/bench.sh) and the
+#                           PyPI netfilterqueue package (scripts/bench-python.sh; root)
+#   make bench-python       only the Python stage
 #   make fuzz               every fuzz target for FUZZ_SECONDS (60) each (cargo fuzz; installs it if missing)
 #   make soak               1M packets through the Rust API and the C API (root)
 #   make clean
@@ -54,7 +56,7 @@ NATIVE_LIBS_FILE    := $(BUILD_DIR)/native-static-libs.txt
 NATIVE_LIBS_DEFAULT := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
 .PHONY: all build header check-header install uninstall install-native uninstall-native \
-        install-compat uninstall-compat demo test test-c bench fuzz soak clean
+        install-compat uninstall-compat demo test test-c bench bench-python fuzz soak clean
 
 all: build
 
@@ -217,6 +219,13 @@ bench:
 	scripts/setup.sh
 	$(MAKE) --no-print-directory build
 	scripts/bench.sh
+	scripts/bench-python.sh
+
+# Only the Python stage of make bench: netfilterqueue vs nfq_rs.compat vs nfq_rs.Queue.
+bench-python:
+	scripts/setup.sh
+	$(MAKE) --no-print-directory build
+	scripts/bench-python.sh
 
 clean:
 	$(CARGO) clean

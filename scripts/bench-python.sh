@@ -65,18 +65,7 @@ LIB=$TARGET_DIR/release/libnfq_rs.so
 cc -std=c11 -O2 -Wall -Wextra -Werror -I"$ROOT/bench" "$ROOT/bench/flood.c" -o "$OUT/bin/flood"
 
 # The original from PyPI, built against the system libnetfilter_queue.
-VPY=$VENV/bin/python
-if ! "$VPY" -c "import netfilterqueue, sys; sys.exit(netfilterqueue.__version__ != '$ORIG_VERSION')" 2>/dev/null; then
-    say "installing NetfilterQueue==$ORIG_VERSION from PyPI into $VENV (builds its extension)"
-    rm -rf "$VENV"
-    "$PYTHON" -m venv "$VENV" || die "$PYTHON -m venv (install python3-venv: scripts/setup.sh)"
-    "$VPY" -m pip install --quiet --disable-pip-version-check "NetfilterQueue==$ORIG_VERSION" >"$OUT/pip.log" 2>&1 || {
-        cat "$OUT/pip.log" >&2
-        die "pip install NetfilterQueue==$ORIG_VERSION (needs a C compiler, python3-dev, libnetfilter-queue-dev)"
-    }
-fi
-ORIG_SO=$("$VPY" -c 'import netfilterqueue._impl as m; print(m.__file__)')
-ldd "$ORIG_SO" | grep -Eq "libnetfilter_queue.so.1 => /(usr/)?lib" || die "$ORIG_SO does not load the system libnetfilter_queue"
+VPY=$(NFQ_ORIG_VENV=$VENV PYTHON=$PYTHON "$ROOT/scripts/netfilterqueue-venv.sh") || die "the netfilterqueue venv"
 PYVER=$("$VPY" -c 'import sys; print(sys.version.split()[0])')
 export PYTHONPATH=$ROOT/python NFQ_RS_LIBRARY=$LIB
 

@@ -4,7 +4,8 @@
 #
 #   apt packages   iptables, iproute2, C/C++ toolchain, pkg-config, valgrind, the system
 #                  libnetfilter_queue/libnetfilter_log/libmnl/libnfnetlink (for differential tests), conntrack,
-#                  python3
+#                  python3 (with python3-venv and python3-dev: the PyPI netfilterqueue package is
+#                  built into a venv for the Python differential tests and the Python benchmark)
 #   cbindgen       0.29.x via `cargo install` (regenerates/checks include/nfq_rs.h)
 #
 # The Rust toolchain (rustup, cargo) is assumed to be present.
@@ -18,7 +19,7 @@ PACKAGES=(
     iptables iproute2 kmod
     gcc g++ make pkg-config valgrind
     libnetfilter-queue-dev libnetfilter-log-dev libmnl-dev libnfnetlink-dev
-    conntrack python3
+    conntrack python3 python3-venv python3-dev
 )
 
 say() { echo "setup: $*" >&2; }

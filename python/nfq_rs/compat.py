@@ -427,11 +427,14 @@ class NetfilterQueue:
         self._bound = num
         q._nfq_bound = True
         q.queue_nums = [num]
-        with q._lock:
-            rc = L.nfq_rs_set_copy_mode(h, num, mode, range)
-        if rc < 0:
-            self.unbind()
-            raise OSError("Failed to set packet copy mode.")
+        if mode in (COPY_NONE, COPY_META, COPY_PACKET):
+            with q._lock:
+                rc = L.nfq_rs_set_copy_mode(h, num, mode, range)
+            if rc < 0:
+                self.unbind()
+                raise OSError("Failed to set packet copy mode.")
+        # else: the kernel ignores an unknown mode (the queue keeps COPY_META) without an
+        # error, and netfilterqueue passes that on; so does the shim.
         with q._lock:
             L.nfq_rs_set_max_len(h, num, max_len)  # netfilterqueue ignores a failure here too
             newsiz = L.nfq_rs_set_rcvbuf(h, sock_len)
