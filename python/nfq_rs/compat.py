@@ -163,7 +163,6 @@ class Packet:
         self._data = data
         self._off = off
         self._id = pid
-        self._tid = q._recv_thread
 
     def _record(self) -> tuple:
         r = self._rec
@@ -257,7 +256,7 @@ class Packet:
             if not q._nfq_bound:
                 raise RuntimeError("Parent queue has already been unbound")
             ptr = self._ptr
-            if ptr is not None and _get_ident() == self._tid:
+            if ptr is not None and _get_ident() == q._recv_thread:
                 # Inside the callback: the answer goes back with the batch.
                 if self._mark_is_set or self._given_payload:
                     L = lib()

@@ -401,14 +401,17 @@ class Packet:
     def __init__(self, q: "Queue", ptr: int, data: bytes, off: int, pid: int, qnum: int):
         # Built from the batch callback's records (``data`` holds them; this packet's starts
         # at ``off``): no call into the library per packet.
+        # While _ptr is set (the callback runs), q._recv_thread is the thread running it.
         self._q = q
         self._ptr = ptr
         self._data = data
         self._off = off
-        self._tid = q._recv_thread
-        self._lock = q._plock
         self.id: int = pid
         self.queue_num: int = qnum
+
+    @property
+    def _lock(self):
+        return self._q._plock
 
     def _record(self) -> tuple:
         r = self._rec
@@ -693,7 +696,7 @@ class Packet:
             if self._state != _PENDING:
                 raise RuntimeError(f"a verdict was already given for packet {self.id} of queue {self.queue_num}")
             ptr = self._ptr
-            if ptr is not None and threading.get_ident() == self._tid:
+            if ptr is not None and _get_ident() == self._q._recv_thread:
                 L = lib()
                 if mark is not None:
                     check(L.nfq_rs_packet_set_mark(ptr, mark), "nfq_rs_packet_set_mark")
@@ -705,17 +708,25 @@ class Packet:
                     check(L.nfq_rs_packet_set_payload(ptr, payload, len(payload)), "nfq_rs_packet_set_payload")
                 if labels is not None:
                     check(ct_lib().nfq_rs_packet_set_ct_labels(ptr, *labels), "nfq_rs_packet_set_ct_labels")
-                self._code = code
+                self._code = _as_signed(code)
                 self._state = _CHOSEN
                 return
             self._q._send_verdict(self.queue_num, self.id, code, mark, connmark, priority, payload, labels)
             self._state = _DONE
 
-    def accept(self, **kw) -> None:
+    def accept(self, *, mark=None, connmark=None, priority=None, payload=None, labels=None) -> None:
         """Accepts the packet (it continues with the next rule/hook). See :meth:`verdict`."""
         # Without keywords inside the callback, a verdict is only a state change.
-        if not kw and self._ptr is not None and self._tid == _get_ident():
-            lock = self._lock
+        if (
+            mark is None
+            and connmark is None
+            and priority is None
+            and payload is None
+            and labels is None
+            and self._ptr is not None
+            and self._q._recv_thread == _get_ident()
+        ):
+            lock = self._q._plock
             lock.acquire()
             if self._state == _PENDING and self._ptr is not None:
                 self._code = ACCEPT
@@ -723,12 +734,20 @@ class Packet:
                 lock.release()
                 return
             lock.release()
-        self.verdict(ACCEPT, **kw)
+        self.verdict(ACCEPT, mark=mark, connmark=connmark, priority=priority, payload=payload, labels=labels)
 
-    def drop(self, **kw) -> None:
+    def drop(self, *, mark=None, connmark=None, priority=None, payload=None, labels=None) -> None:
         """Drops the packet. See :meth:`verdict`."""
-        if not kw and self._ptr is not None and self._tid == _get_ident():
-            lock = self._lock
+        if (
+            mark is None
+            and connmark is None
+            and priority is None
+            and payload is None
+            and labels is None
+            and self._ptr is not None
+            and self._q._recv_thread == _get_ident()
+        ):
+            lock = self._q._plock
             lock.acquire()
             if self._state == _PENDING and self._ptr is not None:
                 self._code = DROP
@@ -736,7 +755,7 @@ class Packet:
                 lock.release()
                 return
             lock.release()
-        self.verdict(DROP, **kw)
+        self.verdict(DROP, mark=mark, connmark=connmark, priority=priority, payload=payload, labels=labels)
 
     def repeat(self, **kw) -> None:
         """Sends the packet through the same hook again (give it a mark your rule skips,
@@ -767,7 +786,7 @@ class Packet:
             state = self._state
             if state == _CHOSEN:
                 self._state = _DONE
-                return _as_signed(self._code)
+                return self._code
             if state == _DONE:  # verdict already sent from another thread
                 return _lib.NFQ_RS_LATER
             if self._retained:
@@ -1017,6 +1036,13 @@ class Queue:
                 except BaseException as e:  # KeyboardInterrupt included: re-raised by the loop
                     self._exc = e
                     append(pkt._finish(True))
+                    continue
+                if pkt._state == _CHOSEN and pkt._view is None:
+                    # The usual case, without the lock: only this thread changes a chosen
+                    # verdict, and other threads refuse a second one whatever they see.
+                    pkt._ptr = None
+                    pkt._state = _DONE
+                    append(pkt._code)
                 else:
                     append(pkt._finish(False))
         except BaseException as e:
