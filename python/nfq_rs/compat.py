@@ -273,10 +273,32 @@ class Packet:
 
     def accept(self) -> None:
         """Accept the packet."""
+        # Inside the callback, without a mark or payload: only a state change (the usual
+        # case, inline). Everything else, errors included, goes through _verdict.
+        q = self._q
+        if self._ptr is not None and not self._mark_is_set and not self._given_payload and q._recv_thread == _get_ident():
+            lock = q._plock
+            lock.acquire()
+            if not self._verdict_is_set and q._nfq_bound and self._ptr is not None:
+                self._chosen = NF_ACCEPT
+                self._verdict_is_set = True
+                lock.release()
+                return
+            lock.release()
         self._verdict(NF_ACCEPT)
 
     def drop(self) -> None:
         """Drop the packet."""
+        q = self._q
+        if self._ptr is not None and not self._mark_is_set and not self._given_payload and q._recv_thread == _get_ident():
+            lock = q._plock
+            lock.acquire()
+            if not self._verdict_is_set and q._nfq_bound and self._ptr is not None:
+                self._chosen = NF_DROP
+                self._verdict_is_set = True
+                lock.release()
+                return
+            lock.release()
         self._verdict(NF_DROP)
 
     def repeat(self) -> None:
@@ -284,13 +306,13 @@ class Packet:
         self._verdict(NF_REPEAT)
 
     def _finish(self) -> int:
-        """The callback returned: the answer for the library."""
-        lock = self._q._plock
-        lock.acquire()
+        """The callback returned: the answer for the library. No lock is needed: only the
+        receiving thread sets _chosen (inside the callback), and once _ptr is None every
+        verdict goes out on its own."""
         self._ptr = None
-        self._payload = None
+        if self._payload is not None:
+            self._payload = None
         c = self._chosen
-        lock.release()
         # No verdict: like netfilterqueue, the packet stays queued until its Packet gets one.
         return _LATER if c is None else c
 
@@ -331,7 +353,12 @@ class _CompatQueue(Queue):
                     cb(pkt)
                 except BaseException as e:  # KeyboardInterrupt included: re-raised by run()
                     self._exc = e
-                append(pkt._finish())
+                # Packet._finish, inline.
+                pkt._ptr = None
+                if pkt._payload is not None:
+                    pkt._payload = None
+                c = pkt._chosen
+                append(_LATER if c is None else c)
         except BaseException as e:
             if self._exc is None:
                 self._exc = e
