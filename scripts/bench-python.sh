@@ -158,8 +158,8 @@ REPORT=$OUT/results.md
         "datagrams dropped by the next table; consumer (bench/py_consumer.py: count + accept) pinned to CPU $CPU_CONSUMER;" \
         "receive buffer $RCVBUF B for all; $ROUNDS interleaved rounds (rotating order) of ${WINDOW}s after ${WARMUP}s warm-up; medians"
     echo
-    echo "| consumer | pps | ratio to (1) | per-round ratios | CPU busy | pps per CPU-second | ratio to (1) | queue empty |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    echo "| consumer | pps | ratio to (1) | per-round ratios | CPU busy | pps per CPU-second | ratio to (1) | per-round ratios | queue empty |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     for kind in "${KINDS[@]}"; do
         case $kind in
         orig) name="(1) netfilterqueue $ORIG_VERSION (Cython, libnetfilter_queue)" ;;
@@ -167,7 +167,8 @@ REPORT=$OUT/results.md
         queue) name="(3) nfq_rs.Queue" ;;
         esac
         echo "| $name | $(fmt_int "${PPS[$kind]}") | $(ratio "${PPS[$kind]}" "${PPS[orig]}") | $(spread "$kind" 3) |" \
-            "${BUSY[$kind]:-n/a} | $(fmt_int "${PPC[$kind]}") | $(ratio "${PPC[$kind]}" "${PPC[orig]}") | ${EMPTY[$kind]:-n/a} |"
+            "${BUSY[$kind]:-n/a} | $(fmt_int "${PPC[$kind]}") | $(ratio "${PPC[$kind]}" "${PPC[orig]}") | $(spread "$kind" 7) |" \
+            "${EMPTY[$kind]:-n/a} |"
     done
     echo
     echo "CPU busy: the consumer's CPU time / window (1.00: it never waited for packets nor for its CPU)." \

@@ -60,7 +60,7 @@ fn batch_callback_gets_the_waiting_packets_at_once_and_each_answer_counts() {
                         b'b' | b'd' => Decision::Verdict(Verdict::Drop),
                         b'f' => Decision::Later,
                         _ => {
-                            ctx.set_payload(&ctx.payload().unwrap().to_vec()).unwrap();
+                            ctx.set_payload(ctx.payload().unwrap()).unwrap();
                             Decision::Verdict(Verdict::Accept)
                         }
                     };

@@ -54,6 +54,7 @@ from .queue import (
     R_QUEUE,
     R_TS_SEC,
     R_TS_USEC,
+    _ID_QUEUE,
     _INFO,
     Queue,
     _as_signed,
@@ -155,14 +156,13 @@ class Packet:
     _owned_payload: Optional[bytes] = None
     _payload: Optional[bytes] = None  # copy of the live payload, once read
 
-    def __init__(self, q: "_CompatQueue", ptr: Optional[int], data: bytes, off: int, pid: int):
+    def __init__(self, q: "_CompatQueue", ptr: Optional[int], data: bytes, off: int):
         # Built from the batch callback's records (``data``; this packet's starts at ``off``):
-        # no call into the library per packet.
+        # no call into the library per packet, nothing unpacked until needed.
         self._q = q
         self._ptr = ptr
         self._data = data
         self._off = off
-        self._id = pid
 
     def _record(self) -> tuple:
         r = self._rec
@@ -171,7 +171,7 @@ class Packet:
         return r
 
     # Read-only attributes, 0 when the kernel did not send the value (as in netfilterqueue).
-    id = property(lambda self: self._id, doc="Packet id.")
+    id = property(lambda self: _ID_QUEUE.unpack_from(self._data, self._off)[0], doc="Packet id.")
     hw_protocol = property(lambda self: self._record()[17], doc="Link-layer protocol (0x0800 IPv4).")
     hook = property(lambda self: self._record()[19], doc="Netfilter hook (0 PREROUTING ... 4 POSTROUTING).")
     mark = property(lambda self: self._record()[2], doc="Packet mark as received (0 if none).")
@@ -268,7 +268,7 @@ class Packet:
                 self._chosen = verdict
             else:
                 mark = self._given_mark if self._mark_is_set else None
-                q._send_verdict(self._record()[R_QUEUE], self._id, verdict, mark, None, None, self._given_payload or None)
+                q._send_verdict(self._record()[R_QUEUE], self._record()[R_ID], verdict, mark, None, None, self._given_payload or None)
             self._verdict_is_set = True
 
     def accept(self) -> None:
@@ -337,9 +337,9 @@ class _CompatQueue(Queue):
                 return
             append = out.append
             data, items = _batch_records(pkts, infos, n)
-            for ptr, off, pid, _qnum in items:
+            for ptr, off in items:
                 if self._exc is not None:
-                    pkt = Packet(self, ptr, data, off, pid)
+                    pkt = Packet(self, ptr, data, off)
                     pkt._hold()
                     nfq._held.append(pkt)
                     append(_LATER)
@@ -348,7 +348,7 @@ class _CompatQueue(Queue):
                 if cb is None:  # unbound meanwhile: no callback, no verdict (unbind drops it)
                     append(_LATER)
                     continue
-                pkt = Packet(self, ptr, data, off, pid)
+                pkt = Packet(self, ptr, data, off)
                 try:
                     cb(pkt)
                 except BaseException as e:  # KeyboardInterrupt included: re-raised by run()

@@ -281,22 +281,18 @@ def _check_info_size() -> None:
         )
 
 
-_ID_WORD = 0  # nfq_rs_packet_info.id: the first uint32
-_QUEUE_HALF = 32  # nfq_rs_packet_info.queue: the uint16 at byte 64
-_INFO_WORDS = _INFO_SIZE // 4
-_INFO_HALVES = _INFO_SIZE // 2
+
+
+_ID_QUEUE = struct.Struct("@I60xH")  # nfq_rs_packet_info.id and .queue
 
 
 def _batch_records(pkts: int, infos: int, n: int):
-    """From a batch callback's arguments: (records, [(handle, offset, id, queue), ...]).
-    Only the ids and queue numbers are unpacked here; a packet unpacks its record when a
-    property needs it."""
+    """From a batch callback's arguments: (records, [(handle, offset), ...]): a copy of the
+    records, and each packet's handle and the offset of its record. Nothing is unpacked here; a
+    packet unpacks what a property needs."""
     data = _string_at(infos, n * _INFO_SIZE)
-    mv = memoryview(data)
-    ids = mv.cast("I")[_ID_WORD::_INFO_WORDS].tolist()
-    queues = mv.cast("H")[_QUEUE_HALF::_INFO_HALVES].tolist()
     ptrs = _ptr_struct(n).unpack(_string_at(pkts, n * _PTR_SIZE))
-    return data, zip(ptrs, range(0, n * _INFO_SIZE, _INFO_SIZE), ids, queues)
+    return data, zip(ptrs, range(0, n * _INFO_SIZE, _INFO_SIZE))
 
 
 def _unraisable_hook(u) -> None:
@@ -398,16 +394,24 @@ class Packet:
     _retained = False
     _view: Optional[memoryview] = None
 
-    def __init__(self, q: "Queue", ptr: int, data: bytes, off: int, pid: int, qnum: int):
+    def __init__(self, q: "Queue", ptr: int, data: bytes, off: int):
         # Built from the batch callback's records (``data`` holds them; this packet's starts
-        # at ``off``): no call into the library per packet.
+        # at ``off``): no call into the library per packet, nothing unpacked until needed.
         # While _ptr is set (the callback runs), q._recv_thread is the thread running it.
         self._q = q
         self._ptr = ptr
         self._data = data
         self._off = off
-        self.id: int = pid
-        self.queue_num: int = qnum
+
+    @property
+    def id(self) -> int:
+        """Packet id (always available)."""
+        return _ID_QUEUE.unpack_from(self._data, self._off)[0]
+
+    @property
+    def queue_num(self) -> int:
+        """The queue the packet came from (always available)."""
+        return _ID_QUEUE.unpack_from(self._data, self._off)[1]
 
     @property
     def _lock(self):
@@ -714,19 +718,12 @@ class Packet:
             self._q._send_verdict(self.queue_num, self.id, code, mark, connmark, priority, payload, labels)
             self._state = _DONE
 
-    def accept(self, *, mark=None, connmark=None, priority=None, payload=None, labels=None) -> None:
+    def accept(self, **kw) -> None:
         """Accepts the packet (it continues with the next rule/hook). See :meth:`verdict`."""
         # Without keywords inside the callback, a verdict is only a state change.
-        if (
-            mark is None
-            and connmark is None
-            and priority is None
-            and payload is None
-            and labels is None
-            and self._ptr is not None
-            and self._q._recv_thread == _get_ident()
-        ):
-            lock = self._q._plock
+        q = self._q
+        if not kw and self._ptr is not None and q._recv_thread == _get_ident():
+            lock = q._plock
             lock.acquire()
             if self._state == _PENDING and self._ptr is not None:
                 self._code = ACCEPT
@@ -734,20 +731,13 @@ class Packet:
                 lock.release()
                 return
             lock.release()
-        self.verdict(ACCEPT, mark=mark, connmark=connmark, priority=priority, payload=payload, labels=labels)
+        self.verdict(ACCEPT, **kw)
 
-    def drop(self, *, mark=None, connmark=None, priority=None, payload=None, labels=None) -> None:
+    def drop(self, **kw) -> None:
         """Drops the packet. See :meth:`verdict`."""
-        if (
-            mark is None
-            and connmark is None
-            and priority is None
-            and payload is None
-            and labels is None
-            and self._ptr is not None
-            and self._q._recv_thread == _get_ident()
-        ):
-            lock = self._q._plock
+        q = self._q
+        if not kw and self._ptr is not None and q._recv_thread == _get_ident():
+            lock = q._plock
             lock.acquire()
             if self._state == _PENDING and self._ptr is not None:
                 self._code = DROP
@@ -755,7 +745,7 @@ class Packet:
                 lock.release()
                 return
             lock.release()
-        self.verdict(DROP, mark=mark, connmark=connmark, priority=priority, payload=payload, labels=labels)
+        self.verdict(DROP, **kw)
 
     def repeat(self, **kw) -> None:
         """Sends the packet through the same hook again (give it a mark your rule skips,
@@ -1019,18 +1009,18 @@ class Queue:
             data, items = _batch_records(pkts, infos, n)
             if handler is _ITERATE:
                 pending = self._pending
-                for ptr, off, pid, qnum in items:
-                    pkt = cls(self, ptr, data, off, pid, qnum)
+                for ptr, off in items:
+                    pkt = cls(self, ptr, data, off)
                     pkt._snapshot()
                     pkt._ptr = None
                     pending.append(pkt)
                     append(_lib.NFQ_RS_LATER)
                 return
-            for ptr, off, pid, qnum in items:
+            for ptr, off in items:
                 if self._exc is not None:
                     append(fallback)
                     continue
-                pkt = cls(self, ptr, data, off, pid, qnum)
+                pkt = cls(self, ptr, data, off)
                 try:
                     handler(pkt)
                 except BaseException as e:  # KeyboardInterrupt included: re-raised by the loop
