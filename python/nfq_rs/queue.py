@@ -814,7 +814,8 @@ class Queue:
     - ``max_len``: kernel queue length limit (kernel default 1024)
     - flags: ``fail_open``, ``gso``, ``uid_gid``, ``secctx``, ``conntrack`` (booleans)
     - ``rcvbuf``: socket receive buffer in bytes (library default 4 MiB), ``no_enobufs``,
-      ``batch``: datagrams per receive call (library default 16)
+      ``batch``: datagrams per receive call (default 64; the C library's default is 16), each
+      handed to Python in one call
     - ``netns``: open the socket in another network namespace, a path such as
       "/var/run/netns/NAME" or an open descriptor (int) of one
     - ``fallback_verdict``: for packets whose callback raised or that the library cannot
