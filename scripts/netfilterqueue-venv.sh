@@ -26,7 +26,8 @@ if ! "$VPY" -c "import netfilterqueue, sys; sys.exit(netfilterqueue.__version__ 
     rm -f "$log"
 fi
 so=$("$VPY" -c 'import netfilterqueue._impl as m; print(m.__file__)')
-ldd "$so" | grep -Eq "libnetfilter_queue.so.1 => /(usr/)?lib" || {
+libs=$(ldd "$so") # into a variable: grep -q and pipefail do not mix
+grep -Eq "libnetfilter_queue.so.1 => /(usr/)?lib" <<<"$libs" || {
     echo "netfilterqueue-venv: $so does not load the system libnetfilter_queue" >&2
     exit 1
 }

@@ -132,6 +132,21 @@ def _c_uint(v, bits: int, ctype: str) -> int:
     return v
 
 
+_CAP_NET_ADMIN = 12
+
+
+def _has_cap_net_admin() -> bool:
+    """Whether this thread has CAP_NET_ADMIN in its effective set (True if that cannot be read)."""
+    try:
+        with open("/proc/thread-self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> _CAP_NET_ADMIN & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return True
+
+
 def _c_int(v) -> int:
     try:
         v = v.__index__()
@@ -385,7 +400,7 @@ class NetfilterQueue:
         self._unbind_pending: Optional[int] = None
         self._held: "collections.deque[Packet]" = collections.deque()
         self._netns_fd = -1
-        _c_uint(af, 16, "u_int16_t")
+        af = _c_uint(af, 16, "u_int16_t")
         sockfd = _c_int(sockfd)
         if sockfd >= 0:
             # netfilterqueue dup2()s the caller's socket onto its own descriptor.
@@ -405,6 +420,13 @@ class NetfilterQueue:
             )
         except NfqError as e:
             raise NfqError(e.code, f"Failed to open NFQueue. ({e.message})", e.call) from e
+        # netfilterqueue fails here without CAP_NET_ADMIN: its protocol-family bind is a
+        # configuration request, which the kernel refuses. The shim sends none until bind(),
+        # so it checks the capability instead (the kernel's own check comes with bind()).
+        if not _has_cap_net_admin():
+            q, self._q = self._q, None
+            q.close()
+            raise OSError("Failed to bind family %s. Are you root?" % af)
 
     def __del__(self):
         try:

@@ -45,3 +45,30 @@ def test_shim_matches_netfilterqueue(ns):
     assert orig["raise"][0] == "ValueError" and orig["raise_order"] == ["boom", "b", "c"]
     assert orig["signal_False"] == ["Alarm", True] and orig["signal_True"] == ["Alarm", True]
     assert orig["bad_sockfd"] == ["OSError", "[Errno 9] dup2 failed"]
+
+
+def test_without_cap_net_admin_both_refuse_in_the_constructor(ns):
+    python = os.environ.get("NFQ_ORIG_PYTHON")
+    if not python:
+        pytest.fail("NFQ_ORIG_PYTHON is not set: run scripts/test-python.sh (it builds the original into a venv)")
+    code = (
+        "import sys\n"
+        "mod = __import__('netfilterqueue' if sys.argv[1] == 'orig' else 'nfq_rs.compat', fromlist=['x'])\n"
+        "try:\n"
+        "    mod.NetfilterQueue()\n"
+        "    print('constructed')\n"
+        "except OSError as e:\n"
+        "    print(type(e).__name__, e)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(PKG_ROOT))
+    outs = []
+    for impl in ("orig", "shim"):
+        p = subprocess.run(
+            ["ip", "netns", "exec", ns.name, "setpriv", "--inh-caps=-net_admin", "--bounding-set=-net_admin",
+             python, "-c", code, impl],
+            capture_output=True, text=True, env=env, timeout=30,
+        )
+        assert p.returncode == 0, p.stderr
+        outs.append(p.stdout.strip())
+    assert outs[0] == "OSError Failed to bind family 2. Are you root?"
+    assert outs[1] == outs[0]
