@@ -77,7 +77,7 @@ ns_ipt "$NS" -t raw -A OUTPUT -p udp --dport $PORT -j NFQUEUE --queue-num $QNUM
 kv() { grep -o "\b$2=[^ ]*" "$1" 2>/dev/null | tail -n1 | cut -d= -f2; }
 
 # run_one KIND ROUND: one measured run; appends "kind round pps packets seconds cpu pps_per_cpu
-# kq_empty kq_samples kq_dropped" to $RAW.
+# kq_empty kq_samples kq_dropped user_share" to $RAW (user_share: user CPU time / all CPU time).
 run_one() {
     local kind=$1 round=$2 cpid fpid rc=0
     local log=$OUT/runs/$kind-r$round.log flog=$OUT/runs/$kind-r$round.flood
@@ -104,11 +104,14 @@ run_one() {
         FAILED_RUNS+=("$kind/r$round: status $rc")
         return 0
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$round" "$pps" "$(kv "$log" packets)" "$(kv "$log" seconds)" \
+    local ushare
+    ushare=$(awk -v u="$(kv "$log" user)" -v c="$(kv "$log" cpu)" 'BEGIN { if (c > 0) printf "%.3f", u / c; else print 0 }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$round" "$pps" "$(kv "$log" packets)" "$(kv "$log" seconds)" \
         "$(kv "$log" cpu)" "$(kv "$log" pps_per_cpu)" "$(kv "$log" kq_empty)" "$(kv "$log" kq_samples)" \
-        "$(kv "$log" kq_dropped)" >>"$RAW"
-    printf '  %-7s round %s: %9.0f pps  %9.0f per CPU-second  (CPU busy %.2f, queue empty %s/%s, drops %s)\n' "$kind" "$round" \
-        "$pps" "$(kv "$log" pps_per_cpu)" "$(awk -v c="$(kv "$log" cpu)" -v s="$(kv "$log" seconds)" 'BEGIN { print c / s }')" \
+        "$(kv "$log" kq_dropped)" "$ushare" >>"$RAW"
+    printf '  %-7s round %s: %9.0f pps  %9.0f per CPU-second  (CPU busy %.2f, user %.0f%%, queue empty %s/%s, drops %s)\n' \
+        "$kind" "$round" "$pps" "$(kv "$log" pps_per_cpu)" \
+        "$(awk -v c="$(kv "$log" cpu)" -v s="$(kv "$log" seconds)" 'BEGIN { print c / s }')" "$(awk -v u="$ushare" 'BEGIN { print 100 * u }')" \
         "$(kv "$log" kq_empty)" "$(kv "$log" kq_samples)" "$(kv "$log" kq_dropped)" >&2
 }
 
@@ -136,11 +139,12 @@ spread() { # KIND COLUMN: "min-max" of the per-round ratios
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "n/a" && a + 0 >= b + 0) }'; }
 yesno() { if "$@"; then echo "**met**"; else echo "**not met**"; fi; }
 
-declare -A PPS PPC BUSY EMPTY
+declare -A PPS PPC BUSY EMPTY USER
 for kind in "${KINDS[@]}"; do
     PPS[$kind]=$(col "$kind" 3 | median)
     PPC[$kind]=$(col "$kind" 7 | median)
     BUSY[$kind]=$(awk -F'\t' -v k="$kind" '$1 == k { print $6 / $5 }' "$RAW" | median | awk '{ if ($1 != "") printf "%.2f", $1 }')
+    USER[$kind]=$(col "$kind" 11 | median | awk '{ if ($1 != "") printf "%.0f%%", 100 * $1 }')
     EMPTY[$kind]=$(awk -F'\t' -v k="$kind" '$1 == k && $9 > 0 { print $8 / $9 }' "$RAW" | median | awk '{ if ($1 != "") printf "%.0f%%", 100 * $1 }')
 done
 
@@ -158,8 +162,8 @@ REPORT=$OUT/results.md
         "datagrams dropped by the next table; consumer (bench/py_consumer.py: count + accept) pinned to CPU $CPU_CONSUMER;" \
         "receive buffer $RCVBUF B for all; $ROUNDS interleaved rounds (rotating order) of ${WINDOW}s after ${WARMUP}s warm-up; medians"
     echo
-    echo "| consumer | pps | ratio to (1) | per-round ratios | CPU busy | pps per CPU-second | ratio to (1) | per-round ratios | queue empty |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    echo "| consumer | pps | ratio to (1) | per-round ratios | CPU busy | user share | pps per CPU-second | ratio to (1) | per-round ratios | queue empty |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     for kind in "${KINDS[@]}"; do
         case $kind in
         orig) name="(1) netfilterqueue $ORIG_VERSION (Cython, libnetfilter_queue)" ;;
@@ -167,11 +171,12 @@ REPORT=$OUT/results.md
         queue) name="(3) nfq_rs.Queue" ;;
         esac
         echo "| $name | $(fmt_int "${PPS[$kind]}") | $(ratio "${PPS[$kind]}" "${PPS[orig]}") | $(spread "$kind" 3) |" \
-            "${BUSY[$kind]:-n/a} | $(fmt_int "${PPC[$kind]}") | $(ratio "${PPC[$kind]}" "${PPC[orig]}") | $(spread "$kind" 7) |" \
+            "${BUSY[$kind]:-n/a} | ${USER[$kind]:-n/a} | $(fmt_int "${PPC[$kind]}") | $(ratio "${PPC[$kind]}" "${PPC[orig]}") | $(spread "$kind" 7) |" \
             "${EMPTY[$kind]:-n/a} |"
     done
     echo
     echo "CPU busy: the consumer's CPU time / window (1.00: it never waited for packets nor for its CPU)." \
+        "User share: its user-mode part (the interpreter and the libraries; the rest is the kernel's work in its system calls)." \
         "pps per CPU-second: packets / that CPU time. Queue empty: share of the 10 ms backlog samples that found the queue empty."
     echo
     echo "| target (issue 12) | measured (pps; per CPU-second) | |"
