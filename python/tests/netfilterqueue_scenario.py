@@ -22,6 +22,7 @@ else:
 
 NetfilterQueue = mod.NetfilterQueue
 PORT = 9999
+PORT_IN = 9998  # queued on the input hook
 out = {}
 
 
@@ -156,6 +157,49 @@ send(b"meta")
 nfq.run(block=False)
 out["meta"] = meta
 out["meta_received"] = [m.decode() for m in received()]
+
+# The input hook (rule on port 9998): COPY_META packets with a kernel timestamp and an indev.
+inp = []
+rx_in = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+rx_in.bind(("127.0.0.1", PORT_IN))
+# A socket asking for receive timestamps makes the kernel stamp incoming packets (and so send
+# NFQA_TIMESTAMP with them).
+rx_in.setsockopt(socket.SOL_SOCKET, 29, 1)  # SO_TIMESTAMP (not in the socket module)
+
+
+def incb(pkt):
+    ts = pkt.get_timestamp()
+    hw = pkt.get_hw()
+    inp.append([str(pkt), pkt.hook, ts > 0, abs(ts - time.time()) < 60, pkt.indev > 0, pkt.outdev,
+                None if hw is None else hw.hex(), pkt.get_payload_len()])
+    pkt.accept()
+
+
+nfq.unbind()
+bind(nfq, incb, mode=mod.COPY_META)
+tx.sendto(b"in", ("127.0.0.1", PORT_IN))
+time.sleep(0.05)
+nfq.run(block=False)
+out["input_meta"] = inp
+rx_in.settimeout(0.5)
+out["input_received"] = rx_in.recv(100).decode()
+
+# run_socket(): a non-blocking socket handles what waits and returns; a timeout raises.
+rs = []
+nfq.unbind()
+bind(nfq, lambda p: (rs.append(p.get_payload()[28:].decode()), p.accept()))
+s = socket.fromfd(nfq.get_fd(), socket.AF_NETLINK, socket.SOCK_RAW)
+send(b"s1", b"s2")
+s.setblocking(False)
+out["run_socket_nonblocking"] = err(lambda: nfq.run_socket(s))
+out["run_socket_seen"] = list(rs)
+s.settimeout(0.2)
+out["run_socket_timeout"] = err(lambda: nfq.run_socket(s))
+# s shares its file description with get_fd(): netfilterqueue's run() would now return when
+# the queue is empty (O_NONBLOCK), the shim's would not (see python/README.md). Back to blocking.
+s.setblocking(True)
+s.close()
+out["run_socket_received"] = [m.decode() for m in received()]
 
 # unbind() with packets outstanding: the kernel drops them; late verdicts raise.
 held = []

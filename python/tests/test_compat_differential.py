@@ -35,6 +35,7 @@ def test_shim_matches_netfilterqueue(ns):
         pytest.fail("NFQ_ORIG_PYTHON is not set: run scripts/test-python.sh (it builds the original into a venv)")
     # Only unmarked packets are queued, so that repeat() with a mark ends.
     ns.iptables(f"-A OUTPUT -p udp --dport {PORT} -m mark ! --mark 7 -j NFQUEUE --queue-num 1")
+    ns.iptables("-A INPUT -p udp --dport 9998 -j NFQUEUE --queue-num 1")
     orig = run_scenario(ns, python, "orig")
     shim = run_scenario(ns, python, "shim")
     assert orig.keys() == shim.keys()
@@ -45,6 +46,8 @@ def test_shim_matches_netfilterqueue(ns):
     assert orig["raise"][0] == "ValueError" and orig["raise_order"] == ["boom", "b", "c"]
     assert orig["signal_False"] == ["Alarm", True] and orig["signal_True"] == ["Alarm", True]
     assert orig["bad_sockfd"] == ["OSError", "[Errno 9] dup2 failed"]
+    assert orig["input_meta"][0][1:5] == [1, True, True, True] and orig["input_received"] == "in"
+    assert orig["run_socket_seen"] == ["s1", "s2"] and orig["run_socket_received"] == ["s1", "s2"]
 
 
 def test_without_cap_net_admin_both_refuse_in_the_constructor(ns):
