@@ -314,14 +314,17 @@ def _unraisable_hook(u) -> None:
     _prev_unraisable_hook(u)
 
 
-_prev_unraisable_hook = None
+_prev_unraisable_hook = sys.__unraisablehook__
+_hook_lock = threading.Lock()
 
 
 def _install_unraisable_hook() -> None:
     global _prev_unraisable_hook
-    if sys.unraisablehook is not _unraisable_hook:
-        _prev_unraisable_hook = sys.unraisablehook
-        sys.unraisablehook = _unraisable_hook
+    with _hook_lock:
+        current = sys.unraisablehook
+        if current is not _unraisable_hook:
+            _prev_unraisable_hook = current
+            sys.unraisablehook = _unraisable_hook
 
 
 def _write_answers(answers: int, out: List[int]) -> None:
