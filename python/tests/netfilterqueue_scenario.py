@@ -38,6 +38,12 @@ rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 rx.bind(("127.0.0.1", PORT))
 rx.settimeout(0.5)
 tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+# A socket asking for receive timestamps makes the kernel stamp incoming packets (and so send
+# NFQA_TIMESTAMP with them). The kernel turns stamping on a moment later (deferred work), so
+# this comes first; the input-hook part below is seconds away.
+rx_in = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+rx_in.bind(("127.0.0.1", PORT_IN))
+rx_in.setsockopt(socket.SOL_SOCKET, 29, 1)  # SO_TIMESTAMP (not in the socket module)
 
 
 def send(*msgs):
@@ -160,11 +166,6 @@ out["meta_received"] = [m.decode() for m in received()]
 
 # The input hook (rule on port 9998): COPY_META packets with a kernel timestamp and an indev.
 inp = []
-rx_in = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-rx_in.bind(("127.0.0.1", PORT_IN))
-# A socket asking for receive timestamps makes the kernel stamp incoming packets (and so send
-# NFQA_TIMESTAMP with them).
-rx_in.setsockopt(socket.SOL_SOCKET, 29, 1)  # SO_TIMESTAMP (not in the socket module)
 
 
 def incb(pkt):
