@@ -10,8 +10,10 @@
 #   make demo               setup, build, staged install, C examples on real traffic in a netns
 #   make test               setup, cargo test --release, check-header, C tests (needs root)
 #   make test-c             only the C tests (scripts/test-c.sh)
-#   make bench              setup, build, benchmark vs libnetfilter_queue (scripts/bench.sh) and vs
-#                           libnetfilter_log (scripts/bench-nflog.sh); root
+#   make bench              setup, build, benchmarks vs libnetfilter_queue (scripts/bench.sh), the PyPI
+#                           netfilterqueue package (scripts/bench-python.sh) and libnetfilter_log
+#                           (scripts/bench-nflog.sh); root
+#   make bench-python       only the Python stage
 #   make bench-nflog        only the NFLOG benchmark
 #   make fuzz               every fuzz target for FUZZ_SECONDS (60) each (cargo fuzz; installs it if missing)
 #   make soak               1M packets through the Rust API and the C API (root)
@@ -58,7 +60,7 @@ NATIVE_LIBS_FILE    := $(BUILD_DIR)/native-static-libs.txt
 NATIVE_LIBS_DEFAULT := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
 .PHONY: all build header check-header install uninstall install-native uninstall-native \
-        install-compat uninstall-compat dropins demo test test-c bench bench-nflog fuzz soak clean
+        install-compat uninstall-compat dropins demo test test-c bench bench-python bench-nflog fuzz soak clean
 
 all: build $(if $(filter 1 yes,$(COMPAT)),dropins)
 
@@ -282,7 +284,14 @@ bench:
 	scripts/setup.sh
 	$(MAKE) --no-print-directory build
 	scripts/bench.sh
+	scripts/bench-python.sh
 	scripts/bench-nflog.sh
+
+# Only the Python stage of make bench: netfilterqueue vs nfq_rs.compat vs nfq_rs.Queue.
+bench-python:
+	scripts/setup.sh
+	$(MAKE) --no-print-directory build
+	scripts/bench-python.sh
 
 bench-nflog:
 	scripts/setup.sh

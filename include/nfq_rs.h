@@ -293,6 +293,81 @@
 #define NFQ_RS_KSTAT_COPY_RANGE 6
 
 /**
+ * `nfq_rs_packet_info` present bit: `mark`.
+ */
+#define NFQ_RS_INFO_MARK 1
+
+/**
+ * `nfq_rs_packet_info` present bit: `indev`.
+ */
+#define NFQ_RS_INFO_INDEV 2
+
+/**
+ * `nfq_rs_packet_info` present bit: `outdev`.
+ */
+#define NFQ_RS_INFO_OUTDEV 4
+
+/**
+ * `nfq_rs_packet_info` present bit: `physindev`.
+ */
+#define NFQ_RS_INFO_PHYSINDEV 8
+
+/**
+ * `nfq_rs_packet_info` present bit: `physoutdev`.
+ */
+#define NFQ_RS_INFO_PHYSOUTDEV 16
+
+/**
+ * `nfq_rs_packet_info` present bit: `hwaddr` and `hwaddr_len`.
+ */
+#define NFQ_RS_INFO_HWADDR 32
+
+/**
+ * `nfq_rs_packet_info` present bit: `ts_sec` and `ts_usec`.
+ */
+#define NFQ_RS_INFO_TIMESTAMP 64
+
+/**
+ * `nfq_rs_packet_info` present bit: `payload` and `payload_len`.
+ */
+#define NFQ_RS_INFO_PAYLOAD 128
+
+/**
+ * `nfq_rs_packet_info` present bit: `cap_len`.
+ */
+#define NFQ_RS_INFO_CAP_LEN 256
+
+/**
+ * `nfq_rs_packet_info` present bit: `skb_info`.
+ */
+#define NFQ_RS_INFO_SKB_INFO 512
+
+/**
+ * `nfq_rs_packet_info` present bit: `priority`.
+ */
+#define NFQ_RS_INFO_PRIORITY 1024
+
+/**
+ * `nfq_rs_packet_info` present bit: `uid`.
+ */
+#define NFQ_RS_INFO_UID 2048
+
+/**
+ * `nfq_rs_packet_info` present bit: `gid`.
+ */
+#define NFQ_RS_INFO_GID 4096
+
+/**
+ * `nfq_rs_packet_info` present bit: `cgroup_classid`.
+ */
+#define NFQ_RS_INFO_CGROUP_CLASSID 8192
+
+/**
+ * `nfq_rs_packet_info` present bit: `ct_info`.
+ */
+#define NFQ_RS_INFO_CT_INFO 16384
+
+/**
  * Tuple of an entry: original direction.
  */
 #define NFQ_RS_CT_DIR_ORIG 0
@@ -1019,6 +1094,131 @@ typedef struct nfq_rs_queue nfq_rs_queue;
 typedef int32_t (*nfq_rs_callback)(nfq_rs_packet *pkt, void *user);
 
 /**
+ * The fields of a packet that most programs read, in one record (see
+ * `nfq_rs_set_batch_callback`). Its layout is part of the ABI: fields are only ever
+ * appended, and `nfq_rs_packet_info_size()` gives the size this library fills.
+ */
+typedef struct {
+  /**
+   * Packet id.
+   */
+  uint32_t id;
+  /**
+   * `NFQ_RS_INFO_*` bits: which of the optional fields below the kernel sent (an absent
+   * field is 0).
+   */
+  uint32_t present;
+  /**
+   * Packet mark (`NFQ_RS_INFO_MARK`).
+   */
+  uint32_t mark;
+  /**
+   * Input interface index (`NFQ_RS_INFO_INDEV`).
+   */
+  uint32_t indev;
+  /**
+   * Output interface index (`NFQ_RS_INFO_OUTDEV`).
+   */
+  uint32_t outdev;
+  /**
+   * Physical input interface index (`NFQ_RS_INFO_PHYSINDEV`).
+   */
+  uint32_t physindev;
+  /**
+   * Physical output interface index (`NFQ_RS_INFO_PHYSOUTDEV`).
+   */
+  uint32_t physoutdev;
+  /**
+   * Length of the packet in the kernel (as `nfq_rs_packet_orig_len`).
+   */
+  uint32_t orig_len;
+  /**
+   * `NFQA_CAP_LEN` (`NFQ_RS_INFO_CAP_LEN`).
+   */
+  uint32_t cap_len;
+  /**
+   * Bytes at `payload` (0 without `NFQ_RS_INFO_PAYLOAD`).
+   */
+  uint32_t payload_len;
+  /**
+   * `NFQA_SKB_INFO` bits (`NFQ_RS_INFO_SKB_INFO`).
+   */
+  uint32_t skb_info;
+  /**
+   * Packet priority (`NFQ_RS_INFO_PRIORITY`).
+   */
+  uint32_t priority;
+  /**
+   * Owner uid of the local socket (`NFQ_RS_INFO_UID`).
+   */
+  uint32_t uid;
+  /**
+   * Owner gid of the local socket (`NFQ_RS_INFO_GID`).
+   */
+  uint32_t gid;
+  /**
+   * net_cls class id (`NFQ_RS_INFO_CGROUP_CLASSID`).
+   */
+  uint32_t cgroup_classid;
+  /**
+   * Conntrack info, `enum ip_conntrack_info` (`NFQ_RS_INFO_CT_INFO`).
+   */
+  uint32_t ct_info;
+  /**
+   * Queue number.
+   */
+  uint16_t queue;
+  /**
+   * Link-layer protocol in host order.
+   */
+  uint16_t hw_protocol;
+  /**
+   * Address family of the hook.
+   */
+  uint8_t family;
+  /**
+   * Netfilter hook.
+   */
+  uint8_t hook;
+  /**
+   * Announced length of the hardware address, at most 8 (`NFQ_RS_INFO_HWADDR`).
+   */
+  uint8_t hwaddr_len;
+  /**
+   * 1 if the payload is shorter than the packet.
+   */
+  uint8_t truncated;
+  /**
+   * The 8 hardware-address bytes as the kernel sent them (`NFQ_RS_INFO_HWADDR`).
+   */
+  uint8_t hwaddr[8];
+  /**
+   * Timestamp, seconds (`NFQ_RS_INFO_TIMESTAMP`).
+   */
+  uint64_t ts_sec;
+  /**
+   * Timestamp, microseconds (`NFQ_RS_INFO_TIMESTAMP`).
+   */
+  uint64_t ts_usec;
+  /**
+   * The packet from its network header, valid until the callback returns
+   * (`NFQ_RS_INFO_PAYLOAD`; NULL without it).
+   */
+  const uint8_t *payload;
+} nfq_rs_packet_info;
+
+/**
+ * A callback for a whole receive batch: `pkts[i]` and `info[i]` (for i < n) describe one
+ * packet each, and `answers[i]`, which starts as `NFQ_RS_FAILED`, takes its answer (a
+ * verdict, `NFQ_RS_LATER` or `NFQ_RS_FAILED`), as a per-packet callback returns it.
+ */
+typedef void (*nfq_rs_batch_callback)(nfq_rs_packet *const *pkts,
+                                      const nfq_rs_packet_info *info,
+                                      size_t n,
+                                      int32_t *answers,
+                                      void *user);
+
+/**
  * Callback for dumps and events. `event` is 0 for a dump entry, else the `NFQ_RS_CT_EV_*` bit
  * of the event; exactly one of `ct` and `exp` is non-NULL, valid only during the call (keep a
  * copy with `nfq_rs_ct_entry_clone` / `nfq_rs_ct_exp_clone`). Return 0 to go on, nonzero to
@@ -1401,6 +1601,19 @@ int nfq_rs_config_set_netns_path(nfq_rs_config *cfg, const char *path);
 int nfq_rs_config_set_netns_fd(nfq_rs_config *cfg, int fd);
 
 /**
+ * Makes `nfq_rs_open` use a duplicate of the caller's netlink socket `fd` (an
+ * `AF_NETLINK`/`NETLINK_NETFILTER` socket, bound or not; the caller keeps and closes `fd`)
+ * instead of opening a new one, for a socket made in another network namespace and passed
+ * in. The duplicate is connected to the kernel, like the library's own sockets. Set the
+ * namespace as well (`nfq_rs_config_set_netns_fd`) for the kernel counters of that
+ * namespace. -1 returns to opening a new socket.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config.
+ */
+int nfq_rs_config_set_socket_fd(nfq_rs_config *cfg, int fd);
+
+/**
  * Opens a socket, binds and configures the config's queues. On success stores the handle
  * in `*out` and returns 0; otherwise a negative code, with the reason in
  * `nfq_rs_last_error(NULL, ...)`. Needs CAP_NET_ADMIN.
@@ -1434,6 +1647,26 @@ int nfq_rs_fd(const nfq_rs_queue *q);
  * `q` is NULL or a live handle; `cb` is NULL or a valid function.
  */
 int nfq_rs_set_callback(nfq_rs_queue *q, nfq_rs_callback cb, void *user);
+
+/**
+ * Sets a callback that gets all the packets of one receive batch (up to the configured
+ * batch of datagrams) in one call, instead of the per-packet callback (it replaces one set
+ * with `nfq_rs_set_callback`, and that call replaces it). For callers that pay per call more
+ * than per packet, such as an interpreter through an FFI: with `info` they read the common
+ * fields of every packet without a call each. The packet handles work with every
+ * `nfq_rs_packet_*` function until the callback returns; the verdicts (from `answers`, with
+ * the marks and payloads set on the handles) go out together after it returns.
+ *
+ * # Safety
+ * `q` is NULL or a live handle; `cb` is NULL or a valid function.
+ */
+int nfq_rs_set_batch_callback(nfq_rs_queue *q, nfq_rs_batch_callback cb, void *user);
+
+/**
+ * The size of `nfq_rs_packet_info` that this library fills (a caller built against another
+ * version of the header can check it).
+ */
+size_t nfq_rs_packet_info_size(void);
 
 /**
  * Binds another queue number on this socket (copy mode none until set).

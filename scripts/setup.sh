@@ -4,8 +4,10 @@
 #
 #   apt packages   iptables, iproute2, C/C++ toolchain, pkg-config, valgrind, the system
 #                  libnetfilter_queue/libnetfilter_log/libmnl/libnfnetlink (for differential tests), conntrack,
-#                  python3; libnfnetlink0 and libmnl0 are also the runtime dependencies of our
-#                  drop-in libnetfilter_queue.so.1 (linked against them by `make`)
+#                  python3 (with python3-venv and python3-dev: the PyPI netfilterqueue package is
+#                  built into a venv for the Python differential tests and the Python benchmark);
+#                  libnfnetlink0 and libmnl0 are also the runtime dependencies of our drop-in
+#                  libnetfilter_queue.so.1 and libnetfilter_log.so.1 (linked against them by `make`)
 #   cbindgen       0.29.x via `cargo install` (regenerates/checks include/nfq_rs.h)
 #
 # The Rust toolchain (rustup, cargo) is assumed to be present.
@@ -19,7 +21,7 @@ PACKAGES=(
     iptables iproute2 kmod
     gcc g++ make pkg-config valgrind
     libnetfilter-queue-dev libnetfilter-log-dev libmnl-dev libnfnetlink-dev libnfnetlink0 libmnl0
-    conntrack python3
+    conntrack python3 python3-venv python3-dev
 )
 
 say() { echo "setup: $*" >&2; }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the Python package's tests (python/tests, pytest) against target/release/libnfq_rs.so.
 # Needs root (network namespaces, iptables, CAP_NET_ADMIN). Builds nothing: run
-# `cargo build --release` first. Installs pytest with pip if it is missing.
+# `cargo build --release` first. Installs pytest with pip if it is missing, and the PyPI
+# netfilterqueue package into build/bench-venv (scripts/netfilterqueue-venv.sh) for the
+# differential tests of nfq_rs.compat.
 # Exits non-zero on any failure, including when pytest collects no tests (its exit code 5).
 set -euo pipefail
 
@@ -28,6 +30,9 @@ if ! "$PYTHON" -c 'import pytest' 2>/dev/null; then
     "$PYTHON" -c 'import pytest' || { say "cannot install pytest"; exit 1; }
 fi
 
+# The PyPI netfilterqueue package, for the differential tests of the shim.
+NFQ_ORIG_PYTHON=$(PYTHON=$PYTHON "$ROOT/scripts/netfilterqueue-venv.sh") || { say "cannot build the netfilterqueue venv"; exit 1; }
+export NFQ_ORIG_PYTHON
 export NFQ_RS_LIBRARY="$LIB"
 rc=0
 "$PYTHON" -m pytest -q -p no:cacheprovider python/tests "$@" || rc=$?

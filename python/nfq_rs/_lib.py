@@ -144,6 +144,32 @@ NFQ_RS_LOG_MAX_NLBUFSIZ = 131072
 LOG_STAT_NAMES = ("packets_received", "datagrams", "enobufs", "truncated", "parse_errors", "callback_errors")
 # NFLOG kernel values of a group, in NFQ_RS_LOG_KSTAT_* order.
 LOG_KSTAT_NAMES = ("portid", "qlen", "copy_mode", "copy_range", "flush_timeout")
+
+# nfq_rs_batch_callback(nfq_rs_packet *const *pkts, const nfq_rs_packet_info *info, size_t n,
+#                       int32_t *answers, void *user)
+BATCH_CALLBACK = CFUNCTYPE(None, c_void_p, c_void_p, c_size_t, c_void_p, c_void_p)
+
+# nfq_rs_packet_info, field by field (native alignment, as the C compiler lays it out):
+# id present mark indev outdev physindev physoutdev orig_len cap_len payload_len skb_info
+# priority uid gid cgroup_classid ct_info (16 x uint32), queue hw_protocol (2 x uint16),
+# family hook hwaddr_len truncated (4 x uint8), hwaddr[8], ts_sec ts_usec (2 x uint64),
+# payload (pointer).
+PACKET_INFO_FORMAT = "@16I2H4B8s2QP"
+NFQ_RS_INFO_MARK = 1
+NFQ_RS_INFO_INDEV = 2
+NFQ_RS_INFO_OUTDEV = 4
+NFQ_RS_INFO_PHYSINDEV = 8
+NFQ_RS_INFO_PHYSOUTDEV = 16
+NFQ_RS_INFO_HWADDR = 32
+NFQ_RS_INFO_TIMESTAMP = 64
+NFQ_RS_INFO_PAYLOAD = 128
+NFQ_RS_INFO_CAP_LEN = 256
+NFQ_RS_INFO_SKB_INFO = 512
+NFQ_RS_INFO_PRIORITY = 1024
+NFQ_RS_INFO_UID = 2048
+NFQ_RS_INFO_GID = 4096
+NFQ_RS_INFO_CGROUP_CLASSID = 8192
+NFQ_RS_INFO_CT_INFO = 16384
 # nfq_rs_ct_callback(event, const nfq_rs_ct_entry *ct, const nfq_rs_ct_exp *exp, void *user)
 CT_CALLBACK = CFUNCTYPE(c_int32, c_uint32, c_void_p, c_void_p, c_void_p)
 
@@ -175,6 +201,10 @@ _PROTOTYPES = {
     "nfq_rs_close": (None, [c_void_p]),
     "nfq_rs_fd": (c_int, [c_void_p]),
     "nfq_rs_set_callback": (c_int, [c_void_p, CALLBACK, c_void_p]),
+    "nfq_rs_set_batch_callback": (c_int, [c_void_p, BATCH_CALLBACK, c_void_p]),
+    "nfq_rs_config_set_socket_fd": (c_int, [c_void_p, c_int]),
+    "nfq_rs_config_new_unbound": (c_void_p, []),
+    "nfq_rs_packet_info_size": (c_size_t, []),
     "nfq_rs_bind": (c_int, [c_void_p, c_uint16]),
     "nfq_rs_unbind": (c_int, [c_void_p, c_uint16]),
     "nfq_rs_set_copy_mode": (c_int, [c_void_p, c_uint16, c_int, c_uint32]),

@@ -20,22 +20,22 @@ NetfilterQueue`` and the script runs unchanged:
 Behaviour kept from netfilterqueue: a packet the callback neither accepts, drops nor repeats
 stays queued in the kernel (its Packet can still be given a verdict later, from any thread;
 its payload only if retain() was called in the callback); an exception raised by the callback
-propagates out of run() and leaves that packet queued; a second verdict raises
+propagates out of run() and leaves that packet queued (packets received after it are handed to
+the callback by the next run()); a second verdict raises
 RuntimeError("Verdict already given for this packet"); a verdict after unbind() raises
-RuntimeError("Parent queue has already been unbound"); one packet is handled per receive.
+RuntimeError("Parent queue has already been unbound"); NetfilterQueue(sockfd=fd) works on the
+caller's netlink socket.
 
-Differences (see python/README.md): get_fd() needs bind() first (the C API opens the socket
-together with its first queue); ``range`` is honoured up to 65531 bytes instead of being cut
-to 4016; NetfilterQueue(sockfd=fd) opens a new socket in the namespace of ``fd`` instead of
-adopting it; run_socket(s) waits on ``s`` but receives through the library's own socket, so
-``s`` must be made from get_fd() as in netfilterqueue's README.
+Packets are received in batches (one call from the library per batch, each packet's fields
+read from one record), and the verdicts given inside the callback go out together when the
+batch's callbacks have run. The differences from netfilterqueue are listed in
+python/README.md.
 """
 
 from __future__ import annotations
 
-import ctypes
+import collections
 import fcntl
-import os
 import select
 import socket
 import threading
@@ -44,7 +44,25 @@ from typing import Callable, Optional
 
 from . import _lib
 from ._lib import NfqError, check, lib
-from .queue import POLL_MS, Queue, _as_signed, _get_payload, _get_timestamp
+from .queue import (
+    POLL_MS,
+    R_HWADDR,
+    R_ID,
+    R_PAYLOAD,
+    R_PAYLOAD_LEN,
+    R_PRESENT,
+    R_QUEUE,
+    R_TS_SEC,
+    R_TS_USEC,
+    _ID_QUEUE,
+    _INFO,
+    Queue,
+    _as_signed,
+    _batch_records,
+    _get_ident,
+    _string_at,
+    _write_answers,
+)
 
 COPY_NONE = 0
 COPY_META = 1
@@ -59,102 +77,156 @@ NF_DROP = 0
 NF_ACCEPT = 1
 NF_REPEAT = 4
 
+# Datagrams per receive (and packets per call into Python).
+_BATCH = 64
+
 # SIOCGSKNS: get a descriptor of a socket's network namespace.
 _SIOCGSKNS = 0x894C
 
-PROTOCOLS = {
-    0: "HOPOPT",
-    1: "ICMP",
-    2: "IGMP",
-    4: "IP",
-    6: "TCP",
-    8: "EGP",
-    17: "UDP",
-    27: "RDP",
-    33: "DCCP",
-    41: "IPv6",
-    43: "IPv6-Route",
-    44: "IPv6-Frag",
-    46: "RSVP",
-    47: "GRE",
-    50: "ESP",
-    51: "AH",
-    58: "IPv6-ICMP",
-    59: "IPv6-NoNxt",
-    60: "IPv6-Opts",
-    88: "EIGRP",
-    89: "OSPFIGP",
-    94: "IPIP",
-    103: "PIM",
-    108: "IPComp",
-    112: "VRRP",
-    115: "L2TP",
-    132: "SCTP",
-    136: "UDPLite",
-    137: "MPLS-in-IP",
-    255: "Reserved",
-}
+_LATER = _lib.NFQ_RS_LATER
+_HAS_PAYLOAD = _lib.NFQ_RS_INFO_PAYLOAD
+_HAS_HWADDR = _lib.NFQ_RS_INFO_HWADDR
+
+
+def _protocols():
+    # IANA assigned internet protocol numbers 0-140 (keywords, or the description where the
+    # registry has no keyword), and 255; the names netfilterqueue's PROTOCOLS uses.
+    names = (
+        "HOPOPT ICMP IGMP GGP IP ST TCP CBT EGP IGP BBN-RCC-MON NVP-II PUP ARGUS EMCON XNET CHAOS "
+        "UDP MUX DCN-MEAS HMP PRM XNS-IDP TRUNK-1 TRUNK-2 LEAF-1 LEAF-2 RDP IRTP ISO-TP4 NETBLT "
+        "MFE-NSP MERIT-INP DCCP 3PC IDPR XTP DDP IDPR-CMTP TP++ IL IPv6 SDRP IPv6-Route IPv6-Frag "
+        "IDRP RSVP GRE DSR BNA ESP AH I-NLSP SWIPE NARP MOBILE TLSP SKIP IPv6-ICMP IPv6-NoNxt "
+        "IPv6-Opts #61 CFTP #63 SAT-EXPAK KRYPTOLAN RVD IPPC #68 SAT-MON VISA IPCV CPNX CPHB WSN "
+        "PVP BR-SAT-MON SUN-ND WB-MON WB-EXPAK ISO-IP VMTP SECURE-VMTP VINES TTP NSFNET-IGP DGP "
+        "TCF EIGRP OSPFIGP Sprite-RPC LARP MTP AX.25 IPIP MICP SCC-SP ETHERIP ENCAP #99 GMTP IFMP "
+        "PNNI PIM ARIS SCPS QNX A/N IPComp SNP Compaq-Peer IPX-in-IP VRRP PGM #114 L2TP DDX IATP "
+        "STP SRP UTI SMP SM PTP ISIS FIRE CRTP CRUDP SSCOPMCE IPLT SPS PIPE SCTP FC "
+        "RSVP-E2E-IGNORE Mobility UDPLite MPLS-in-IP manet HIP Shim6"
+    ).split()
+    described = {
+        61: "any host internal protocol",
+        63: "any local network",
+        68: "any distributed file system",
+        99: "any private encryption scheme",
+        114: "any 0-hop protocol",
+    }
+    table = {n: described.get(n, name) for n, name in enumerate(names)}
+    table[255] = "Reserved"
+    return table
+
+
+PROTOCOLS = _protocols()
+
+
+def _c_uint(v, bits: int, ctype: str) -> int:
+    """Converts like a Cython argument of an unsigned C type: TypeError for a non-integer,
+    OverflowError outside the type's range."""
+    try:
+        v = v.__index__()
+    except AttributeError:
+        raise TypeError(f"an integer is required (got type {type(v).__name__})") from None
+    if v < 0:
+        raise OverflowError(f"can't convert negative value to {ctype}")
+    if v >> bits:
+        raise OverflowError(f"value too large to convert to {ctype}")
+    return v
+
+
+_CAP_NET_ADMIN = 12
+
+
+def _has_cap_net_admin() -> bool:
+    """Whether this thread has CAP_NET_ADMIN in its effective set (True if that cannot be read)."""
+    try:
+        with open("/proc/thread-self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> _CAP_NET_ADMIN & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return True
+
+
+def _c_int(v) -> int:
+    try:
+        v = v.__index__()
+    except AttributeError:
+        raise TypeError(f"an integer is required (got type {type(v).__name__})") from None
+    if not -(1 << 31) <= v < (1 << 31):
+        raise OverflowError("value too large to convert to int")
+    return v
 
 
 class Packet:
     """A packet received from NetfilterQueue (same attributes and methods as netfilterqueue's)."""
 
-    def __init__(self, q: "_CompatQueue", ptr: int):
-        L = lib()
+    # Defaults of the per-packet state: only what differs is set on the instance, which makes
+    # building a packet cheaper (no __slots__ for the same reason).
+    _rec = None  # the unpacked record, once needed
+    _verdict_is_set = False
+    _chosen: Optional[int] = None
+    _mark_is_set = False
+    _given_mark = 0
+    _given_payload: Optional[bytes] = None
+    _owned_payload: Optional[bytes] = None
+    _payload: Optional[bytes] = None  # copy of the live payload, once read
+
+    def __init__(self, q: "_CompatQueue", ptr: Optional[int], data: bytes, off: int):
+        # Built from the batch callback's records (``data``; this packet's starts at ``off``):
+        # no call into the library per packet, nothing unpacked until needed.
         self._q = q
         self._ptr = ptr
-        self._tid = threading.get_ident()
-        self._lock = threading.Lock()
-        self._verdict_is_set = False
-        self._chosen: Optional[int] = None
-        self._mark_is_set = False
-        self._given_mark = 0
-        self._given_payload: Optional[bytes] = None
-        self._owned_payload: Optional[bytes] = None
-        self._payload: Optional[bytes] = None  # cached copy while the callback runs
-        self.id: int = L.nfq_rs_packet_id(ptr)
-        self._queue_num: int = L.nfq_rs_packet_queue(ptr)
-        self.hw_protocol: int = L.nfq_rs_packet_hw_protocol(ptr)
-        self.hook: int = L.nfq_rs_packet_hook(ptr)
-        v = _U32Out()
-        self.mark: int = v.value if L.nfq_rs_packet_mark(ptr, v.ref) == 1 else 0
-        self.indev: int = v.value if L.nfq_rs_packet_indev(ptr, v.ref) == 1 else 0
-        self.outdev: int = v.value if L.nfq_rs_packet_outdev(ptr, v.ref) == 1 else 0
-        self.physindev: int = v.value if L.nfq_rs_packet_physindev(ptr, v.ref) == 1 else 0
-        self.physoutdev: int = v.value if L.nfq_rs_packet_physoutdev(ptr, v.ref) == 1 else 0
-        hw = _hwaddr(ptr)
-        self._hw = None if hw is None else (hw + b"\0" * 8)[:8]
-        ts = _get_timestamp(ptr)
-        self._timestamp = 0.0 if ts is None else ts[0] + ts[1] / 1000000.0
-        n = _payload_len(ptr)
-        self.payload_len: int = 0 if n is None else n
+        self._data = data
+        self._off = off
+
+    def _record(self) -> tuple:
+        r = self._rec
+        if r is None:
+            r = self._rec = _INFO.unpack_from(self._data, self._off)
+        return r
+
+    # Read-only attributes, 0 when the kernel did not send the value (as in netfilterqueue).
+    id = property(lambda self: _ID_QUEUE.unpack_from(self._data, self._off)[0], doc="Packet id.")
+    hw_protocol = property(lambda self: self._record()[17], doc="Link-layer protocol (0x0800 IPv4).")
+    hook = property(lambda self: self._record()[19], doc="Netfilter hook (0 PREROUTING ... 4 POSTROUTING).")
+    mark = property(lambda self: self._record()[2], doc="Packet mark as received (0 if none).")
+    indev = property(lambda self: self._record()[3], doc="Input interface index (0 if none).")
+    outdev = property(lambda self: self._record()[4], doc="Output interface index (0 if none).")
+    physindev = property(lambda self: self._record()[5], doc="Physical input interface index (0 if none).")
+    physoutdev = property(lambda self: self._record()[6], doc="Physical output interface index (0 if none).")
 
     def __str__(self) -> str:
-        payload = self._owned_payload if self._owned_payload is not None else self._live_payload()
+        payload = self._owned_payload or self._live_payload()
         if payload is None:
-            return "%d byte packet, contents unretained" % (self.payload_len,)
+            return "%d byte packet, contents unretained" % (self._record()[R_PAYLOAD_LEN],)
         proto = payload[9] if len(payload) > 9 else -1
-        return "%s packet, %s bytes" % (PROTOCOLS.get(proto, "Unknown protocol"), self.payload_len)
+        return "%s packet, %s bytes" % (PROTOCOLS.get(proto, "Unknown protocol"), self._record()[R_PAYLOAD_LEN])
 
     def _live_payload(self) -> Optional[bytes]:
-        if self._payload is None and self._ptr is not None:
-            self._payload = _get_payload(self._ptr)
-        return self._payload
+        """The received bytes while the callback runs (None after, or without a payload)."""
+        p = self._payload
+        if p is None and self._ptr is not None:
+            rec = self._record()
+            if rec[R_PRESENT] & _HAS_PAYLOAD:
+                p = self._payload = _string_at(rec[R_PAYLOAD], rec[R_PAYLOAD_LEN])
+        return p
 
     def get_hw(self) -> Optional[bytes]:
-        """The packet's source MAC address (8 bytes, zero-padded), or None if not available."""
-        return self._hw
+        """The packet's source MAC address (8 bytes as the kernel sent them), or None if not
+        available (only input hooks have one)."""
+        rec = self._record()
+        return rec[R_HWADDR] if rec[R_PRESENT] & _HAS_HWADDR else None
 
     def get_payload(self) -> bytes:
         """The payload as bytes."""
         if self._given_payload:
             return self._given_payload
-        if self._owned_payload is not None:
+        if self._owned_payload:
             return self._owned_payload
         p = self._live_payload()
-        if p:
+        if p is not None:
             return p
-        if self.payload_len == 0:
+        if self._record()[R_PAYLOAD_LEN] == 0:
             raise RuntimeError("Packet has no payload -- perhaps you're using COPY_META mode?")
         raise RuntimeError(
             "Payload data is no longer available. You must call retain() within the "
@@ -163,133 +235,211 @@ class Packet:
         )
 
     def get_payload_len(self) -> int:
-        return self.payload_len
+        return self._record()[R_PAYLOAD_LEN]
 
     def get_timestamp(self) -> float:
         """Kernel receive timestamp in seconds since the epoch (0.0 when absent)."""
-        return self._timestamp
+        rec = self._record()
+        return rec[R_TS_SEC] + rec[R_TS_USEC] / 1000000.0
 
     def set_payload(self, payload: bytes) -> None:
         """Sets the packet's new bytes (from the IP header), sent with the verdict."""
-        self._given_payload = bytes(payload)
+        if payload is not None and not isinstance(payload, bytes):
+            raise TypeError(
+                "Argument 'payload' has incorrect type (expected bytes, got %s)" % type(payload).__name__
+            )
+        self._given_payload = payload
 
     def set_mark(self, mark: int) -> None:
-        if not 0 <= mark <= 0xFFFFFFFF:
-            raise OverflowError("mark is outside 0..0xffffffff")
-        self._given_mark = mark
+        self._given_mark = _c_uint(mark, 32, "u_int32_t")
         self._mark_is_set = True
 
     def get_mark(self) -> int:
         if self._mark_is_set:
             return self._given_mark
-        return self.mark
+        return self._record()[2]
 
     def retain(self) -> None:
         """Copies the payload so get_payload() works after the callback returned."""
         self._owned_payload = self.get_payload()
 
     def _verdict(self, verdict: int) -> None:
-        with self._lock:
+        with self._q._plock:
             if self._verdict_is_set:
                 raise RuntimeError("Verdict already given for this packet")
             q = self._q
-            if q.closed:
+            if not q._nfq_bound:
                 raise RuntimeError("Parent queue has already been unbound")
-            mark = self._given_mark if self._mark_is_set else None
-            payload = self._given_payload or None
             ptr = self._ptr
-            if ptr is not None and threading.get_ident() == self._tid:
-                L = lib()
-                if mark is not None:
-                    check(L.nfq_rs_packet_set_mark(ptr, mark), "nfq_rs_packet_set_mark")
-                if payload is not None:
-                    check(L.nfq_rs_packet_set_payload(ptr, payload, len(payload)), "nfq_rs_packet_set_payload")
+            if ptr is not None and _get_ident() == q._recv_thread:
+                # Inside the callback: the answer goes back with the batch.
+                if self._mark_is_set or self._given_payload:
+                    L = lib()
+                    if self._mark_is_set:
+                        check(L.nfq_rs_packet_set_mark(ptr, self._given_mark), "nfq_rs_packet_set_mark")
+                    p = self._given_payload
+                    if p:
+                        check(L.nfq_rs_packet_set_payload(ptr, p, len(p)), "nfq_rs_packet_set_payload")
                 self._chosen = verdict
             else:
-                q._send_verdict(self._queue_num, self.id, verdict, mark, None, None, payload)
+                mark = self._given_mark if self._mark_is_set else None
+                q._send_verdict(self._record()[R_QUEUE], self._record()[R_ID], verdict, mark, None, None, self._given_payload or None)
             self._verdict_is_set = True
 
     def accept(self) -> None:
         """Accept the packet."""
+        # Inside the callback, without a mark or payload: only a state change (the usual
+        # case, inline). Everything else, errors included, goes through _verdict.
+        q = self._q
+        if self._ptr is not None and not self._mark_is_set and not self._given_payload and q._recv_thread == _get_ident():
+            lock = q._plock
+            lock.acquire()
+            if not self._verdict_is_set and q._nfq_bound and self._ptr is not None:
+                self._chosen = NF_ACCEPT
+                self._verdict_is_set = True
+                lock.release()
+                return
+            lock.release()
         self._verdict(NF_ACCEPT)
 
     def drop(self) -> None:
         """Drop the packet."""
+        q = self._q
+        if self._ptr is not None and not self._mark_is_set and not self._given_payload and q._recv_thread == _get_ident():
+            lock = q._plock
+            lock.acquire()
+            if not self._verdict_is_set and q._nfq_bound and self._ptr is not None:
+                self._chosen = NF_DROP
+                self._verdict_is_set = True
+                lock.release()
+                return
+            lock.release()
         self._verdict(NF_DROP)
 
     def repeat(self) -> None:
         """Repeat the packet (send it through the same hook again)."""
         self._verdict(NF_REPEAT)
 
-    def _finish(self, failed: bool) -> int:
-        with self._lock:
-            self._ptr = None
+    def _finish(self) -> int:
+        """The callback returned: the answer for the library. No lock is needed: only the
+        receiving thread sets _chosen (inside the callback), and once _ptr is None every
+        verdict goes out on its own."""
+        self._ptr = None
+        if self._payload is not None:
             self._payload = None
-            if self._chosen is not None:
-                return _as_signed(self._chosen)
-            # No verdict: like netfilterqueue, the packet stays queued until its Packet gets one.
-            return _lib.NFQ_RS_LATER
+        c = self._chosen
+        # No verdict: like netfilterqueue, the packet stays queued until its Packet gets one.
+        return _LATER if c is None else c
 
-
-class _U32Out:
-    """A reusable uint32 out-parameter."""
-
-    __slots__ = ("_v", "ref")
-
-    def __init__(self):
-        self._v = ctypes.c_uint32()
-        self.ref = ctypes.byref(self._v)
-
-    @property
-    def value(self) -> int:
-        return self._v.value
-
-
-def _hwaddr(ptr) -> Optional[bytes]:
-    data = ctypes.c_void_p()
-    n = ctypes.c_size_t()
-    if lib().nfq_rs_packet_hwaddr(ptr, ctypes.byref(data), ctypes.byref(n)) != 1:
-        return None
-    return ctypes.string_at(data.value, n.value)
-
-
-def _payload_len(ptr) -> Optional[int]:
-    n = ctypes.c_size_t()
-    if lib().nfq_rs_packet_payload(ptr, ctypes.byref(n)) is None:
-        return None
-    return n.value
+    def _hold(self) -> None:
+        """Keeps a packet that an earlier callback's exception kept from its own callback
+        (still queued in the kernel) for the next run(), with a copy of its payload."""
+        self._live_payload()
+        self._ptr = None
 
 
 class _CompatQueue(Queue):
     _packet_class = Packet
+    _nfq_bound = False
+
+    def _on_batch(self, pkts, infos, n, answers, _user):
+        """netfilterqueue's semantics: a packet without a verdict stays queued; after a
+        callback raised, the rest of the batch waits for the next run()."""
+        out = []
+        try:
+            nfq = self._handler  # the NetfilterQueue, during its run()
+            if nfq is None:
+                return
+            append = out.append
+            data, items = _batch_records(pkts, infos, n)
+            for ptr, off in items:
+                if self._exc is not None:
+                    pkt = Packet(self, ptr, data, off)
+                    pkt._hold()
+                    nfq._held.append(pkt)
+                    append(_LATER)
+                    continue
+                cb = nfq.user_callback
+                if cb is None:  # unbound meanwhile: no callback, no verdict (unbind drops it)
+                    append(_LATER)
+                    continue
+                pkt = Packet(self, ptr, data, off)
+                try:
+                    cb(pkt)
+                except BaseException as e:  # KeyboardInterrupt included: re-raised by run()
+                    self._exc = e
+                # Packet._finish, inline.
+                pkt._ptr = None
+                if pkt._payload is not None:
+                    pkt._payload = None
+                c = pkt._chosen
+                append(_LATER if c is None else c)
+        except BaseException as e:
+            if self._exc is None:
+                self._exc = e
+        finally:
+            if len(out) < n:
+                out.extend([_LATER] * (n - len(out)))
+            _write_answers(answers, out)
 
 
 class NetfilterQueue:
     """Handle a single numbered queue (netfilterqueue-compatible).
 
     ``af`` is accepted and ignored (binding a protocol family is obsolete since Linux 3.8).
-    ``sockfd``: a socket opened in another network namespace; the queue is opened in that
-    namespace (on a new socket). ``netns`` (nfq-rs extension): a namespace path such as
-    "/var/run/netns/NAME" or a descriptor of one.
+    ``sockfd``: a NETLINK_NETFILTER socket made elsewhere (typically in another network
+    namespace); the queue works on it (on a duplicate; the caller keeps ``sockfd``).
+    ``netns`` (nfq-rs extension): open the socket in a network namespace given as a path such
+    as "/var/run/netns/NAME", or a descriptor of one.
     """
 
     def __init__(self, *, af: int = socket.AF_INET, sockfd: int = -1, netns=None):
         self._q: Optional[_CompatQueue] = None
         self.user_callback: Optional[Callable[[Packet], None]] = None
-        self._netns = netns
+        self._bound: Optional[int] = None
+        self._unbind_pending: Optional[int] = None
+        self._held: "collections.deque[Packet]" = collections.deque()
         self._netns_fd = -1
-        self._unbind_pending = False
+        af = _c_uint(af, 16, "u_int16_t")
+        sockfd = _c_int(sockfd)
         if sockfd >= 0:
+            # netfilterqueue dup2()s the caller's socket onto its own descriptor.
             try:
-                self._netns_fd = fcntl.ioctl(sockfd, _SIOCGSKNS)
+                fcntl.fcntl(sockfd, fcntl.F_GETFD)
             except OSError as e:
-                raise OSError(e.errno, f"cannot find the network namespace of sockfd {sockfd}: {e.strerror}") from e
-            self._netns = self._netns_fd
+                raise OSError(e.errno, "dup2 failed") from None
+            if netns is None:
+                try:  # the socket's namespace, for the kernel's queue counters
+                    self._netns_fd = fcntl.ioctl(sockfd, _SIOCGSKNS)
+                    netns = self._netns_fd
+                except OSError:
+                    pass
+        try:
+            self._q = _CompatQueue(
+                None, batch=_BATCH, netns=netns, socket_fd=sockfd if sockfd >= 0 else None
+            )
+        except NfqError as e:
+            raise NfqError(e.code, f"Failed to open NFQueue. ({e.message})", e.call) from e
+        # netfilterqueue fails here without CAP_NET_ADMIN: its protocol-family bind is a
+        # configuration request, which the kernel refuses. The shim sends none until bind(),
+        # so it checks the capability instead (the kernel's own check comes with bind()).
+        if not _has_cap_net_admin():
+            q, self._q = self._q, None
+            q.close()
+            raise OSError("Failed to bind family %s. Are you root?" % af)
 
     def __del__(self):
         try:
             self.unbind()
+            q, self._q = self._q, None
+            if q is not None:
+                q.close()
+        except Exception:
+            pass
+        try:
             if self._netns_fd >= 0:
+                import os
+
                 os.close(self._netns_fd)
                 self._netns_fd = -1
         except Exception:
@@ -305,37 +455,42 @@ class NetfilterQueue:
         sock_len: int = SockRcvSize,
     ) -> None:
         """Create and bind to a new queue."""
-        if self._q is not None:
+        queue_num = _c_int(queue_num)
+        max_len = _c_uint(max_len, 32, "u_int32_t")
+        mode = _c_uint(mode, 8, "u_int8_t")
+        range = _c_uint(range, 32, "u_int32_t")
+        sock_len = _c_uint(sock_len, 32, "u_int32_t")
+        if self._bound is not None:
             raise RuntimeError("A queue is already bound; use unbind() first")
-        if mode not in (COPY_NONE, COPY_META, COPY_PACKET):
-            raise OSError("Failed to set packet copy mode.")
-        try:
-            q = _CompatQueue(
-                queue_num,
-                copy_mode=mode,
-                copy_range=range,
-                max_len=max_len,
-                batch=1,
-                netns=self._netns,
-            )
-        except NfqError as e:
-            raise NfqError(e.code, f"Failed to create queue {queue_num}. ({e.message})", e.call) from e
-        try:
-            with q._lock:
-                newsiz = lib().nfq_rs_set_rcvbuf(q._handle(), sock_len)
-            check(newsiz, "nfq_rs_set_rcvbuf")
-        except BaseException:
-            q.close()
-            raise
+        q = self._q
+        L = lib()
+        h = q._handle()
+        num = queue_num & 0xFFFF  # netfilterqueue passes it on as a u_int16_t
         self.user_callback = user_callback
-        self._unbind_pending = False
-        self._q = q
-        if newsiz != sock_len * 2:
+        with q._lock:
+            rc = L.nfq_rs_bind(h, num)
+        if rc < 0:
+            e = _lib.error(rc, "nfq_rs_bind", h)
+            raise NfqError(e.code, f"Failed to create queue {queue_num}. ({e.message})", e.call)
+        self._bound = num
+        q._nfq_bound = True
+        q.queue_nums = [num]
+        if mode in (COPY_NONE, COPY_META, COPY_PACKET):
+            with q._lock:
+                rc = L.nfq_rs_set_copy_mode(h, num, mode, range)
+            if rc < 0:
+                self.unbind()
+                raise OSError("Failed to set packet copy mode.")
+        # else: the kernel ignores an unknown mode (the queue keeps COPY_META) without an
+        # error, and netfilterqueue passes that on; so does the shim.
+        with q._lock:
+            L.nfq_rs_set_max_len(h, num, max_len)  # netfilterqueue ignores a failure here too
+            newsiz = L.nfq_rs_set_rcvbuf(h, sock_len)
+        if newsiz >= 0 and newsiz != sock_len * 2:
             try:
                 warnings.warn(
                     "Socket rcvbuf limit is now %d, requested %d." % (newsiz, sock_len),
                     category=RuntimeWarning,
-                    stacklevel=2,
                 )
             except BaseException:  # warnings turned into errors
                 self.unbind()
@@ -343,71 +498,95 @@ class NetfilterQueue:
 
     def unbind(self) -> None:
         """Destroy the queue (the kernel drops the packets still waiting for a verdict).
-        Called from inside the callback, it takes effect when the callback returns."""
+        Called from inside the callback, it takes effect when the callback returns (after the
+        verdicts already given); from another thread while run() waits, run() returns."""
         self.user_callback = None
+        num = self._bound
         q = self._q
-        if q is None:
+        if num is None or q is None:
             return
-        if q._recv_thread == threading.get_ident():
-            self._unbind_pending = True
-            q.stop()
-            return
-        self._q = None
-        q.close()
+        self._bound = None
+        q._nfq_bound = False
+        self._held.clear()
+        me = _get_ident()
+        with q._lock:
+            if q._recv_thread == me:
+                self._unbind_pending = num
+                return
+            while q._recv_thread is not None and q._h is not None:
+                lib().nfq_rs_stop(q._h)
+                q._recv_cond.wait(0.5)
+            if q._h is not None:
+                lib().nfq_rs_unbind(q._h, num)
 
     def get_fd(self) -> int:
-        """Get the file descriptor of the queue handler (after bind())."""
-        return self._require().fileno()
-
-    def _require(self) -> _CompatQueue:
+        """Get the file descriptor of the queue handler."""
         q = self._q
         if q is None:
-            raise RuntimeError("No queue is bound; call bind() first")
-        return q
+            raise RuntimeError("the queue handle is closed")
+        return q.fileno()
 
-    def _handle(self, pkt: Packet) -> None:
-        cb = self.user_callback
-        if cb is not None:
-            cb(pkt)
+    def _require(self) -> _CompatQueue:
+        if self._bound is None or self._q is None:
+            raise RuntimeError("No queue is bound; call bind() first")
+        return self._q
+
+    def _deliver_held(self) -> int:
+        """Hands the packets an exception held back to the callback, in order."""
+        n = 0
+        while self._held and self._bound is not None:
+            pkt = self._held.popleft()
+            cb = self.user_callback
+            if cb is None:
+                break
+            n += 1
+            try:
+                cb(pkt)
+            finally:
+                pkt._payload = None
+        return n
 
     def _once(self, q: _CompatQueue, timeout_ms: int) -> Optional[int]:
         try:
-            return q._dispatch(timeout_ms, self._handle)
+            if self._held:
+                return self._deliver_held()
+            return q._dispatch(timeout_ms, self)
         finally:
-            if self._unbind_pending:
-                self._unbind_pending = False
-                if self._q is q:
-                    self._q = None
-                q.close()
+            num, self._unbind_pending = self._unbind_pending, None
+            if num is not None and q._h is not None:
+                with q._lock:
+                    lib().nfq_rs_unbind(q._h, num)
 
     def run(self, block: bool = True) -> None:
-        """Send packets to the callback. With block=True, runs until an exception (Ctrl-C)
-        or unbind(); with block=False, handles the packets already waiting and returns."""
+        """Accept packets (send them to the callback). With block=True, runs until an
+        exception (Ctrl-C) or unbind(); with block=False, handles the packets already waiting
+        and returns."""
         q = self._require()
         if block:
-            while True:
+            while self._bound is not None:
                 if self._once(q, POLL_MS) is None:
                     return
         else:
-            while True:
+            while self._bound is not None:
                 n = self._once(q, 0)
                 if not n:
                     return
 
     def run_socket(self, s: socket.socket) -> None:
-        """Send packets to the callback, waiting on ``s`` (e.g. ``socket.fromfd(get_fd(), ...)``
-        so gevent can monkeypatch the wait). A non-blocking ``s`` handles what is waiting
-        and returns; a timeout on ``s`` raises socket.timeout."""
+        """Accept packets, waiting on ``s`` (``socket.fromfd(get_fd(), ...)``, so that gevent
+        can monkeypatch the wait). A non-blocking ``s`` handles what is waiting and returns;
+        a timeout on ``s`` raises socket.timeout."""
         q = self._require()
         timeout = s.gettimeout()
-        while True:
+        while self._bound is not None:
             if timeout == 0.0:
                 n = self._once(q, 0)
                 if not n:
                     return
                 continue
-            r, _, _ = select.select([s], [], [], timeout)
-            if not r:
-                raise socket.timeout("timed out")
+            if not self._held:
+                r, _, _ = select.select([s], [], [], timeout)
+                if not r:
+                    raise socket.timeout("timed out")
             if self._once(q, 0) is None:
                 return

@@ -8,8 +8,11 @@ import datetime
 import enum
 import os
 import socket
+import struct
+import sys
 import threading
 import time
+from operator import itemgetter
 from ctypes import byref, c_size_t, c_uint16, c_uint32, c_uint64, c_void_p
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Union
 
@@ -196,6 +199,139 @@ def _get_timestamp(ptr):
     return _fetchers()["timestamp"](ptr)
 
 
+# --- packet records (nfq_rs_packet_info, one per packet of a batch callback) ---------------
+
+_INFO = struct.Struct(_lib.PACKET_INFO_FORMAT)
+_INFO_SIZE = _INFO.size
+_PTR_SIZE = struct.calcsize("@P")
+_string_at = ctypes.string_at
+_memmove = ctypes.memmove
+_get_ident = threading.get_ident
+
+# Indexes into a record tuple.
+R_ID, R_PRESENT, R_PAYLOAD_LEN, R_QUEUE, R_HW_PROTOCOL, R_HOOK, R_HWADDR_LEN, R_HWADDR = 0, 1, 9, 16, 17, 19, 20, 22
+R_TS_SEC, R_TS_USEC, R_PAYLOAD = 23, 24, 25
+
+
+def _rec_opt(i: int, bit: int):
+    def get(r):
+        return r[i] if r[R_PRESENT] & bit else None
+
+    return get
+
+
+def _rec_payload(r):
+    if not r[R_PRESENT] & _lib.NFQ_RS_INFO_PAYLOAD:
+        return None
+    n = r[R_PAYLOAD_LEN]
+    return _string_at(r[R_PAYLOAD], n) if n else b""
+
+
+# key -> function(record) for the attributes the record carries; the others are read through
+# the packet handle (_fetchers).
+_RECORD_FIELDS: Dict[str, Callable[[tuple], object]] = {
+    "family": itemgetter(18),
+    "hook": itemgetter(R_HOOK),
+    "hw_protocol": itemgetter(R_HW_PROTOCOL),
+    "payload": _rec_payload,
+    "orig_len": itemgetter(7),
+    "truncated": lambda r: r[21] == 1,
+    "cap_len": _rec_opt(8, _lib.NFQ_RS_INFO_CAP_LEN),
+    "mark": _rec_opt(2, _lib.NFQ_RS_INFO_MARK),
+    "indev": _rec_opt(3, _lib.NFQ_RS_INFO_INDEV),
+    "outdev": _rec_opt(4, _lib.NFQ_RS_INFO_OUTDEV),
+    "physindev": _rec_opt(5, _lib.NFQ_RS_INFO_PHYSINDEV),
+    "physoutdev": _rec_opt(6, _lib.NFQ_RS_INFO_PHYSOUTDEV),
+    "uid": _rec_opt(12, _lib.NFQ_RS_INFO_UID),
+    "gid": _rec_opt(13, _lib.NFQ_RS_INFO_GID),
+    "skb_info": _rec_opt(10, _lib.NFQ_RS_INFO_SKB_INFO),
+    "priority": _rec_opt(11, _lib.NFQ_RS_INFO_PRIORITY),
+    "cgroup_classid": _rec_opt(14, _lib.NFQ_RS_INFO_CGROUP_CLASSID),
+    "ct_info": _rec_opt(15, _lib.NFQ_RS_INFO_CT_INFO),
+    "timestamp": lambda r: (r[R_TS_SEC], r[R_TS_USEC]) if r[R_PRESENT] & _lib.NFQ_RS_INFO_TIMESTAMP else None,
+    "hw_addr": lambda r: r[R_HWADDR][: r[R_HWADDR_LEN]] if r[R_PRESENT] & _lib.NFQ_RS_INFO_HWADDR else None,
+}
+
+_PTR_STRUCTS: Dict[int, struct.Struct] = {}
+_ANSWER_STRUCTS: Dict[int, struct.Struct] = {}
+
+
+def _ptr_struct(n: int) -> struct.Struct:
+    s = _PTR_STRUCTS.get(n)
+    if s is None:
+        s = _PTR_STRUCTS[n] = struct.Struct("@%dP" % n)
+    return s
+
+
+def _answer_struct(n: int) -> struct.Struct:
+    s = _ANSWER_STRUCTS.get(n)
+    if s is None:
+        s = _ANSWER_STRUCTS[n] = struct.Struct("@%di" % n)
+    return s
+
+
+def _check_info_size() -> None:
+    n = lib().nfq_rs_packet_info_size()
+    if n != _INFO_SIZE:
+        raise _lib.NfqError(
+            _lib.NFQ_RS_E_NOTSUP,
+            f"{lib()._nfq_rs_path}: nfq_rs_packet_info is {n} bytes, this package reads {_INFO_SIZE}; "
+            "use the library and the Python package of the same version",
+            "nfq_rs_packet_info_size",
+        )
+
+
+
+
+_ID_QUEUE = struct.Struct("@I60xH")  # nfq_rs_packet_info.id and .queue
+
+
+def _batch_records(pkts: int, infos: int, n: int):
+    """From a batch callback's arguments: (records, [(handle, offset), ...]): a copy of the
+    records, and each packet's handle and the offset of its record. Nothing is unpacked here; a
+    packet unpacks what a property needs."""
+    data = _string_at(infos, n * _INFO_SIZE)
+    ptrs = _ptr_struct(n).unpack(_string_at(pkts, n * _PTR_SIZE))
+    return data, zip(ptrs, range(0, n * _INFO_SIZE, _INFO_SIZE))
+
+
+def _unraisable_hook(u) -> None:
+    """sys.unraisablehook while queues exist: an exception that escaped a queue's batch
+    callback goes to that queue, whose dispatch re-raises it (the others go on to the hook
+    that was there before).
+
+    The callback catches everything its own code raises, but a Python signal handler can run
+    at the callback's very first instruction, before any try block (a signal that arrived
+    while the library waited, with packets coming in). ctypes would print that exception and
+    drop it; the library gives the batch the fallback verdict.
+    """
+    obj = getattr(u, "object", None)
+    owner = getattr(obj, "__self__", None)
+    if isinstance(owner, Queue) and getattr(obj, "__name__", "") == "_on_batch" and u.exc_value is not None:
+        if owner._exc is None:
+            owner._exc = u.exc_value
+        return
+    _prev_unraisable_hook(u)
+
+
+_prev_unraisable_hook = sys.__unraisablehook__
+_hook_lock = threading.Lock()
+
+
+def _install_unraisable_hook() -> None:
+    global _prev_unraisable_hook
+    with _hook_lock:
+        current = sys.unraisablehook
+        if current is not _unraisable_hook:
+            _prev_unraisable_hook = current
+            sys.unraisablehook = _unraisable_hook
+
+
+def _write_answers(answers: int, out: List[int]) -> None:
+    data = _answer_struct(len(out)).pack(*out)
+    _memmove(answers, data, len(data))
+
+
 _MISSING = object()
 
 _memview_from_memory = None
@@ -252,59 +388,76 @@ class Packet:
     ``nfq_rs_verdict_ex`` (``nfq_rs_verdict_ct_labels`` for labels). A packet takes exactly one verdict: a second raises RuntimeError.
     """
 
-    __slots__ = (
-        "_q",
-        "_ptr",
-        "_tid",
-        "id",
-        "queue_num",
-        "_cache",
-        "_state",
-        "_code",
-        "_retained",
-        "_view",
-        "_lock",
-        "__weakref__",
-    )
+    # Defaults of the per-packet state: only what differs is set on the instance, which
+    # makes building a packet cheaper (no __slots__ for the same reason).
+    _rec = None  # the unpacked record, once needed
+    _cache: Optional[Dict[str, object]] = None
+    _state = 0  # _PENDING
+    _code = 0
+    _retained = False
+    _view: Optional[memoryview] = None
 
-    def __init__(self, q: "Queue", ptr: int):
-        L = lib()
+    def __init__(self, q: "Queue", ptr: int, data: bytes, off: int):
+        # Built from the batch callback's records (``data`` holds them; this packet's starts
+        # at ``off``): no call into the library per packet, nothing unpacked until needed.
+        # While _ptr is set (the callback runs), q._recv_thread is the thread running it.
         self._q = q
         self._ptr = ptr
-        self._tid = threading.get_ident()
-        self.id: int = L.nfq_rs_packet_id(ptr)
-        self.queue_num: int = L.nfq_rs_packet_queue(ptr)
-        self._cache: Dict[str, object] = {}
-        self._state = _PENDING
-        self._code = 0
-        self._retained = False
-        self._view: Optional[memoryview] = None
-        self._lock = threading.Lock()
+        self._data = data
+        self._off = off
+
+    @property
+    def id(self) -> int:
+        """Packet id (always available)."""
+        return _ID_QUEUE.unpack_from(self._data, self._off)[0]
+
+    @property
+    def queue_num(self) -> int:
+        """The queue the packet came from (always available)."""
+        return _ID_QUEUE.unpack_from(self._data, self._off)[1]
+
+    @property
+    def _lock(self):
+        return self._q._plock
+
+    def _record(self) -> tuple:
+        r = self._rec
+        if r is None:
+            r = self._rec = _INFO.unpack_from(self._data, self._off)
+        return r
 
     # -- data ---------------------------------------------------------------------------
 
     def _get(self, key: str):
         c = self._cache
-        v = c.get(key, _MISSING)
-        if v is not _MISSING:
-            return v
+        if c is not None:
+            v = c.get(key, _MISSING)
+            if v is not _MISSING:
+                return v
         ptr = self._ptr
         if ptr is None:
             raise RuntimeError(
                 f"packet {self.id}: '{key}' is no longer available because the callback returned; "
                 "call pkt.retain() inside the callback to keep the packet's data"
             )
-        v = _fetchers()[key](ptr)
+        f = _RECORD_FIELDS.get(key)
+        v = f(self._record()) if f is not None else _fetchers()[key](ptr)
+        if c is None:
+            c = self._cache = {}
         c[key] = v
         return v
 
     def _snapshot(self) -> None:
         """Copies every attribute out of the receive buffer (the callback must be running)."""
         c = self._cache
+        if c is None:
+            c = self._cache = {}
         ptr = self._ptr
+        rec = self._record()
         for key, fetch in _fetchers().items():
             if key not in c:
-                c[key] = fetch(ptr)
+                f = _RECORD_FIELDS.get(key)
+                c[key] = f(rec) if f is not None else fetch(ptr)
 
     @property
     def live(self) -> bool:
@@ -344,15 +497,14 @@ class Packet:
         """A read-only memoryview of the payload without copying, valid only while the callback
         runs (it is released when the callback returns; copy what you keep). For retained or
         iterated packets, a view of their copy."""
-        if "payload" in self._cache or self._ptr is None:
+        if (self._cache is not None and "payload" in self._cache) or self._ptr is None:
             p = self._get("payload")
             return None if p is None else memoryview(p)
         if self._view is None:
-            n = c_size_t()
-            addr = lib().nfq_rs_packet_payload(self._ptr, byref(n))
-            if addr is None:
+            rec = self._record()
+            if not rec[R_PRESENT] & _lib.NFQ_RS_INFO_PAYLOAD:
                 return None
-            self._view = _memview(addr, n.value)
+            self._view = _memview(rec[R_PAYLOAD], rec[R_PAYLOAD_LEN])
         return self._view
 
     def __len__(self) -> int:
@@ -476,7 +628,7 @@ class Packet:
         """The packet's connection decoded from ``ct`` (a :class:`nfq_rs.conntrack.Conntrack`,
         a plain value that stays valid after the callback), or None without ``NFQA_CT``.
         Malformed bytes raise NfqError (E_PROTO)."""
-        v = self._cache.get("_conntrack", _MISSING)
+        v = _MISSING if self._cache is None else self._cache.get("_conntrack", _MISSING)
         if v is _MISSING:
             raw = self._get("ct")
             fam = self._get("family")
@@ -551,7 +703,7 @@ class Packet:
             if self._state != _PENDING:
                 raise RuntimeError(f"a verdict was already given for packet {self.id} of queue {self.queue_num}")
             ptr = self._ptr
-            if ptr is not None and threading.get_ident() == self._tid:
+            if ptr is not None and _get_ident() == self._q._recv_thread:
                 L = lib()
                 if mark is not None:
                     check(L.nfq_rs_packet_set_mark(ptr, mark), "nfq_rs_packet_set_mark")
@@ -563,7 +715,7 @@ class Packet:
                     check(L.nfq_rs_packet_set_payload(ptr, payload, len(payload)), "nfq_rs_packet_set_payload")
                 if labels is not None:
                     check(ct_lib().nfq_rs_packet_set_ct_labels(ptr, *labels), "nfq_rs_packet_set_ct_labels")
-                self._code = code
+                self._code = _as_signed(code)
                 self._state = _CHOSEN
                 return
             self._q._send_verdict(self.queue_num, self.id, code, mark, connmark, priority, payload, labels)
@@ -571,10 +723,31 @@ class Packet:
 
     def accept(self, **kw) -> None:
         """Accepts the packet (it continues with the next rule/hook). See :meth:`verdict`."""
+        # Without keywords inside the callback, a verdict is only a state change.
+        q = self._q
+        if not kw and self._ptr is not None and q._recv_thread == _get_ident():
+            lock = q._plock
+            lock.acquire()
+            if self._state == _PENDING and self._ptr is not None:
+                self._code = ACCEPT
+                self._state = _CHOSEN
+                lock.release()
+                return
+            lock.release()
         self.verdict(ACCEPT, **kw)
 
     def drop(self, **kw) -> None:
         """Drops the packet. See :meth:`verdict`."""
+        q = self._q
+        if not kw and self._ptr is not None and q._recv_thread == _get_ident():
+            lock = q._plock
+            lock.acquire()
+            if self._state == _PENDING and self._ptr is not None:
+                self._code = DROP
+                self._state = _CHOSEN
+                lock.release()
+                return
+            lock.release()
         self.verdict(DROP, **kw)
 
     def repeat(self, **kw) -> None:
@@ -593,7 +766,9 @@ class Packet:
 
     def _finish(self, failed: bool) -> int:
         """Called when the callback returned: the answer for the library."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             self._ptr = None
             if self._view is not None:
                 try:
@@ -601,10 +776,11 @@ class Packet:
                 except BufferError:  # something still holds the buffer; nothing we can do
                     pass
                 self._view = None
-            if self._state == _CHOSEN:
+            state = self._state
+            if state == _CHOSEN:
                 self._state = _DONE
-                return _as_signed(self._code)
-            if self._state == _DONE:  # verdict already sent from another thread
+                return self._code
+            if state == _DONE:  # verdict already sent from another thread
                 return _lib.NFQ_RS_LATER
             if self._retained:
                 return _lib.NFQ_RS_LATER
@@ -612,6 +788,8 @@ class Packet:
             # -1 is not a verdict: the library gives the packet the fallback verdict and counts
             # a callback error (stats()["callback_errors"]).
             return -1 if failed else self._q._default_verdict
+        finally:
+            lock.release()
 
     def __repr__(self) -> str:
         try:
@@ -639,7 +817,8 @@ class Queue:
     - ``max_len``: kernel queue length limit (kernel default 1024)
     - flags: ``fail_open``, ``gso``, ``uid_gid``, ``secctx``, ``conntrack`` (booleans)
     - ``rcvbuf``: socket receive buffer in bytes (library default 4 MiB), ``no_enobufs``,
-      ``batch``: datagrams per receive call (library default 16)
+      ``batch``: datagrams per receive call (default 64; the C library's default is 16), each
+      handed to Python in one call
     - ``netns``: open the socket in another network namespace, a path such as
       "/var/run/netns/NAME" or an open descriptor (int) of one
     - ``fallback_verdict``: for packets whose callback raised or that the library cannot
@@ -670,6 +849,7 @@ class Queue:
         no_enobufs: bool = False,
         batch: Optional[int] = None,
         netns: Union[None, str, os.PathLike, int] = None,
+        socket_fd: Optional[int] = None,
         fallback_verdict: int = DROP,
         default_verdict: int = ACCEPT,
         callback: Optional[Callable[[Packet], None]] = None,
@@ -684,13 +864,18 @@ class Queue:
         self._handler = None
         self._pending: "collections.deque[Packet]" = collections.deque()
         self._callback = callback
+        # Guards the verdict state of this queue's packets (shared: one lock per packet cost
+        # more than the contention it saves).
+        self._plock = threading.Lock()
 
-        if isinstance(queue, int):
+        if queue is None:
+            nums = []  # bind later (the netfilterqueue shim does)
+        elif isinstance(queue, int):
             nums = [queue]
         else:
             nums = [int(n) for n in queue]
-        if not nums:
-            raise ValueError("no queue number given")
+            if not nums:
+                raise ValueError("no queue number given")
         for n in nums:
             if not 0 <= n <= 0xFFFF:
                 raise ValueError(f"queue number {n} is outside 0..65535")
@@ -713,7 +898,7 @@ class Queue:
                 flags |= bit
 
         L = lib()
-        cfg = L.nfq_rs_config_new(nums[0])
+        cfg = L.nfq_rs_config_new(nums[0]) if nums else L.nfq_rs_config_new_unbound()
         if not cfg:
             raise MemoryError("nfq_rs_config_new failed")
         try:
@@ -728,9 +913,12 @@ class Queue:
                 check(L.nfq_rs_config_set_rcvbuf(cfg, int(rcvbuf)), "nfq_rs_config_set_rcvbuf")
             if no_enobufs:
                 check(L.nfq_rs_config_set_no_enobufs(cfg, 1), "nfq_rs_config_set_no_enobufs")
-            if batch is not None:
-                check(L.nfq_rs_config_set_batch(cfg, int(batch)), "nfq_rs_config_set_batch")
+            # 64 datagrams per receive unless told otherwise (the library's default is 16): each
+            # receive costs one call into Python, which costs more than a C callback.
+            check(L.nfq_rs_config_set_batch(cfg, int(64 if batch is None else batch)), "nfq_rs_config_set_batch")
             check(L.nfq_rs_config_set_fallback_verdict(cfg, self._fallback), "nfq_rs_config_set_fallback_verdict")
+            if socket_fd is not None:
+                check(L.nfq_rs_config_set_socket_fd(cfg, int(socket_fd)), "nfq_rs_config_set_socket_fd")
             if netns is not None:
                 if isinstance(netns, int):
                     check(L.nfq_rs_config_set_netns_fd(cfg, netns), "nfq_rs_config_set_netns_fd")
@@ -744,9 +932,13 @@ class Queue:
         finally:
             L.nfq_rs_config_free(cfg)
         self._h = out.value
-        # The C function pointer must stay alive as long as the handle: keep it on self.
-        self._cfunc = _lib.CALLBACK(self._on_packet)
-        check(L.nfq_rs_set_callback(self._h, self._cfunc, None), "nfq_rs_set_callback", self._h)
+        # One call into Python per receive batch, with a record of each packet's common
+        # fields (see _on_batch). The C function pointer must stay alive as long as the
+        # handle: keep it on self.
+        _check_info_size()
+        _install_unraisable_hook()
+        self._cfunc = _lib.BATCH_CALLBACK(self._on_batch)
+        check(L.nfq_rs_set_batch_callback(self._h, self._cfunc, None), "nfq_rs_set_batch_callback", self._h)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -771,6 +963,8 @@ class Queue:
     @property
     def queue_num(self) -> int:
         """The first (usually only) queue number."""
+        if not self.queue_nums:
+            raise RuntimeError("no queue is bound on this socket")
         return self.queue_nums[0]
 
     def close(self) -> None:
@@ -803,30 +997,55 @@ class Queue:
 
     # -- receiving ------------------------------------------------------------------------
 
-    def _on_packet(self, ptr, _user):
-        """The C callback. Never lets an exception escape into C."""
+    def _on_batch(self, pkts, infos, n, answers, _user):
+        """The C batch callback: every packet of one receive. Writes an answer per packet and
+        never lets an exception escape into C."""
+        fallback = _as_signed(self._fallback)
+        out: List[int] = []
         try:
             handler = self._handler
             if self._exc is not None or handler is None:
-                # The loop is ending (an earlier packet's callback raised): no more callbacks.
-                return _as_signed(self._fallback)
-            pkt = self._packet_class(self, ptr)
+                # The loop is ending (an earlier callback raised): no more callbacks.
+                out = [fallback] * n
+                return
+            cls = self._packet_class
+            append = out.append
+            data, items = _batch_records(pkts, infos, n)
             if handler is _ITERATE:
-                pkt._snapshot()
-                pkt._ptr = None
-                self._pending.append(pkt)
-                return _lib.NFQ_RS_LATER
-            failed = False
-            try:
-                handler(pkt)
-            except BaseException as e:  # KeyboardInterrupt included: re-raised by the loop
-                self._exc = e
-                failed = True
-            return pkt._finish(failed)
+                pending = self._pending
+                for ptr, off in items:
+                    pkt = cls(self, ptr, data, off)
+                    pkt._snapshot()
+                    pkt._ptr = None
+                    pending.append(pkt)
+                    append(_lib.NFQ_RS_LATER)
+                return
+            for ptr, off in items:
+                if self._exc is not None:
+                    append(fallback)
+                    continue
+                pkt = cls(self, ptr, data, off)
+                try:
+                    handler(pkt)
+                except BaseException as e:  # KeyboardInterrupt included: re-raised by the loop
+                    self._exc = e
+                    append(pkt._finish(True))
+                    continue
+                if pkt._state == _CHOSEN and pkt._view is None:
+                    # The usual case, without the lock: only this thread changes a chosen
+                    # verdict, and other threads refuse a second one whatever they see.
+                    pkt._ptr = None
+                    pkt._state = _DONE
+                    append(pkt._code)
+                else:
+                    append(pkt._finish(False))
         except BaseException as e:
             if self._exc is None:
                 self._exc = e
-            return _as_signed(self._fallback)
+        finally:
+            if len(out) < n:
+                out.extend([fallback] * (n - len(out)))
+            _write_answers(answers, out)
 
     def _dispatch(self, timeout_ms: int, handler) -> Optional[int]:
         """One nfq_rs_dispatch call; None if the queue is closing/closed."""

@@ -196,8 +196,7 @@ def test_bind_errors(ns, setup):
     with pytest.raises(OSError, match="Failed to create queue 1") as ei:
         other.bind(1, lambda p: None)
     assert isinstance(ei.value, NfqError) and "bound by another process" in str(ei.value)
-    with pytest.raises(RuntimeError, match="bind"):
-        other.get_fd()
+    assert other.get_fd() >= 0  # as in netfilterqueue, the socket exists before bind()
 
 
 def test_sock_len_warning(ns):
@@ -264,8 +263,7 @@ def test_run_blocking_ctrl_c_and_unbind_from_callback(setup):
     nfq2.run()
     assert time.monotonic() - t0 < 2
     assert recv_or_none(rx) == b"u"
-    with pytest.raises(RuntimeError):
-        nfq2.get_fd()
+    assert nfq2.get_fd() >= 0  # the socket outlives the queue, as in netfilterqueue
 
 
 def test_sockfd_selects_the_namespace(ns):

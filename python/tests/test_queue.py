@@ -577,3 +577,47 @@ def test_breaking_out_of_iteration_settles_unseen_packets(ns):
             break
         assert [recv_or_none(rx) for _ in range(2)] == [b"i1", b"i2"]
         assert q.kernel_stats()["queue_total"] == 0
+
+
+def test_signal_handler_exception_under_traffic_comes_out_of_run(ns):
+    """A signal handler's exception raised while packets flow (it may fire at the very start of
+    the batch callback, where ctypes would lose it) comes out of run(), with run in the
+    traceback; several tries to land the signal at different points."""
+    import traceback
+
+    ns.iptables(f"-A OUTPUT -p udp --dport {PORT} -j NFQUEUE --queue-num 0")
+    rx, tx = ns.udp_pair(PORT)
+
+    class Alarm(Exception):
+        pass
+
+    def alarm(sig, frame):
+        raise Alarm("ring")
+
+    stop = threading.Event()
+
+    def flood():
+        while not stop.is_set():
+            try:
+                tx.sendto(b"f", ("127.0.0.1", PORT))
+            except OSError:
+                pass
+            time.sleep(0.0002)
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    t = threading.Thread(target=flood, daemon=True)
+    t.start()
+    try:
+        with Queue(0, netns=ns.path) as q:
+            for _ in range(5):
+                signal.setitimer(signal.ITIMER_REAL, 0.1)
+                with pytest.raises(Alarm) as ei:
+                    q.run(lambda p: p.accept())
+                names = [f.name for f in traceback.extract_tb(ei.value.__traceback__)]
+                assert "run" in names and names[-1] == "alarm", names
+            assert q.stats()["packets_received"] > 0
+    finally:
+        stop.set()
+        t.join(2)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)

@@ -351,6 +351,26 @@ pub unsafe extern "C" fn nfq_rs_config_set_netns_fd(cfg: *mut nfq_rs_config, fd:
     })
 }
 
+/// Makes `nfq_rs_open` use a duplicate of the caller's netlink socket `fd` (an
+/// `AF_NETLINK`/`NETLINK_NETFILTER` socket, bound or not; the caller keeps and closes `fd`)
+/// instead of opening a new one, for a socket made in another network namespace and passed
+/// in. The duplicate is connected to the kernel, like the library's own sockets. Set the
+/// namespace as well (`nfq_rs_config_set_netns_fd`) for the kernel counters of that
+/// namespace. -1 returns to opening a new socket.
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_config_set_socket_fd(cfg: *mut nfq_rs_config, fd: c_int) -> c_int {
+    with_cfg("nfq_rs_config_set_socket_fd", cfg, |c| {
+        if fd < -1 {
+            return invalid(&format!("nfq_rs_config_set_socket_fd: {fd} is not a descriptor"));
+        }
+        c.socket_fd(if fd == -1 { None } else { Some(fd) });
+        NFQ_RS_OK
+    })
+}
+
 // ---------------------------------------------------------------------------------------
 // Queue handle
 
@@ -374,7 +394,7 @@ pub unsafe extern "C" fn nfq_rs_open(cfg: *const nfq_rs_config, out: *mut *mut n
         };
         match crate::queue::Queue::open(&c.cfg) {
             Ok(q) => {
-                let h = QueueBox::new(Arc::new(q), UserCb { cb: None, user: std::ptr::null_mut() });
+                let h = QueueBox::new(Arc::new(q), UserCb { cb: None, batch: None, user: std::ptr::null_mut() });
                 // SAFETY: out is writable.
                 unsafe { *out = queue_into_raw(h) };
                 NFQ_RS_OK
@@ -442,10 +462,41 @@ pub unsafe extern "C" fn nfq_rs_fd(q: *const nfq_rs_queue) -> c_int {
 pub unsafe extern "C" fn nfq_rs_set_callback(q: *mut nfq_rs_queue, cb: nfq_rs_callback, user: *mut c_void) -> c_int {
     with_q("nfq_rs_set_callback", q, |h| {
         if let Ok(mut slot) = h.cb.lock() {
-            *slot = UserCb { cb, user };
+            *slot = UserCb { cb, batch: None, user };
         }
         NFQ_RS_OK
     })
+}
+
+/// Sets a callback that gets all the packets of one receive batch (up to the configured
+/// batch of datagrams) in one call, instead of the per-packet callback (it replaces one set
+/// with `nfq_rs_set_callback`, and that call replaces it). For callers that pay per call more
+/// than per packet, such as an interpreter through an FFI: with `info` they read the common
+/// fields of every packet without a call each. The packet handles work with every
+/// `nfq_rs_packet_*` function until the callback returns; the verdicts (from `answers`, with
+/// the marks and payloads set on the handles) go out together after it returns.
+///
+/// # Safety
+/// `q` is NULL or a live handle; `cb` is NULL or a valid function.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nfq_rs_set_batch_callback(
+    q: *mut nfq_rs_queue,
+    cb: nfq_rs_batch_callback,
+    user: *mut c_void,
+) -> c_int {
+    with_q("nfq_rs_set_batch_callback", q, |h| {
+        if let Ok(mut slot) = h.cb.lock() {
+            *slot = UserCb { cb: None, batch: cb, user };
+        }
+        NFQ_RS_OK
+    })
+}
+
+/// The size of `nfq_rs_packet_info` that this library fills (a caller built against another
+/// version of the header can check it).
+#[unsafe(no_mangle)]
+pub extern "C" fn nfq_rs_packet_info_size() -> usize {
+    std::mem::size_of::<nfq_rs_packet_info>()
 }
 
 /// Binds another queue number on this socket (copy mode none until set).
@@ -530,15 +581,146 @@ fn decide(ctx: &crate::queue::PacketCtx<'_>, answer: i32) -> Decision {
     }
 }
 
+/// `nfq_rs_packet_info` present bit: `mark`.
+pub const NFQ_RS_INFO_MARK: u32 = 1;
+/// `nfq_rs_packet_info` present bit: `indev`.
+pub const NFQ_RS_INFO_INDEV: u32 = 2;
+/// `nfq_rs_packet_info` present bit: `outdev`.
+pub const NFQ_RS_INFO_OUTDEV: u32 = 4;
+/// `nfq_rs_packet_info` present bit: `physindev`.
+pub const NFQ_RS_INFO_PHYSINDEV: u32 = 8;
+/// `nfq_rs_packet_info` present bit: `physoutdev`.
+pub const NFQ_RS_INFO_PHYSOUTDEV: u32 = 16;
+/// `nfq_rs_packet_info` present bit: `hwaddr` and `hwaddr_len`.
+pub const NFQ_RS_INFO_HWADDR: u32 = 32;
+/// `nfq_rs_packet_info` present bit: `ts_sec` and `ts_usec`.
+pub const NFQ_RS_INFO_TIMESTAMP: u32 = 64;
+/// `nfq_rs_packet_info` present bit: `payload` and `payload_len`.
+pub const NFQ_RS_INFO_PAYLOAD: u32 = 128;
+/// `nfq_rs_packet_info` present bit: `cap_len`.
+pub const NFQ_RS_INFO_CAP_LEN: u32 = 256;
+/// `nfq_rs_packet_info` present bit: `skb_info`.
+pub const NFQ_RS_INFO_SKB_INFO: u32 = 512;
+/// `nfq_rs_packet_info` present bit: `priority`.
+pub const NFQ_RS_INFO_PRIORITY: u32 = 1024;
+/// `nfq_rs_packet_info` present bit: `uid`.
+pub const NFQ_RS_INFO_UID: u32 = 2048;
+/// `nfq_rs_packet_info` present bit: `gid`.
+pub const NFQ_RS_INFO_GID: u32 = 4096;
+/// `nfq_rs_packet_info` present bit: `cgroup_classid`.
+pub const NFQ_RS_INFO_CGROUP_CLASSID: u32 = 8192;
+/// `nfq_rs_packet_info` present bit: `ct_info`.
+pub const NFQ_RS_INFO_CT_INFO: u32 = 16384;
+
+/// The record of one packet for a batch callback.
+fn packet_info(p: &crate::queue::Packet<'_>) -> nfq_rs_packet_info {
+    let mut present = 0;
+    let mut opt = |v: Option<u32>, bit: u32| match v {
+        Some(v) => {
+            present |= bit;
+            v
+        }
+        None => 0,
+    };
+    let mark = opt(p.mark(), NFQ_RS_INFO_MARK);
+    let indev = opt(p.indev(), NFQ_RS_INFO_INDEV);
+    let outdev = opt(p.outdev(), NFQ_RS_INFO_OUTDEV);
+    let physindev = opt(p.physindev(), NFQ_RS_INFO_PHYSINDEV);
+    let physoutdev = opt(p.physoutdev(), NFQ_RS_INFO_PHYSOUTDEV);
+    let cap_len = opt(p.cap_len(), NFQ_RS_INFO_CAP_LEN);
+    let skb_info = opt(p.skb_info(), NFQ_RS_INFO_SKB_INFO);
+    let priority = opt(p.priority(), NFQ_RS_INFO_PRIORITY);
+    let uid = opt(p.uid(), NFQ_RS_INFO_UID);
+    let gid = opt(p.gid(), NFQ_RS_INFO_GID);
+    let cgroup_classid = opt(p.cgroup_classid(), NFQ_RS_INFO_CGROUP_CLASSID);
+    let ct_info = opt(p.ct_info(), NFQ_RS_INFO_CT_INFO);
+    let mut info = nfq_rs_packet_info {
+        id: p.id(),
+        mark,
+        indev,
+        outdev,
+        physindev,
+        physoutdev,
+        orig_len: p.orig_len().min(u32::MAX as usize) as u32,
+        cap_len,
+        skb_info,
+        priority,
+        uid,
+        gid,
+        cgroup_classid,
+        ct_info,
+        queue: p.queue(),
+        hw_protocol: p.hw_protocol(),
+        family: p.family(),
+        hook: p.hook(),
+        truncated: p.is_truncated() as u8,
+        payload: std::ptr::null(),
+        ..Default::default()
+    };
+    if let Some(raw) = p.raw_hwaddr() {
+        present |= NFQ_RS_INFO_HWADDR;
+        info.hwaddr_len = p.hw_addr().map_or(0, |a| a.len() as u8);
+        let bytes = raw.get(4..).unwrap_or(&[]);
+        let k = bytes.len().min(8);
+        info.hwaddr[..k].copy_from_slice(&bytes[..k]);
+    }
+    if let Some((sec, usec)) = p.timestamp() {
+        present |= NFQ_RS_INFO_TIMESTAMP;
+        (info.ts_sec, info.ts_usec) = (sec, usec);
+    }
+    if let Some(b) = p.payload() {
+        present |= NFQ_RS_INFO_PAYLOAD;
+        info.payload = b.as_ptr();
+        info.payload_len = b.len().min(u32::MAX as usize) as u32;
+    }
+    info.present = present;
+    info
+}
+
+/// Per-dispatch buffers of the batch callback (the handles, records and answers of a batch).
+#[derive(Default)]
+struct BatchBufs {
+    pkts: Vec<*mut nfq_rs_packet>,
+    info: Vec<nfq_rs_packet_info>,
+    answers: Vec<i32>,
+}
+
 fn dispatch_with(h: &QueueBox, timeout: Option<Duration>, run: bool) -> c_int {
     let ucb = match h.cb.lock() {
         Ok(c) => *c,
         Err(_) => return invalid("callback slot poisoned"),
     };
+    if let Some(bcb) = ucb.batch {
+        let mut bufs = BatchBufs::default();
+        let mut f = |ctxs: &mut [crate::queue::PacketCtx<'_>], out: &mut [Decision]| {
+            let BatchBufs { pkts, info, answers } = &mut bufs;
+            pkts.clear();
+            info.clear();
+            answers.clear();
+            for ctx in ctxs.iter_mut() {
+                info.push(packet_info(ctx.packet()));
+                pkts.push(packet_raw(ctx));
+            }
+            answers.resize(ctxs.len(), NFQ_RS_FAILED);
+            // SAFETY: bcb is the user's function; every handle in pkts points at an element of
+            // ctxs, and info at the packets' bytes, all alive for the whole call; the three
+            // arrays hold ctxs.len() elements.
+            unsafe { bcb(pkts.as_ptr(), info.as_ptr(), ctxs.len(), answers.as_mut_ptr(), ucb.user) };
+            for ((ctx, a), d) in ctxs.iter().zip(answers.iter()).zip(out.iter_mut()) {
+                *d = decide(ctx, *a);
+            }
+        };
+        let r = if run {
+            h.q.run_batch(&mut f).map(|n| n.min(c_int::MAX as u64) as usize)
+        } else {
+            h.q.dispatch_batch(timeout, &mut f)
+        };
+        return dispatch_result(r, run);
+    }
     let Some(cb) = ucb.cb else {
         return fail(&h.q.record_error(crate::netlink::Error::new(
             crate::netlink::ErrorKind::InvalidArgument,
-            "no callback set: call nfq_rs_set_callback first",
+            "no callback set: call nfq_rs_set_callback or nfq_rs_set_batch_callback first",
         )));
     };
     let mut f = |ctx: &mut crate::queue::PacketCtx<'_>| {
@@ -549,6 +731,10 @@ fn dispatch_with(h: &QueueBox, timeout: Option<Duration>, run: bool) -> c_int {
     };
     let r =
         if run { h.q.run(&mut f).map(|n| n.min(c_int::MAX as u64) as usize) } else { h.q.dispatch(timeout, &mut f) };
+    dispatch_result(r, run)
+}
+
+fn dispatch_result(r: crate::netlink::Result<usize>, run: bool) -> c_int {
     match r {
         Ok(n) if run => {
             let _ = n;
@@ -1329,7 +1515,7 @@ pub unsafe extern "C" fn nfq_rs_pool_start(
         let Some(f) = cb else {
             return invalid("nfq_rs_pool_start: callback is NULL");
         };
-        let ucb = UserCb { cb, user };
+        let ucb = UserCb { cb, batch: None, user };
         let call: Arc<crate::queue::PoolCallback> = Arc::new(move |ctx: &mut crate::queue::PacketCtx<'_>| {
             let _ = &ucb;
             // SAFETY: the user's function, callable from several threads per the contract;

@@ -27,6 +27,81 @@ pub struct nfq_rs_packet {
 /// give its verdict later with `nfq_rs_verdict*` (from any thread).
 pub type nfq_rs_callback = Option<unsafe extern "C" fn(pkt: *mut nfq_rs_packet, user: *mut c_void) -> i32>;
 
+/// The fields of a packet that most programs read, in one record (see
+/// `nfq_rs_set_batch_callback`). Its layout is part of the ABI: fields are only ever
+/// appended, and `nfq_rs_packet_info_size()` gives the size this library fills.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct nfq_rs_packet_info {
+    /// Packet id.
+    pub id: u32,
+    /// `NFQ_RS_INFO_*` bits: which of the optional fields below the kernel sent (an absent
+    /// field is 0).
+    pub present: u32,
+    /// Packet mark (`NFQ_RS_INFO_MARK`).
+    pub mark: u32,
+    /// Input interface index (`NFQ_RS_INFO_INDEV`).
+    pub indev: u32,
+    /// Output interface index (`NFQ_RS_INFO_OUTDEV`).
+    pub outdev: u32,
+    /// Physical input interface index (`NFQ_RS_INFO_PHYSINDEV`).
+    pub physindev: u32,
+    /// Physical output interface index (`NFQ_RS_INFO_PHYSOUTDEV`).
+    pub physoutdev: u32,
+    /// Length of the packet in the kernel (as `nfq_rs_packet_orig_len`).
+    pub orig_len: u32,
+    /// `NFQA_CAP_LEN` (`NFQ_RS_INFO_CAP_LEN`).
+    pub cap_len: u32,
+    /// Bytes at `payload` (0 without `NFQ_RS_INFO_PAYLOAD`).
+    pub payload_len: u32,
+    /// `NFQA_SKB_INFO` bits (`NFQ_RS_INFO_SKB_INFO`).
+    pub skb_info: u32,
+    /// Packet priority (`NFQ_RS_INFO_PRIORITY`).
+    pub priority: u32,
+    /// Owner uid of the local socket (`NFQ_RS_INFO_UID`).
+    pub uid: u32,
+    /// Owner gid of the local socket (`NFQ_RS_INFO_GID`).
+    pub gid: u32,
+    /// net_cls class id (`NFQ_RS_INFO_CGROUP_CLASSID`).
+    pub cgroup_classid: u32,
+    /// Conntrack info, `enum ip_conntrack_info` (`NFQ_RS_INFO_CT_INFO`).
+    pub ct_info: u32,
+    /// Queue number.
+    pub queue: u16,
+    /// Link-layer protocol in host order.
+    pub hw_protocol: u16,
+    /// Address family of the hook.
+    pub family: u8,
+    /// Netfilter hook.
+    pub hook: u8,
+    /// Announced length of the hardware address, at most 8 (`NFQ_RS_INFO_HWADDR`).
+    pub hwaddr_len: u8,
+    /// 1 if the payload is shorter than the packet.
+    pub truncated: u8,
+    /// The 8 hardware-address bytes as the kernel sent them (`NFQ_RS_INFO_HWADDR`).
+    pub hwaddr: [u8; 8],
+    /// Timestamp, seconds (`NFQ_RS_INFO_TIMESTAMP`).
+    pub ts_sec: u64,
+    /// Timestamp, microseconds (`NFQ_RS_INFO_TIMESTAMP`).
+    pub ts_usec: u64,
+    /// The packet from its network header, valid until the callback returns
+    /// (`NFQ_RS_INFO_PAYLOAD`; NULL without it).
+    pub payload: *const u8,
+}
+
+/// A callback for a whole receive batch: `pkts[i]` and `info[i]` (for i < n) describe one
+/// packet each, and `answers[i]`, which starts as `NFQ_RS_FAILED`, takes its answer (a
+/// verdict, `NFQ_RS_LATER` or `NFQ_RS_FAILED`), as a per-packet callback returns it.
+pub type nfq_rs_batch_callback = Option<
+    unsafe extern "C" fn(
+        pkts: *const *mut nfq_rs_packet,
+        info: *const nfq_rs_packet_info,
+        n: usize,
+        answers: *mut i32,
+        user: *mut c_void,
+    ),
+>;
+
 /// First field of every handle box: says what the memory is, so a handle of another kind
 /// (or one already freed, while its memory is untouched) is refused instead of misused.
 pub(crate) const MAGIC_CONFIG: u64 = 0x6e66_7172_6366_6731; // "nfqrcfg1"
@@ -62,6 +137,8 @@ pub(crate) struct ConfigBox {
 #[derive(Clone, Copy)]
 pub(crate) struct UserCb {
     pub cb: nfq_rs_callback,
+    /// Set instead of `cb` by `nfq_rs_set_batch_callback`.
+    pub batch: nfq_rs_batch_callback,
     pub user: *mut c_void,
 }
 

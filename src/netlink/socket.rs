@@ -119,6 +119,36 @@ impl Socket {
         Ok(s)
     }
 
+    /// Uses a duplicate of the caller's netlink socket `fd` (which stays the caller's),
+    /// connected to the kernel as in [`open_kernel_only`](Self::open_kernel_only); connecting
+    /// binds it first if it is not bound yet. For a socket made elsewhere, such as in another
+    /// network namespace. Fails if `fd` is not a netlink socket of protocol `proto`.
+    pub fn adopt_kernel_only(fd: RawFd, proto: i32) -> io::Result<Socket> {
+        // SAFETY: fcntl(F_DUPFD_CLOEXEC) on any integer is safe; a bad fd gives EBADF.
+        let dup = cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })?;
+        // SAFETY: dup is a fresh descriptor that we own.
+        let dup = unsafe { OwnedFd::from_raw_fd(dup) };
+        let get = |opt: libc::c_int| -> io::Result<libc::c_int> {
+            let mut v: libc::c_int = 0;
+            let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: v has room for an int; len holds its size.
+            cvt(unsafe {
+                libc::getsockopt(dup.as_raw_fd(), libc::SOL_SOCKET, opt, &mut v as *mut _ as *mut _, &mut len)
+            })?;
+            Ok(v)
+        };
+        if get(libc::SO_DOMAIN)? != libc::AF_NETLINK || get(libc::SO_PROTOCOL)? != proto {
+            return Err(io::Error::from_raw_os_error(libc::EPROTONOSUPPORT));
+        }
+        let addr = kernel_addr();
+        let alen = mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+        // SAFETY: addr is a valid sockaddr_nl of length alen.
+        cvt(unsafe { libc::connect(dup.as_raw_fd(), &addr as *const _ as *const libc::sockaddr, alen) })?;
+        let mut s = Self::adopt(dup, false)?;
+        s.kernel_only = true;
+        Ok(s)
+    }
+
     /// Opens the socket inside another network namespace without moving the calling thread.
     pub fn open_in(proto: i32, ns: &Netns) -> io::Result<Socket> {
         ns.run(|| Socket::open(proto))

@@ -71,6 +71,7 @@ pub struct Config {
     ack_timeout: Duration,
     fallback: Verdict,
     coalesce: bool,
+    socket_fd: Option<RawFd>,
 }
 
 impl Config {
@@ -95,7 +96,17 @@ impl Config {
             ack_timeout: Duration::from_secs(5),
             fallback: Verdict::Drop,
             coalesce: true,
+            socket_fd: None,
         }
+    }
+
+    /// Open on a duplicate of the caller's `NETLINK_NETFILTER` socket `fd` instead of a new
+    /// socket (the caller keeps `fd`). The duplicate is connected to the kernel, as a new
+    /// socket would be. Set the namespace too (with [`netns`](Self::netns)) if the socket was
+    /// made in another one: the kernel's queue counters are read there.
+    pub fn socket_fd(&mut self, fd: Option<RawFd>) -> &mut Self {
+        self.socket_fd = fd;
+        self
     }
 
     /// Also bind queue `num` on the same socket.
@@ -252,6 +263,13 @@ pub struct KernelStats {
 struct RxState {
     batch: RecvBatch,
     tx: TxState,
+    /// Batch mode only: the packets of one receive, the contexts handed to the callback, a
+    /// replacement-payload buffer per context and the callback's answers. Kept empty between
+    /// batches so that their allocations are reused (see [`recycle`]).
+    pkts: Vec<Packet<'static>>,
+    ctxs: Vec<PacketCtx<'static>>,
+    scratches: Vec<Vec<u8>>,
+    decisions: Vec<Decision>,
     /// The last receive got as many datagrams as it asked for (a full batch, or the one a
     /// blocking receive asks for): more is probably waiting, so receive before blocking.
     busy: bool,
@@ -295,6 +313,32 @@ fn slot_size(range: u32) -> usize {
 
 thread_local! {
     static VBUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(128));
+}
+
+/// The callback of a dispatch: one call per packet, or one per receive batch.
+enum Handler<'c> {
+    Each(&'c mut dyn FnMut(&mut PacketCtx<'_>) -> Decision),
+    Batch(&'c mut BatchCallback<'c>),
+}
+
+/// A callback that takes every packet of one receive at once and answers for each in the
+/// slot of the same index (see [`Queue::dispatch_batch`]).
+pub type BatchCallback<'c> = dyn FnMut(&mut [PacketCtx<'_>], &mut [Decision]) + 'c;
+
+/// Reuses the allocation of an emptied vector for an element type of the same layout (the
+/// same type with another lifetime), so that batch mode allocates nothing per batch in steady
+/// state. The standard library collects a `map` over a vector's own `IntoIter` in place.
+fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().map(|_| -> U { unreachable!("the vector was emptied") }).collect()
+}
+
+/// The parts of [`RxState`] that batch mode uses besides the packets.
+struct BatchRest<'s> {
+    tx: &'s mut TxState,
+    ctxs: &'s mut Vec<PacketCtx<'static>>,
+    scratches: &'s mut Vec<Vec<u8>>,
+    decisions: &'s mut Vec<Decision>,
 }
 
 /// A netlink socket with its bound queues.
@@ -393,14 +437,21 @@ impl Queue {
                 // Only the kernel may send to this socket: a datagram forged by another local
                 // process is refused at its sender (ECONNREFUSED) instead of reaching us, and
                 // the receive path needs no per-datagram sender address.
-                let s = Socket::open_kernel_only(NETLINK_NETFILTER)?;
+                let s = match cfg.socket_fd {
+                    Some(fd) => Socket::adopt_kernel_only(fd, NETLINK_NETFILTER)?,
+                    None => Socket::open_kernel_only(NETLINK_NETFILTER)?,
+                };
                 // /proc/thread-self: the namespace of this (helper) thread, not the process's.
                 let f = File::open("/proc/thread-self/net/netfilter/nfnetlink_queue").ok();
                 Ok((s, f))
             })
-            .map_err(|e| match &cfg.netns {
-                Netns::Current => Error::from_io(&e, "opening the netlink socket"),
-                ns => Error::from_io(&e, &format!("opening the netlink socket in network namespace {ns:?}")),
+            .map_err(|e| match (&cfg.netns, cfg.socket_fd) {
+                (_, Some(fd)) => Error::from_io(
+                    &e,
+                    &format!("adopting socket descriptor {fd} (it must be an open AF_NETLINK socket of protocol NETLINK_NETFILTER)"),
+                ),
+                (Netns::Current, None) => Error::from_io(&e, "opening the netlink socket"),
+                (ns, None) => Error::from_io(&e, &format!("opening the netlink socket in network namespace {ns:?}")),
             })?;
         let _ = sock.set_ext_ack(true);
         if let Some(n) = cfg.rcvbuf {
@@ -691,12 +742,22 @@ impl Queue {
     /// before `run` starts makes it return at once). Overflows (ENOBUFS) are counted and do
     /// not end the loop. Returns the number of packets handled.
     pub fn run(&self, cb: &mut dyn FnMut(&mut PacketCtx<'_>) -> Decision) -> Result<u64> {
+        self.run_with(&mut Handler::Each(cb))
+    }
+
+    /// [`run`](Self::run) with a callback per receive batch (see
+    /// [`dispatch_batch`](Self::dispatch_batch)).
+    pub fn run_batch(&self, cb: &mut BatchCallback<'_>) -> Result<u64> {
+        self.run_with(&mut Handler::Batch(cb))
+    }
+
+    fn run_with(&self, h: &mut Handler<'_>) -> Result<u64> {
         let mut total = 0u64;
         loop {
             if self.ep.take_stop() {
                 return Ok(total);
             }
-            match self.dispatch_once(None, cb) {
+            match self.dispatch_once(None, h) {
                 Ok((n, stopped)) => {
                     total += n as u64;
                     if stopped {
@@ -718,14 +779,21 @@ impl Queue {
         timeout: Option<Duration>,
         cb: &mut dyn FnMut(&mut PacketCtx<'_>) -> Decision,
     ) -> Result<usize> {
-        self.dispatch_once(timeout, cb).map(|(n, _)| n)
+        self.dispatch_once(timeout, &mut Handler::Each(cb)).map(|(n, _)| n)
     }
 
-    fn dispatch_once(
-        &self,
-        timeout: Option<Duration>,
-        cb: &mut dyn FnMut(&mut PacketCtx<'_>) -> Decision,
-    ) -> Result<(usize, bool)> {
+    /// [`dispatch`](Self::dispatch) with one callback for all the packets of a receive batch
+    /// (up to the configured batch of datagrams), for callers whose cost is per call rather
+    /// than per packet (an interpreter behind an FFI). The callback gets the packets in the
+    /// order the kernel sent them and writes the answer for `ctxs[i]` to `answers[i]`, which
+    /// starts as the fallback verdict. The verdicts then go out together, as in `dispatch`.
+    /// A panic gives every packet of the batch the fallback verdict, counts each as a
+    /// callback error and is resumed after the verdicts are sent.
+    pub fn dispatch_batch(&self, timeout: Option<Duration>, cb: &mut BatchCallback<'_>) -> Result<usize> {
+        self.dispatch_once(timeout, &mut Handler::Batch(cb)).map(|(n, _)| n)
+    }
+
+    fn dispatch_once(&self, timeout: Option<Duration>, cb: &mut Handler<'_>) -> Result<(usize, bool)> {
         let _g = self.ep.claim(false, "dispatch")?;
         let mut st = self.take_rx();
         let r = self.dispatch_inner(&mut st, timeout, cb);
@@ -755,6 +823,10 @@ impl Queue {
                     woke: false,
                 },
                 busy: false,
+                pkts: Vec::new(),
+                ctxs: Vec::new(),
+                scratches: Vec::new(),
+                decisions: Vec::new(),
             }),
         }
     }
@@ -764,7 +836,7 @@ impl Queue {
         &self,
         st: &mut RxState,
         timeout: Option<Duration>,
-        cb: &mut dyn FnMut(&mut PacketCtx<'_>) -> Decision,
+        cb: &mut Handler<'_>,
     ) -> Result<(usize, bool, Option<Box<dyn std::any::Any + Send>>)> {
         let mut handled = 0;
         let mut stopped = false;
@@ -772,7 +844,18 @@ impl Queue {
         if self.ep.take_pending_hint() {
             while let Some(msg) = self.ep.take_pending() {
                 let info = RecvInfo { len: msg.len(), truncated: false, real_len: msg.len(), sender: 0 };
-                handled += self.process(&msg, info, &mut st.tx, cb, &mut panic);
+                handled += match cb {
+                    Handler::Each(f) => self.process(&msg, info, &mut st.tx, *f, &mut panic),
+                    Handler::Batch(f) => {
+                        let RxState { tx, pkts: store, ctxs, scratches, decisions, .. } = &mut *st;
+                        let mut pkts = recycle(std::mem::take(store));
+                        self.collect(&msg, info, tx, &mut pkts);
+                        let mut rest = BatchRest { tx, ctxs, scratches, decisions };
+                        let n = self.handle_batch(&pkts, &mut rest, *f, &mut panic);
+                        *store = recycle(pkts);
+                        n
+                    }
+                };
             }
         }
         // After a receive that got all it asked for, receive first (without blocking) and wait
@@ -822,7 +905,7 @@ impl Queue {
         &self,
         st: &mut RxState,
         block: bool,
-        cb: &mut dyn FnMut(&mut PacketCtx<'_>) -> Decision,
+        cb: &mut Handler<'_>,
         panic: &mut Option<Box<dyn std::any::Any + Send>>,
         handled: &mut usize,
     ) -> Result<usize> {
@@ -838,10 +921,27 @@ impl Queue {
         match r {
             Ok(n) => {
                 st.busy = n == asked;
-                let RxState { batch, tx, .. } = st;
-                for i in 0..n {
-                    let (buf, info) = batch.get(i);
-                    *handled += self.process(buf, info, tx, cb, panic);
+                match cb {
+                    Handler::Each(f) => {
+                        let RxState { batch, tx, .. } = st;
+                        for i in 0..n {
+                            let (buf, info) = batch.get(i);
+                            *handled += self.process(buf, info, tx, *f, panic);
+                        }
+                    }
+                    Handler::Batch(f) => {
+                        // The batch's datagrams stay in `batch` until the next receive, so the
+                        // packets of all of them can be handed over at once.
+                        let RxState { batch, tx, pkts: store, ctxs, scratches, decisions, .. } = &mut *st;
+                        let mut pkts = recycle(std::mem::take(store));
+                        for i in 0..n {
+                            let (buf, info) = batch.get(i);
+                            self.collect(buf, info, tx, &mut pkts);
+                        }
+                        let mut rest = BatchRest { tx, ctxs, scratches, decisions };
+                        *handled += self.handle_batch(&pkts, &mut rest, *f, panic);
+                        *store = recycle(pkts);
+                    }
                 }
                 Ok(n)
             }
@@ -902,17 +1002,12 @@ impl Queue {
         self.push_verdict(st, queue, id, self.fallback.raw(), &VerdictOpts::default());
     }
 
-    fn process(
-        &self,
-        buf: &[u8],
-        info: RecvInfo,
-        st: &mut TxState,
-        cb: &mut dyn FnMut(&mut PacketCtx<'_>) -> Decision,
-        panic: &mut Option<Box<dyn std::any::Any + Send>>,
-    ) -> usize {
+    /// Checks a received datagram before its messages are read: one from another sender, or
+    /// one cut short, is counted (a cut one's packet gets the fallback verdict) and skipped.
+    fn admit(&self, buf: &[u8], info: RecvInfo, st: &mut TxState) -> bool {
         if info.sender != 0 {
             bump(&self.counters.foreign_ignored, 1);
-            return 0;
+            return false;
         }
         if info.truncated {
             bump(&self.counters.truncated, 1);
@@ -928,9 +1023,16 @@ impl Queue {
                 None => format!("a message of {} bytes was cut to {}", info.real_len, info.len),
             };
             let _ = self.fail(Error::new(ErrorKind::Protocol, msg));
-            return 0;
+            return false;
         }
-        let mut handled = 0;
+        true
+    }
+
+    /// Reads the packets of one datagram and hands each to `each`. Other messages (ACKs,
+    /// errors, the wake-up of `stop`) and malformed ones are dealt with here; a malformed
+    /// packet whose id can be read gets the fallback verdict.
+    #[inline(always)]
+    fn packets<'b>(&self, buf: &'b [u8], st: &mut TxState, mut each: impl FnMut(&mut TxState, &Packet<'b>)) {
         for m in Messages::new(buf) {
             let m = match m {
                 Ok(m) => m,
@@ -966,9 +1068,25 @@ impl Queue {
                     continue;
                 }
             };
+            each(st, pkt);
+        }
+    }
+
+    fn process(
+        &self,
+        buf: &[u8],
+        info: RecvInfo,
+        st: &mut TxState,
+        cb: &mut dyn FnMut(&mut PacketCtx<'_>) -> Decision,
+        panic: &mut Option<Box<dyn std::any::Any + Send>>,
+    ) -> usize {
+        if !self.admit(buf, info, st) {
+            return 0;
+        }
+        let mut handled = 0;
+        self.packets(buf, st, |st, pkt| {
             bump_owned(&self.counters.packets_received, 1);
             handled += 1;
-            let (queue, id) = (pkt.queue(), pkt.id());
             let mut ctx = PacketCtx {
                 pkt,
                 queue: self,
@@ -980,38 +1098,114 @@ impl Queue {
                 scratch: &mut st.scratch,
             };
             let r = catch_unwind(AssertUnwindSafe(|| cb(&mut ctx)));
-            let (mark, connmark, priority, payload_set) = (ctx.mark, ctx.connmark, ctx.priority, ctx.payload_set);
-            let labels = ctx.labels;
-            match r {
-                Ok(Decision::Verdict(v)) => {
-                    let scratch = std::mem::take(&mut st.scratch);
-                    let opts = VerdictOpts {
-                        mark,
-                        connmark,
-                        priority,
-                        payload: if payload_set { Some(&scratch[..]) } else { None },
-                        labels: labels.as_ref().map(|(l, m)| (l, m)),
-                    };
-                    self.push_verdict(st, queue, id, v.raw(), &opts);
-                    st.scratch = scratch;
-                }
-                Ok(Decision::Later) => {
-                    self.ever_deferred.store(true, Relaxed);
-                    st.run = None;
-                    bump(&self.counters.deferred, 1)
-                }
+            let decision = match r {
+                Ok(d) => d,
                 Err(p) => {
+                    panic.get_or_insert(p);
+                    let (queue, id) = (pkt.queue(), pkt.id());
                     bump(&self.counters.callback_errors, 1);
-                    self.fallback_verdict(st, queue, id);
                     let _ = self.fail(Error::new(
                         ErrorKind::Internal,
                         format!("the callback panicked on packet {id} of queue {queue}; gave it the fallback verdict"),
                     ));
-                    panic.get_or_insert(p);
+                    self.fallback_verdict(st, queue, id);
+                    return;
                 }
+            };
+            let (mark, connmark, priority, payload_set, labels) =
+                (ctx.mark, ctx.connmark, ctx.priority, ctx.payload_set, ctx.labels);
+            let scratch = std::mem::take(&mut st.scratch);
+            let payload = if payload_set { Some(&scratch[..]) } else { None };
+            self.answer(st, pkt, decision, mark, connmark, priority, payload, labels);
+            st.scratch = scratch;
+        });
+        handled
+    }
+
+    /// Sends (appends) the verdict a callback chose for `pkt`, or records that it was deferred.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn answer(
+        &self,
+        st: &mut TxState,
+        pkt: &Packet<'_>,
+        decision: Decision,
+        mark: Option<u32>,
+        connmark: Option<u32>,
+        priority: Option<u32>,
+        payload: Option<&[u8]>,
+        labels: Option<([u8; 16], [u8; 16])>,
+    ) {
+        match decision {
+            Decision::Verdict(v) => {
+                let opts =
+                    VerdictOpts { mark, connmark, priority, payload, labels: labels.as_ref().map(|(l, m)| (l, m)) };
+                self.push_verdict(st, pkt.queue(), pkt.id(), v.raw(), &opts);
+            }
+            Decision::Later => {
+                self.ever_deferred.store(true, Relaxed);
+                st.run = None;
+                bump(&self.counters.deferred, 1)
             }
         }
-        handled
+    }
+
+    /// Batch mode: the packets of one datagram, appended to `out`.
+    fn collect<'b>(&self, buf: &'b [u8], info: RecvInfo, st: &mut TxState, out: &mut Vec<Packet<'b>>) {
+        if self.admit(buf, info, st) {
+            self.packets(buf, st, |_, pkt| out.push(*pkt));
+        }
+    }
+
+    /// Batch mode: hands `pkts` to the callback at once, then sends their verdicts.
+    fn handle_batch(
+        &self,
+        pkts: &[Packet<'_>],
+        rest: &mut BatchRest<'_>,
+        cb: &mut BatchCallback<'_>,
+        panic: &mut Option<Box<dyn std::any::Any + Send>>,
+    ) -> usize {
+        let n = pkts.len();
+        if n == 0 {
+            return 0;
+        }
+        bump_owned(&self.counters.packets_received, n as u64);
+        if rest.scratches.len() < n {
+            rest.scratches.resize_with(n, Vec::new);
+        }
+        let decisions = &mut *rest.decisions;
+        decisions.clear();
+        decisions.resize(n, Decision::Verdict(self.fallback));
+        let mut ctxs: Vec<PacketCtx<'_>> = recycle(std::mem::take(rest.ctxs));
+        ctxs.extend(pkts.iter().zip(rest.scratches.iter_mut()).map(|(pkt, scratch)| PacketCtx {
+            pkt,
+            queue: self,
+            mark: None,
+            connmark: None,
+            priority: None,
+            labels: None,
+            payload_set: false,
+            scratch,
+        }));
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| cb(&mut ctxs, decisions))) {
+            panic.get_or_insert(p);
+            bump(&self.counters.callback_errors, n as u64);
+            let _ = self.fail(Error::new(
+                ErrorKind::Internal,
+                format!("the batch callback panicked on a batch of {n} packets; gave them the fallback verdict"),
+            ));
+            for (ctx, d) in ctxs.iter_mut().zip(decisions.iter_mut()) {
+                *d = Decision::Verdict(self.fallback);
+                (ctx.mark, ctx.connmark, ctx.priority, ctx.labels, ctx.payload_set) = (None, None, None, None, false);
+            }
+            bump(&self.counters.fallback_verdicts, n as u64);
+        }
+        for (ctx, d) in ctxs.drain(..).zip(decisions.iter()) {
+            let payload = if ctx.payload_set { Some(&ctx.scratch[..]) } else { None };
+            self.answer(rest.tx, ctx.pkt, *d, ctx.mark, ctx.connmark, ctx.priority, payload, ctx.labels);
+        }
+        *rest.ctxs = recycle(ctxs);
+        n
     }
 
     /// Counts a callback answer that was not a valid verdict (used by the C layer) and

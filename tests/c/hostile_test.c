@@ -38,6 +38,10 @@
 #include <libnetfilter_queue/pktbuff.h>
 #include <libnetfilter_log/libnetfilter_log.h>
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "nstest.h"
 
 static char d_buf[512] __attribute__((aligned(16)));
@@ -123,10 +127,12 @@ static void null_everywhere(void)
     EXPECT_FAIL(nfq_rs_config_set_coalesce(NULL, 0), "NULL");
     EXPECT_FAIL(nfq_rs_config_set_netns_path(NULL, NULL), "NULL");
     EXPECT_FAIL(nfq_rs_config_set_netns_fd(NULL, 0), "NULL");
+    EXPECT_FAIL(nfq_rs_config_set_socket_fd(NULL, 0), "NULL");
     EXPECT_FAIL(nfq_rs_open(NULL, NULL), "NULL");
     nfq_rs_close(NULL);
     EXPECT_FAIL(nfq_rs_fd(NULL), "NULL");
     EXPECT_FAIL(nfq_rs_set_callback(NULL, NULL, NULL), "NULL");
+    EXPECT_FAIL(nfq_rs_set_batch_callback(NULL, NULL, NULL), "NULL");
     EXPECT_FAIL(nfq_rs_bind(NULL, 0), "NULL");
     EXPECT_FAIL(nfq_rs_unbind(NULL, 0), "NULL");
     EXPECT_FAIL(nfq_rs_set_copy_mode(NULL, 0, 0, 0), "NULL");
@@ -376,10 +382,12 @@ static void foreign_handles(void)
     FOREIGN(K_CFG, EXPECT_FAIL(nfq_rs_config_set_coalesce((nfq_rs_config *)F, 0), foreign_name(F)););
     FOREIGN(K_CFG, EXPECT_FAIL(nfq_rs_config_set_netns_path((nfq_rs_config *)F, d_buf), foreign_name(F)););
     FOREIGN(K_CFG, EXPECT_FAIL(nfq_rs_config_set_netns_fd((nfq_rs_config *)F, 0), foreign_name(F)););
+    FOREIGN(K_CFG, EXPECT_FAIL(nfq_rs_config_set_socket_fd((nfq_rs_config *)F, 0), foreign_name(F)););
     FOREIGN(K_CFG, EXPECT_FAIL(nfq_rs_open((const nfq_rs_config *)F, NULL), foreign_name(F)););
     FOREIGN(K_Q, nfq_rs_close((nfq_rs_queue *)F););
     FOREIGN(K_Q, EXPECT_FAIL(nfq_rs_fd((const nfq_rs_queue *)F), foreign_name(F)););
     FOREIGN(K_Q, EXPECT_FAIL(nfq_rs_set_callback((nfq_rs_queue *)F, NULL, d_buf), foreign_name(F)););
+    FOREIGN(K_Q, EXPECT_FAIL(nfq_rs_set_batch_callback((nfq_rs_queue *)F, NULL, d_buf), foreign_name(F)););
     FOREIGN(K_Q, EXPECT_FAIL(nfq_rs_bind((nfq_rs_queue *)F, 0), foreign_name(F)););
     FOREIGN(K_Q, EXPECT_FAIL(nfq_rs_unbind((nfq_rs_queue *)F, 0), foreign_name(F)););
     FOREIGN(K_Q, EXPECT_FAIL(nfq_rs_set_copy_mode((nfq_rs_queue *)F, 0, 0, 0), foreign_name(F)););
@@ -644,6 +652,27 @@ static void bad_values(nfq_rs_config *cfg, nfq_rs_queue *q, uint16_t queue)
     EXPECT_FAIL(nfq_rs_config_set_batch(cfg, 0), "batch 0");
     EXPECT_FAIL(nfq_rs_config_set_batch(cfg, 1025), "batch 1025");
     EXPECT_FAIL(nfq_rs_config_set_netns_fd(cfg, -2), "netns fd -2");
+    EXPECT_FAIL(nfq_rs_config_set_socket_fd(cfg, -2), "socket fd -2");
+    CHECK(nfq_rs_packet_info_size() == sizeof(nfq_rs_packet_info), "nfq_rs_packet_info_size %zu",
+          nfq_rs_packet_info_size());
+    {
+        /* Sockets that cannot be adopted: a closed descriptor, a UDP socket, a netlink socket
+         * of another protocol. Each open fails and leaves the descriptor to its owner. */
+        nfq_rs_config *c = nfq_rs_config_new_unbound();
+        int udp = socket(AF_INET, SOCK_DGRAM, 0), route = socket(AF_NETLINK, SOCK_RAW, 0);
+        int bad[] = {987654, udp, route};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            nfq_rs_queue *h = NULL;
+            CHECK_RC(nfq_rs_config_set_socket_fd(c, bad[i]), 0);
+            EXPECT_FAIL(nfq_rs_open(c, &h), "adopting a socket that is not NETLINK_NETFILTER");
+            CHECK(h == NULL, "no handle from a failed open");
+        }
+        CHECK(fcntl(udp, F_GETFD) >= 0 && fcntl(route, F_GETFD) >= 0, "the caller's descriptors stay open");
+        CHECK_RC(nfq_rs_config_set_socket_fd(c, -1), 0);
+        close(udp);
+        close(route);
+        nfq_rs_config_free(c);
+    }
     EXPECT_FAIL(nfq_rs_config_set_netns_path(cfg, ""), "empty netns path");
     EXPECT_FAIL(nfq_rs_set_copy_mode(q, queue, 7, 0), "copy mode 7");
     EXPECT_FAIL(nfq_rs_stat(q, 99, &v), "counter 99");
@@ -778,6 +807,46 @@ static void nonsense_answers(nfq_rs_queue *q, uint16_t queue, uint16_t port)
     char msg[512];
     nfq_rs_last_error(q, msg, sizeof msg);
     CHECK(strstr(msg, "fallback") != NULL, "last error explains: %s", msg);
+    close(rx);
+    close(tx);
+}
+
+/* The same nonsense through the batch callback: one answer slot per packet. */
+static int g_bseen = 0;
+
+static void nonsense_batch_cb(nfq_rs_packet *const *pkts, const nfq_rs_packet_info *info, size_t n, int32_t *answers,
+                              void *user)
+{
+    (void)user;
+    for (size_t i = 0; i < n; i++) {
+        CHECK(answers[i] == NFQ_RS_FAILED, "answer slots start as NFQ_RS_FAILED");
+        CHECK(info[i].id == nfq_rs_packet_id(pkts[i]) && info[i].queue == nfq_rs_packet_queue(pkts[i]),
+              "record and handle describe the same packet");
+        CHECK((info[i].present & NFQ_RS_INFO_PAYLOAD) && info[i].payload != NULL && info[i].payload_len >= 28,
+              "the record has the payload");
+        CHECK(nfq_rs_packet_set_payload(pkts[i], NULL, 5) == NFQ_RS_E_INVAL, "NULL payload in the batch callback");
+        answers[i] = NONSENSE[g_bseen++ % N_NONSENSE];
+    }
+}
+
+static void nonsense_batch_answers(nfq_rs_queue *q, uint16_t port)
+{
+    int rx = ns_udp_socket(NULL, port), tx = ns_udp_socket(NULL, 0);
+    CHECK(rx >= 0 && tx >= 0, "udp sockets");
+    uint64_t fallback0 = 0, fallback = 0;
+    nfq_rs_stat(q, NFQ_RS_STAT_FALLBACK_VERDICTS, &fallback0);
+    CHECK_RC(nfq_rs_set_batch_callback(q, nonsense_batch_cb, NULL), 0);
+    for (int i = 0; i < N_NONSENSE; i++) udp_send(tx, port, "nonsense", 8);
+    long long end = now_ms() + 3000;
+    while (g_bseen < N_NONSENSE && now_ms() < end) nfq_rs_dispatch(q, 50);
+    nfq_rs_stat(q, NFQ_RS_STAT_FALLBACK_VERDICTS, &fallback);
+    char buf[64];
+    CHECK(g_bseen == N_NONSENSE, "batch callback answered for %d packets", g_bseen);
+    CHECK(fallback - fallback0 == (uint64_t)N_NONSENSE, "fallback verdicts %llu",
+          (unsigned long long)(fallback - fallback0));
+    CHECK(udp_recv(rx, buf, sizeof buf, 200) < 0, "the fallback verdict (drop) delivered nothing");
+    CHECK_RC(nfq_rs_set_batch_callback(q, NULL, NULL), 0);
+    EXPECT_FAIL(nfq_rs_dispatch(q, 0), "no callback of either kind");
     close(rx);
     close(tx);
 }
@@ -1107,6 +1176,7 @@ int main(int argc, char **argv)
     nonsense_answers(q, queue, port);
     log_bad_values(lcfg, log, queue);
     log_nonsense_answers(log, (uint16_t)(port + 1));
+    nonsense_batch_answers(q, port);
     compat_nulls();
     compat_garbage();
     nflog_nulls();
