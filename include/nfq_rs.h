@@ -965,54 +965,35 @@
 #define NFQ_RS_LOG_KSTAT_FLUSH_TIMEOUT 4
 
 /**
- * `nfq_rs_log_packet_info.present` bit: `mark` is set.
+ * `nfq_rs_log_packet_info.present` bit: `mark` is set. (The bits are `1 << NFULA_*` of the
+ * attribute each field comes from.)
  */
-#define NFQ_RS_LOG_INFO_MARK (1 << 0)
+#define NFQ_RS_LOG_INFO_MARK (1 << 2)
 
 /**
  * `present` bit: `indev`.
  */
-#define NFQ_RS_LOG_INFO_INDEV (1 << 1)
+#define NFQ_RS_LOG_INFO_INDEV (1 << 4)
 
 /**
  * `present` bit: `outdev`.
  */
-#define NFQ_RS_LOG_INFO_OUTDEV (1 << 2)
+#define NFQ_RS_LOG_INFO_OUTDEV (1 << 5)
 
 /**
  * `present` bit: `physindev`.
  */
-#define NFQ_RS_LOG_INFO_PHYSINDEV (1 << 3)
+#define NFQ_RS_LOG_INFO_PHYSINDEV (1 << 6)
 
 /**
  * `present` bit: `physoutdev`.
  */
-#define NFQ_RS_LOG_INFO_PHYSOUTDEV (1 << 4)
+#define NFQ_RS_LOG_INFO_PHYSOUTDEV (1 << 7)
 
 /**
- * `present` bit: `uid`.
+ * `present` bit: `payload`.
  */
-#define NFQ_RS_LOG_INFO_UID (1 << 5)
-
-/**
- * `present` bit: `gid`.
- */
-#define NFQ_RS_LOG_INFO_GID (1 << 6)
-
-/**
- * `present` bit: `seq`.
- */
-#define NFQ_RS_LOG_INFO_SEQ (1 << 7)
-
-/**
- * `present` bit: `seq_global`.
- */
-#define NFQ_RS_LOG_INFO_SEQ_GLOBAL (1 << 8)
-
-/**
- * `present` bit: `timestamp_sec` and `timestamp_usec`.
- */
-#define NFQ_RS_LOG_INFO_TIMESTAMP (1 << 9)
+#define NFQ_RS_LOG_INFO_PAYLOAD (1 << 9)
 
 /**
  * `present` bit: `prefix` (a rule without a prefix sends an empty one).
@@ -1020,9 +1001,29 @@
 #define NFQ_RS_LOG_INFO_PREFIX (1 << 10)
 
 /**
- * `present` bit: `payload`.
+ * `present` bit: `uid`.
  */
-#define NFQ_RS_LOG_INFO_PAYLOAD (1 << 11)
+#define NFQ_RS_LOG_INFO_UID (1 << 11)
+
+/**
+ * `present` bit: `seq`.
+ */
+#define NFQ_RS_LOG_INFO_SEQ (1 << 12)
+
+/**
+ * `present` bit: `seq_global`.
+ */
+#define NFQ_RS_LOG_INFO_SEQ_GLOBAL (1 << 13)
+
+/**
+ * `present` bit: `gid`.
+ */
+#define NFQ_RS_LOG_INFO_GID (1 << 14)
+
+/**
+ * `present` bit: `timestamp_sec` and `timestamp_usec`.
+ */
+#define NFQ_RS_LOG_INFO_TIMESTAMP (1 << 3)
 
 /**
  * Opaque: settings for `nfq_rs_open`.

@@ -134,6 +134,8 @@ KSTAT_NAMES = (
 CALLBACK = CFUNCTYPE(c_int32, c_void_p, c_void_p)
 # nfq_rs_log_callback(const nfq_rs_log_packet *pkt, void *user)
 LOG_CALLBACK = CFUNCTYPE(c_int32, c_void_p, c_void_p)
+# nfq_rs_log_batch_callback(const nfq_rs_log_packet_info *infos, size_t n, void *user)
+LOG_BATCH_CALLBACK = CFUNCTYPE(None, c_void_p, c_size_t, c_void_p)
 
 NFQ_RS_LOG_F_SEQ = 1
 NFQ_RS_LOG_F_SEQ_GLOBAL = 2
@@ -381,6 +383,8 @@ _LOG_PROTOTYPES = {
     "nfq_rs_log_packet_ct_info": (c_int, [c_void_p, _PU32]),
     "nfq_rs_log_packet_vlan": (c_int, [c_void_p, _PU16, _PU16]),
     "nfq_rs_log_packet_l2hdr": (c_int, [c_void_p, _PPTR, _PSIZE]),
+    "nfq_rs_log_packet_get_info": (c_int, [c_void_p, c_void_p, c_size_t]),
+    "nfq_rs_log_set_batch_callback": (c_int, [c_void_p, LOG_BATCH_CALLBACK, c_void_p]),
 }
 
 

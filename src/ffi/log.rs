@@ -1149,30 +1149,44 @@ pub unsafe extern "C" fn nfq_rs_log_packet_l2hdr(
     lbytes("nfq_rs_log_packet_l2hdr", pkt, data, len, |p| p.l2hdr())
 }
 
-/// `nfq_rs_log_packet_info.present` bit: `mark` is set.
-pub const NFQ_RS_LOG_INFO_MARK: u32 = 1 << 0;
+/// `nfq_rs_log_packet_info.present` bit: `mark` is set. (The bits are `1 << NFULA_*` of the
+/// attribute each field comes from.)
+pub const NFQ_RS_LOG_INFO_MARK: u32 = 1 << 2;
 /// `present` bit: `indev`.
-pub const NFQ_RS_LOG_INFO_INDEV: u32 = 1 << 1;
+pub const NFQ_RS_LOG_INFO_INDEV: u32 = 1 << 4;
 /// `present` bit: `outdev`.
-pub const NFQ_RS_LOG_INFO_OUTDEV: u32 = 1 << 2;
+pub const NFQ_RS_LOG_INFO_OUTDEV: u32 = 1 << 5;
 /// `present` bit: `physindev`.
-pub const NFQ_RS_LOG_INFO_PHYSINDEV: u32 = 1 << 3;
+pub const NFQ_RS_LOG_INFO_PHYSINDEV: u32 = 1 << 6;
 /// `present` bit: `physoutdev`.
-pub const NFQ_RS_LOG_INFO_PHYSOUTDEV: u32 = 1 << 4;
-/// `present` bit: `uid`.
-pub const NFQ_RS_LOG_INFO_UID: u32 = 1 << 5;
-/// `present` bit: `gid`.
-pub const NFQ_RS_LOG_INFO_GID: u32 = 1 << 6;
-/// `present` bit: `seq`.
-pub const NFQ_RS_LOG_INFO_SEQ: u32 = 1 << 7;
-/// `present` bit: `seq_global`.
-pub const NFQ_RS_LOG_INFO_SEQ_GLOBAL: u32 = 1 << 8;
-/// `present` bit: `timestamp_sec` and `timestamp_usec`.
-pub const NFQ_RS_LOG_INFO_TIMESTAMP: u32 = 1 << 9;
+pub const NFQ_RS_LOG_INFO_PHYSOUTDEV: u32 = 1 << 7;
+/// `present` bit: `payload`.
+pub const NFQ_RS_LOG_INFO_PAYLOAD: u32 = 1 << 9;
 /// `present` bit: `prefix` (a rule without a prefix sends an empty one).
 pub const NFQ_RS_LOG_INFO_PREFIX: u32 = 1 << 10;
-/// `present` bit: `payload`.
-pub const NFQ_RS_LOG_INFO_PAYLOAD: u32 = 1 << 11;
+/// `present` bit: `uid`.
+pub const NFQ_RS_LOG_INFO_UID: u32 = 1 << 11;
+/// `present` bit: `seq`.
+pub const NFQ_RS_LOG_INFO_SEQ: u32 = 1 << 12;
+/// `present` bit: `seq_global`.
+pub const NFQ_RS_LOG_INFO_SEQ_GLOBAL: u32 = 1 << 13;
+/// `present` bit: `gid`.
+pub const NFQ_RS_LOG_INFO_GID: u32 = 1 << 14;
+/// `present` bit: `timestamp_sec` and `timestamp_usec`.
+pub const NFQ_RS_LOG_INFO_TIMESTAMP: u32 = 1 << 3;
+
+const INFO_BITS: u32 = NFQ_RS_LOG_INFO_MARK
+    | NFQ_RS_LOG_INFO_INDEV
+    | NFQ_RS_LOG_INFO_OUTDEV
+    | NFQ_RS_LOG_INFO_PHYSINDEV
+    | NFQ_RS_LOG_INFO_PHYSOUTDEV
+    | NFQ_RS_LOG_INFO_PAYLOAD
+    | NFQ_RS_LOG_INFO_PREFIX
+    | NFQ_RS_LOG_INFO_UID
+    | NFQ_RS_LOG_INFO_SEQ
+    | NFQ_RS_LOG_INFO_SEQ_GLOBAL
+    | NFQ_RS_LOG_INFO_GID
+    | NFQ_RS_LOG_INFO_TIMESTAMP;
 
 /// The fields of a log message that most programs read, filled by one call
 /// (`nfq_rs_log_packet_get_info`) instead of one call per field. Its layout is part of the ABI:
@@ -1225,61 +1239,50 @@ pub struct nfq_rs_log_packet_info {
 }
 
 impl nfq_rs_log_packet_info {
+    /// Straight-line copies from the decoded view: its presence bits are the record's, and its
+    /// absent values are 0.
+    #[inline]
     fn of(p: &LogPacket<'_>) -> Self {
-        let mut i = nfq_rs_log_packet_info {
-            present: 0,
-            mark: 0,
-            indev: 0,
-            outdev: 0,
-            physindev: 0,
-            physoutdev: 0,
-            uid: 0,
-            gid: 0,
-            seq: 0,
-            seq_global: 0,
+        use crate::nflog::packet_slot as slot;
+        let v = p.u32_slots();
+        let mut present = p.present_bits() & INFO_BITS;
+        let (mut timestamp_sec, mut timestamp_usec) = (0, 0);
+        if present & NFQ_RS_LOG_INFO_TIMESTAMP != 0 {
+            (timestamp_sec, timestamp_usec) = p.timestamp().unwrap_or_default();
+        }
+        let (mut prefix, mut prefix_len) = (std::ptr::null(), 0);
+        if present & NFQ_RS_LOG_INFO_PREFIX != 0 {
+            // Only a prefix with its NUL can be handed out as a C string.
+            match (p.raw_prefix(), p.prefix_bytes()) {
+                (Some(raw), Some(s)) if s.len() < raw.len() => {
+                    (prefix, prefix_len) = (s.as_ptr() as *const c_char, s.len())
+                }
+                _ => present &= !NFQ_RS_LOG_INFO_PREFIX,
+            }
+        }
+        let (payload, payload_len) = p.payload().map_or((std::ptr::null(), 0), |d| (d.as_ptr(), d.len()));
+        nfq_rs_log_packet_info {
+            present,
+            mark: v[slot::MARK],
+            indev: v[slot::INDEV],
+            outdev: v[slot::OUTDEV],
+            physindev: v[slot::PHYSINDEV],
+            physoutdev: v[slot::PHYSOUTDEV],
+            uid: v[slot::UID],
+            gid: v[slot::GID],
+            seq: v[slot::SEQ],
+            seq_global: v[slot::SEQ_GLOBAL],
             hw_protocol: p.hw_protocol(),
             group: p.group(),
             family: p.family(),
             hook: p.hook(),
-            timestamp_sec: 0,
-            timestamp_usec: 0,
-            prefix: std::ptr::null(),
-            prefix_len: 0,
-            payload: std::ptr::null(),
-            payload_len: 0,
-        };
-        for (bit, v, out) in [
-            (NFQ_RS_LOG_INFO_MARK, p.mark(), &mut i.mark),
-            (NFQ_RS_LOG_INFO_INDEV, p.indev(), &mut i.indev),
-            (NFQ_RS_LOG_INFO_OUTDEV, p.outdev(), &mut i.outdev),
-            (NFQ_RS_LOG_INFO_PHYSINDEV, p.physindev(), &mut i.physindev),
-            (NFQ_RS_LOG_INFO_PHYSOUTDEV, p.physoutdev(), &mut i.physoutdev),
-            (NFQ_RS_LOG_INFO_UID, p.uid(), &mut i.uid),
-            (NFQ_RS_LOG_INFO_GID, p.gid(), &mut i.gid),
-            (NFQ_RS_LOG_INFO_SEQ, p.seq(), &mut i.seq),
-            (NFQ_RS_LOG_INFO_SEQ_GLOBAL, p.seq_global(), &mut i.seq_global),
-        ] {
-            if let Some(v) = v {
-                *out = v;
-                i.present |= bit;
-            }
+            timestamp_sec,
+            timestamp_usec,
+            prefix,
+            prefix_len,
+            payload,
+            payload_len,
         }
-        if let Some((sec, usec)) = p.timestamp() {
-            (i.timestamp_sec, i.timestamp_usec) = (sec, usec);
-            i.present |= NFQ_RS_LOG_INFO_TIMESTAMP;
-        }
-        // Only a prefix with its NUL can be handed out as a C string.
-        if let (Some(raw), Some(s)) = (p.raw_prefix(), p.prefix_bytes()) {
-            if s.len() < raw.len() {
-                (i.prefix, i.prefix_len) = (s.as_ptr() as *const c_char, s.len());
-                i.present |= NFQ_RS_LOG_INFO_PREFIX;
-            }
-        }
-        if let Some(d) = p.payload() {
-            (i.payload, i.payload_len) = (d.as_ptr(), d.len());
-            i.present |= NFQ_RS_LOG_INFO_PAYLOAD;
-        }
-        i
     }
 }
 

@@ -26,6 +26,7 @@ mod packet;
 
 pub use handle::{Config, KernelStats, Log, Stats};
 pub use msgs::{ConfigOp, encode_config};
+pub(crate) use packet::slot as packet_slot;
 pub use packet::{LogPacket, Vlan};
 
 /// nfnetlink subsystem id of NFLOG (`NFNL_SUBSYS_ULOG`).

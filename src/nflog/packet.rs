@@ -28,7 +28,7 @@ struct Span {
 }
 
 /// Slots of the 32-bit attributes in [`LogPacket::u32s`].
-mod slot {
+pub(crate) mod slot {
     pub const MARK: usize = 0;
     pub const INDEV: usize = 1;
     pub const OUTDEV: usize = 2;
@@ -105,6 +105,7 @@ impl<'a> LogPacket<'a> {
         self.family = p[0];
         self.group = u16::from_be_bytes([p[2], p[3]]);
         self.present = 0;
+        self.u32s = [0; 16];
         self.decode()
     }
 
@@ -165,6 +166,18 @@ impl<'a> LogPacket<'a> {
         Ok(())
     }
 
+    /// Bit `1 << t` for every `NFULA_*` type `t` present (for the C API's record).
+    #[inline]
+    pub(crate) fn present_bits(&self) -> u32 {
+        self.present
+    }
+
+    /// The 32-bit attributes by `slot` (0 where absent; for the C API's record).
+    #[inline]
+    pub(crate) fn u32_slots(&self) -> &[u32; 16] {
+        &self.u32s
+    }
+
     #[inline]
     fn has(&self, ty: u16) -> bool {
         self.present & (1 << ty) != 0
@@ -172,7 +185,7 @@ impl<'a> LogPacket<'a> {
 
     #[inline]
     fn u32_of(&self, ty: u16, s: usize) -> Option<u32> {
-        self.has(ty).then(|| self.u32s[s & 15])
+        self.has(ty).then_some(self.u32s[s & 15])
     }
 
     #[inline]

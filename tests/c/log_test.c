@@ -422,6 +422,32 @@ out:
 /* ---------------------------------------------------------------------------------------- */
 /* 3. Many messages per datagram (threshold), two groups on one socket, config by fd */
 
+/* The batch callback: records of a whole receive batch in one call. */
+struct batch_sink {
+    int calls, n;
+    struct {
+        uint16_t group;
+        uint32_t present, outdev;
+        char prefix[64];
+        size_t payload_len;
+        uint8_t first_payload_byte;
+    } recs[64];
+};
+
+static void on_batch(const nfq_rs_log_packet_info *infos, size_t n, void *user)
+{
+    struct batch_sink *b = user;
+    b->calls++;
+    for (size_t i = 0; i < n && b->n < 64; i++, b->n++) {
+        b->recs[b->n].group = infos[i].group;
+        b->recs[b->n].present = infos[i].present;
+        b->recs[b->n].outdev = infos[i].outdev;
+        snprintf(b->recs[b->n].prefix, sizeof b->recs[b->n].prefix, "%s", infos[i].prefix ? infos[i].prefix : "(null)");
+        b->recs[b->n].payload_len = infos[i].payload_len;
+        b->recs[b->n].first_payload_byte = infos[i].payload_len ? infos[i].payload[0] : 0;
+    }
+}
+
 static void test_batch(void)
 {
     int nsfd = open(g_ns_path, O_RDONLY | O_CLOEXEC);
@@ -449,6 +475,29 @@ static void test_batch(void)
             CHECK(s->recs[i].group == G_BATCH && strcmp(s->recs[i].prefix, "lt-batch") == 0, "batch message %d", i);
             CHECK(s->recs[i].has_seq == 0, "no seq without the flag");
         }
+        /* The same traffic through the batch callback: one call per receive batch, each record
+         * what the per-packet accessors said. */
+        struct batch_sink *b = calloc(1, sizeof *b);
+        CHECK_RC(nfq_rs_log_set_batch_callback(log, on_batch, b), NFQ_RS_OK);
+        send_n(PORT_BATCH, 8, "bat");
+        for (long long end = now_ms() + WAIT_MS; b->n < 8 && now_ms() < end;)
+            CHECK(nfq_rs_log_dispatch(log, 50) >= 0, "dispatch with the batch callback");
+        CHECK(b->n == 8, "batch callback got %d records, want 8", b->n);
+        CHECK(b->calls >= 1 && b->calls < 8, "8 messages of one datagram in %d calls", b->calls);
+        for (int i = 0; i < b->n && i < 8; i++) {
+            CHECK(b->recs[i].group == G_BATCH && strcmp(b->recs[i].prefix, "lt-batch") == 0, "record %d: %u %s", i,
+                  b->recs[i].group, b->recs[i].prefix);
+            CHECK(b->recs[i].present & NFQ_RS_LOG_INFO_PREFIX, "record %d: prefix bit", i);
+            CHECK((b->recs[i].present & NFQ_RS_LOG_INFO_PAYLOAD) && b->recs[i].payload_len == s->recs[i].payload_len &&
+                      b->recs[i].first_payload_byte == s->recs[i].payload[0],
+                  "record %d: payload %zu bytes like the accessor's %zu", i, b->recs[i].payload_len, s->recs[i].payload_len);
+            CHECK(!!(b->recs[i].present & NFQ_RS_LOG_INFO_OUTDEV) == s->recs[i].has_outdev &&
+                      b->recs[i].outdev == (s->recs[i].has_outdev ? s->recs[i].outdev : 0),
+                  "record %d: outdev as the accessor", i);
+            CHECK(!(b->recs[i].present & NFQ_RS_LOG_INFO_SEQ), "record %d: no seq without the flag", i);
+        }
+        CHECK_RC(nfq_rs_log_set_batch_callback(log, NULL, NULL), NFQ_RS_OK);
+        free(b);
         /* Unbinding: the group leaves /proc; unbinding again is ENODEV. */
         CHECK_RC(nfq_rs_log_unbind(log, G_SPARE), NFQ_RS_OK);
         CHECK_RC(nfq_rs_log_kernel_stat(log, G_SPARE, NFQ_RS_LOG_KSTAT_PORTID, &v), NFQ_RS_E_NODEV);
