@@ -115,6 +115,7 @@ impl<'a> LogPacket<'a> {
     fn decode(&mut self) -> Result<(), ParseError> {
         let buf = self.attrs;
         let mut pos = 0usize;
+        let mut present = 0u32; // kept in a register, stored once at the end
         // pos may pass the end by up to 3 after the last attribute (a missing last pad): the
         // condition is written so that it cannot wrap.
         while pos + NLA_HDRLEN <= buf.len() {
@@ -142,7 +143,7 @@ impl<'a> LogPacket<'a> {
                 if d.len() < min {
                     return Err(size_error(name, d.len(), expected));
                 }
-                if s == span::VLAN {
+                if ty == attr::VLAN {
                     Attr::new(ty, d).vlan("NFULA_VLAN_PROTO/NFULA_VLAN_TCI")?;
                 }
                 self.spans[s] = Span { at: at as u32, len: d.len() as u32 };
@@ -156,11 +157,12 @@ impl<'a> LogPacket<'a> {
                 *if kind == K_HWTYPE { &mut self.hwtype } else { &mut self.hwlen } = u16::from_be_bytes(v);
             }
             if kind != K_SKIP {
-                self.present |= 1 << ty;
+                present |= 1 << ty;
             }
             pos += align4(len);
         }
-        if self.present & (1 << attr::PACKET_HDR) == 0 {
+        self.present = present;
+        if present & (1 << attr::PACKET_HDR) == 0 {
             return Err(ParseError::Missing("NFULA_PACKET_HDR"));
         }
         Ok(())
