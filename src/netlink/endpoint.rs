@@ -13,7 +13,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::*};
 use std::time::Duration;
 
-use super::{Error, ErrorKind, Event, Failure, NLM_F_ACK, NLM_F_REQUEST, NLMSG_NOOP, Result, Socket, transact};
+use super::{
+    Error, ErrorKind, Event, Failure, NETLINK_NETFILTER, NLM_F_ACK, NLM_F_REQUEST, NLMSG_NOOP, Netns, Result, Socket,
+    transact,
+};
 
 /// The sequence number of `stop`'s wake-up request (never used by a config request).
 pub const WAKE_SEQ: u32 = u32::MAX;
@@ -87,6 +90,23 @@ pub fn socket_drops(proc_netlink: &File, portid: u32) -> Option<u64> {
     })
 }
 
+/// How to open a subscriber socket ([`Endpoint::open`]).
+pub struct OpenOptions<'a> {
+    /// The network namespace to open it in.
+    pub netns: &'a Netns,
+    /// Adopt (a duplicate of) this `NETLINK_NETFILTER` socket instead of opening one.
+    pub adopt_fd: Option<std::os::fd::RawFd>,
+    /// Receive buffer in bytes (`None` keeps the system default).
+    pub rcvbuf: Option<usize>,
+    /// `NETLINK_NO_ENOBUFS`.
+    pub no_enobufs: bool,
+    /// How long config requests wait for their answer.
+    pub ack_timeout: Duration,
+    /// Files under `/proc/thread-self/net/` to open in that namespace (the kernel's counters),
+    /// returned in the same order (`None` where one could not be opened).
+    pub proc_files: &'a [&'a str],
+}
+
 /// A subscriber socket with its claim, config path, stop flag and last error.
 pub struct Endpoint {
     sock: Socket,
@@ -128,10 +148,81 @@ impl Endpoint {
         }
     }
 
+    /// Opens a netfilter netlink socket connected to the kernel, in the given namespace: only
+    /// the kernel may send to it (a datagram forged by another local process is refused at its
+    /// sender with ECONNREFUSED instead of reaching us), so receiving needs no per-datagram
+    /// sender address. Extended ACKs on; receive buffer and `NETLINK_NO_ENOBUFS` as asked.
+    pub fn open(o: &OpenOptions<'_>) -> Result<(Endpoint, Vec<Option<File>>)> {
+        let (sock, files) = o
+            .netns
+            .run(|| {
+                let s = match o.adopt_fd {
+                    Some(fd) => Socket::adopt_kernel_only(fd, NETLINK_NETFILTER)?,
+                    None => Socket::open_kernel_only(NETLINK_NETFILTER)?,
+                };
+                // /proc/thread-self: the namespace of this (helper) thread, not the process's.
+                let files = o.proc_files.iter().map(|f| File::open(format!("/proc/thread-self/net/{f}")).ok()).collect();
+                Ok((s, files))
+            })
+            .map_err(|e| match (o.netns, o.adopt_fd) {
+                (_, Some(fd)) => Error::from_io(
+                    &e,
+                    &format!("adopting socket descriptor {fd} (it must be an open AF_NETLINK socket of protocol NETLINK_NETFILTER)"),
+                ),
+                (Netns::Current, None) => Error::from_io(&e, "opening the netlink socket"),
+                (ns, None) => Error::from_io(&e, &format!("opening the netlink socket in network namespace {ns:?}")),
+            })?;
+        let _ = sock.set_ext_ack(true);
+        if let Some(n) = o.rcvbuf {
+            sock.set_rcvbuf(n).map_err(|e| Error::from_io(&e, "setting the receive buffer size"))?;
+        }
+        if o.no_enobufs {
+            sock.set_no_enobufs(true).map_err(|e| Error::from_io(&e, "setting NETLINK_NO_ENOBUFS"))?;
+        }
+        Ok((Endpoint::new(sock, o.ack_timeout), files))
+    }
+
     /// The socket.
     #[inline]
     pub fn socket(&self) -> &Socket {
         &self.sock
+    }
+
+    /// The socket receive buffer as the kernel reports it.
+    pub fn rcvbuf(&self) -> Result<usize> {
+        self.sock.rcvbuf().map_err(|e| Error::from_io(&e, "reading SO_RCVBUF"))
+    }
+
+    /// Sets the socket receive buffer; returns what the kernel reports afterwards.
+    pub fn set_rcvbuf(&self, bytes: usize) -> Result<usize> {
+        self.sock.set_rcvbuf(bytes).map_err(|e| self.fail(Error::from_io(&e, "setting the receive buffer size")))
+    }
+
+    /// Turns `NETLINK_NO_ENOBUFS` on or off.
+    pub fn set_no_enobufs(&self, on: bool) -> Result<()> {
+        self.sock.set_no_enobufs(on).map_err(|e| self.fail(Error::from_io(&e, "setting NETLINK_NO_ENOBUFS")))
+    }
+
+    /// The receive loop of `run`: calls `round` (one dispatch, returning what it handled and
+    /// whether it consumed a stop) until a stop is requested; overflows (ENOBUFS) are counted
+    /// by `round` and do not end the loop. Returns the total handled.
+    pub fn run_until_stopped(&self, mut round: impl FnMut() -> Result<(usize, bool)>) -> Result<u64> {
+        let mut total = 0u64;
+        loop {
+            if self.take_stop() {
+                return Ok(total);
+            }
+            match round() {
+                Ok((n, stopped)) => {
+                    total += n as u64;
+                    if stopped {
+                        return Ok(total);
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::NoBuffers => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Records `e` as the last error and returns it.

@@ -10,7 +10,7 @@ mod request;
 mod socket;
 
 pub use builder::{MsgBuilder, NestToken};
-pub use endpoint::{Claim, Endpoint, WAKE_SEQ, has_cap_net_admin, read_proc, socket_drops};
+pub use endpoint::{Claim, Endpoint, OpenOptions, WAKE_SEQ, has_cap_net_admin, read_proc, socket_drops};
 pub use error::{Error, ErrorKind, ParseError, Result, errno_name, kind_of_errno};
 pub use msg::{Attr, Attrs, ErrorMsg, Messages, Msg, NfGenMsg, Vlan};
 pub use request::{DumpEnd, Event, Failure, dump, transact};

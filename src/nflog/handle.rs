@@ -18,8 +18,8 @@ use super::msgs::{ConfigOp, encode_config};
 use super::packet::LogPacket;
 use super::{MAX_COPY_RANGE, MAX_NLBUFSIZ, NFNL_SUBSYS_ULOG, NFULNL_MSG_PACKET, cfg, copy, flags, min_nlbufsiz};
 use crate::netlink::{
-    Endpoint, Error, ErrorKind, Event, Messages, NETLINK_NETFILTER, NLMSG_DONE, Netns, RecvBatch, RecvInfo, Result,
-    Socket, WAKE_SEQ, errno_name, has_cap_net_admin, nfnl_msg_type, read_proc, socket_drops,
+    Endpoint, Error, ErrorKind, Event, Messages, NLMSG_DONE, Netns, OpenOptions, RecvBatch, RecvInfo, Result, WAKE_SEQ,
+    errno_name, has_cap_net_admin, nfnl_msg_type, read_proc, socket_drops,
 };
 
 /// Settings for [`Log::open`].
@@ -240,28 +240,17 @@ impl Log {
     /// Opens a socket (in the configured namespace), sets its buffers and binds and configures
     /// every group of `cfg`. Needs CAP_NET_ADMIN.
     pub fn open(cfg: &Config) -> Result<Log> {
-        let (sock, stats_file, netlink_file) = cfg
-            .netns
-            .run(|| {
-                // Only the kernel may send to this socket (see queue::Queue::open).
-                let s = Socket::open_kernel_only(NETLINK_NETFILTER)?;
-                let f = File::open("/proc/thread-self/net/netfilter/nfnetlink_log").ok();
-                let n = File::open("/proc/thread-self/net/netlink").ok();
-                Ok((s, f, n))
-            })
-            .map_err(|e| match &cfg.netns {
-                Netns::Current => Error::from_io(&e, "opening the netlink socket"),
-                ns => Error::from_io(&e, &format!("opening the netlink socket in network namespace {ns:?}")),
-            })?;
-        let _ = sock.set_ext_ack(true);
-        if let Some(n) = cfg.rcvbuf {
-            sock.set_rcvbuf(n).map_err(|e| Error::from_io(&e, "setting the receive buffer size"))?;
-        }
-        if cfg.no_enobufs {
-            sock.set_no_enobufs(true).map_err(|e| Error::from_io(&e, "setting NETLINK_NO_ENOBUFS"))?;
-        }
+        let (ep, files) = Endpoint::open(&OpenOptions {
+            netns: &cfg.netns,
+            adopt_fd: None,
+            rcvbuf: cfg.rcvbuf,
+            no_enobufs: cfg.no_enobufs,
+            ack_timeout: cfg.ack_timeout,
+            proc_files: &["netfilter/nfnetlink_log", "netlink"],
+        })?;
+        let [stats_file, netlink_file]: [Option<File>; 2] = files.try_into().unwrap_or_default();
         let log = Log {
-            ep: Endpoint::new(sock, cfg.ack_timeout),
+            ep,
             rx: Mutex::new(None),
             bound: Mutex::new(Vec::new()),
             slot: AtomicU32::new(slot_size(min_nlbufsiz(), 0) as u32),
@@ -307,17 +296,17 @@ impl Log {
 
     /// The socket receive buffer as the kernel reports it.
     pub fn rcvbuf(&self) -> Result<usize> {
-        self.ep.socket().rcvbuf().map_err(|e| Error::from_io(&e, "reading SO_RCVBUF"))
+        self.ep.rcvbuf()
     }
 
     /// Sets the socket receive buffer; returns what the kernel reports afterwards.
     pub fn set_rcvbuf(&self, bytes: usize) -> Result<usize> {
-        self.ep.socket().set_rcvbuf(bytes).map_err(|e| self.fail(Error::from_io(&e, "setting the receive buffer size")))
+        self.ep.set_rcvbuf(bytes)
     }
 
     /// Turns `NETLINK_NO_ENOBUFS` on or off.
     pub fn set_no_enobufs(&self, on: bool) -> Result<()> {
-        self.ep.socket().set_no_enobufs(on).map_err(|e| self.fail(Error::from_io(&e, "setting NETLINK_NO_ENOBUFS")))
+        self.ep.set_no_enobufs(on)
     }
 
     fn fail(&self, e: Error) -> Error {
@@ -541,22 +530,7 @@ impl Log {
     /// `end` returns): for callers that gather a batch and hand it on at once.
     pub fn run_batched(&self, cb: &mut dyn FnMut(&LogPacket<'_>), end: &mut dyn FnMut()) -> Result<u64> {
         let mut sink = Sink { each: cb, end };
-        let mut total = 0u64;
-        loop {
-            if self.ep.take_stop() {
-                return Ok(total);
-            }
-            match self.dispatch_once(None, &mut sink) {
-                Ok((n, stopped)) => {
-                    total += n as u64;
-                    if stopped {
-                        return Ok(total);
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::NoBuffers => {}
-                Err(e) => return Err(e),
-            }
-        }
+        self.ep.run_until_stopped(|| self.dispatch_once(None, &mut sink))
     }
 
     /// Waits up to `timeout` (`None`: until something arrives or [`stop`](Self::stop)), then

@@ -21,8 +21,8 @@ use super::msgs::{ConfigOp, VerdictOpts, encode_config, encode_verdict, encode_v
 use super::packet::Packet;
 use super::{MAX_COPY_RANGE, MAX_PAYLOAD, NFNL_SUBSYS_QUEUE, NFQNL_MSG_PACKET, Verdict, cfg, flags};
 use crate::netlink::{
-    Endpoint, Error, ErrorKind, ErrorMsg, Event, Failure, Messages, NETLINK_NETFILTER, Netns, RecvBatch, RecvInfo,
-    Result, Socket, WAKE_SEQ, errno_name, has_cap_net_admin, nfnl_msg_type, read_proc,
+    Endpoint, Error, ErrorKind, ErrorMsg, Event, Failure, Messages, Netns, OpenOptions, RecvBatch, RecvInfo, Result,
+    WAKE_SEQ, errno_name, has_cap_net_admin, nfnl_msg_type, read_proc,
 };
 
 /// How much of each packet the kernel copies to us.
@@ -431,39 +431,18 @@ impl Queue {
     /// Opens a socket (in the configured namespace), sets its buffers and binds and
     /// configures every queue of `cfg`. Needs CAP_NET_ADMIN.
     pub fn open(cfg: &Config) -> Result<Queue> {
-        let (sock, stats_file) = cfg
-            .netns
-            .run(|| {
-                // Only the kernel may send to this socket: a datagram forged by another local
-                // process is refused at its sender (ECONNREFUSED) instead of reaching us, and
-                // the receive path needs no per-datagram sender address.
-                let s = match cfg.socket_fd {
-                    Some(fd) => Socket::adopt_kernel_only(fd, NETLINK_NETFILTER)?,
-                    None => Socket::open_kernel_only(NETLINK_NETFILTER)?,
-                };
-                // /proc/thread-self: the namespace of this (helper) thread, not the process's.
-                let f = File::open("/proc/thread-self/net/netfilter/nfnetlink_queue").ok();
-                Ok((s, f))
-            })
-            .map_err(|e| match (&cfg.netns, cfg.socket_fd) {
-                (_, Some(fd)) => Error::from_io(
-                    &e,
-                    &format!("adopting socket descriptor {fd} (it must be an open AF_NETLINK socket of protocol NETLINK_NETFILTER)"),
-                ),
-                (Netns::Current, None) => Error::from_io(&e, "opening the netlink socket"),
-                (ns, None) => Error::from_io(&e, &format!("opening the netlink socket in network namespace {ns:?}")),
-            })?;
-        let _ = sock.set_ext_ack(true);
-        if let Some(n) = cfg.rcvbuf {
-            sock.set_rcvbuf(n).map_err(|e| Error::from_io(&e, "setting the receive buffer size"))?;
-        }
-        let _ = sock.set_sndbuf(1 << 20);
-        if cfg.no_enobufs {
-            sock.set_no_enobufs(true).map_err(|e| Error::from_io(&e, "setting NETLINK_NO_ENOBUFS"))?;
-        }
+        let (ep, mut files) = Endpoint::open(&OpenOptions {
+            netns: &cfg.netns,
+            adopt_fd: cfg.socket_fd,
+            rcvbuf: cfg.rcvbuf,
+            no_enobufs: cfg.no_enobufs,
+            ack_timeout: cfg.ack_timeout,
+            proc_files: &["netfilter/nfnetlink_queue"],
+        })?;
+        let _ = ep.socket().set_sndbuf(1 << 20);
         let range = if cfg.copy_mode == CopyMode::Packet { cfg.copy_range } else { 0 };
         let q = Queue {
-            ep: Endpoint::new(sock, cfg.ack_timeout),
+            ep,
             rx: Mutex::new(None),
             bound: Mutex::new(Vec::new()),
             slot: AtomicU32::new(slot_size(range) as u32),
@@ -472,7 +451,7 @@ impl Queue {
             coalesce: cfg.coalesce,
             ever_deferred: AtomicBool::new(false),
             counters: Counters::default(),
-            stats_file,
+            stats_file: files.pop().flatten(),
         };
         for &n in &cfg.queues {
             q.bind(n)?;
@@ -505,17 +484,17 @@ impl Queue {
 
     /// The socket receive buffer as the kernel reports it.
     pub fn rcvbuf(&self) -> Result<usize> {
-        self.ep.socket().rcvbuf().map_err(|e| Error::from_io(&e, "reading SO_RCVBUF"))
+        self.ep.rcvbuf()
     }
 
     /// Sets the socket receive buffer; returns what the kernel reports afterwards.
     pub fn set_rcvbuf(&self, bytes: usize) -> Result<usize> {
-        self.ep.socket().set_rcvbuf(bytes).map_err(|e| self.fail(Error::from_io(&e, "setting the receive buffer size")))
+        self.ep.set_rcvbuf(bytes)
     }
 
     /// Turns `NETLINK_NO_ENOBUFS` on or off.
     pub fn set_no_enobufs(&self, on: bool) -> Result<()> {
-        self.ep.socket().set_no_enobufs(on).map_err(|e| self.fail(Error::from_io(&e, "setting NETLINK_NO_ENOBUFS")))
+        self.ep.set_no_enobufs(on)
     }
 
     fn fail(&self, e: Error) -> Error {
@@ -752,22 +731,7 @@ impl Queue {
     }
 
     fn run_with(&self, h: &mut Handler<'_>) -> Result<u64> {
-        let mut total = 0u64;
-        loop {
-            if self.ep.take_stop() {
-                return Ok(total);
-            }
-            match self.dispatch_once(None, h) {
-                Ok((n, stopped)) => {
-                    total += n as u64;
-                    if stopped {
-                        return Ok(total);
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::NoBuffers => {}
-                Err(e) => return Err(e),
-            }
-        }
+        self.ep.run_until_stopped(|| self.dispatch_once(None, h))
     }
 
     /// Waits up to `timeout` (`None`: until something arrives or [`stop`](Self::stop)), then
