@@ -141,23 +141,45 @@ fn new_handle(nfnlh: *mut NfnlHandle, own: bool, sock: ManuallyDrop<Socket>) -> 
     }))
 }
 
+/// A new netfilter netlink socket with its libnfnetlink-layout handle (the `nfq_open` and
+/// `nflog_open` part they share); the errno to set on failure.
+pub(super) fn open_socket_and_nfnl() -> Result<(Socket, *mut NfnlHandle), c_int> {
+    let sock = Socket::open(NETLINK_NETFILTER).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+    let nfnlh = new_nfnl_handle(&sock);
+    if nfnlh.is_null() {
+        return Err(libc::ENOMEM);
+    }
+    Ok((sock, nfnlh))
+}
+
+/// Claims subsystem `subsys` of a handle made by libnfnetlink's `nfnl_open()` and borrows its
+/// socket (the `nfq_open_nfnl` and `nflog_open_nfnl` part they share): EINVAL for NULL, EBUSY
+/// if that subsystem is already open on it.
+///
+/// # Safety
+/// `nfnlh` is NULL or a live `struct nfnl_handle`.
+pub(super) unsafe fn adopt_nfnl(nfnlh: *mut NfnlHandle, subsys: u8) -> Result<ManuallyDrop<Socket>, c_int> {
+    // SAFETY: nfnlh is NULL or a live nfnl_handle per the contract.
+    let n = unsafe { nfnlh.as_mut() }.ok_or(libc::EINVAL)?;
+    let ss = &mut n.subsys[subsys as usize];
+    if !ss.nfnlh.is_null() {
+        return Err(libc::EBUSY);
+    }
+    let sock = Socket::borrow_raw(n.fd).map_err(|e| e.raw_os_error().unwrap_or(libc::EBADF))?;
+    ss.nfnlh = nfnlh as *mut c_void;
+    ss.subsys_id = subsys;
+    Ok(sock)
+}
+
 /// Opens a netlink socket and returns a handle; NULL with errno on failure. Sends nothing.
 #[unsafe(no_mangle)]
 pub extern "C" fn nfq_open() -> *mut nfq_handle {
-    boundary(ptr::null_mut(), || {
-        let sock = match Socket::open(NETLINK_NETFILTER) {
-            Ok(s) => s,
-            Err(e) => {
-                set_errno(e.raw_os_error().unwrap_or(libc::EIO));
-                return ptr::null_mut();
-            }
-        };
-        let nfnlh = new_nfnl_handle(&sock);
-        if nfnlh.is_null() {
-            set_errno(libc::ENOMEM);
-            return ptr::null_mut();
+    boundary(ptr::null_mut(), || match open_socket_and_nfnl() {
+        Ok((sock, nfnlh)) => new_handle(nfnlh, true, ManuallyDrop::new(sock)),
+        Err(errno) => {
+            set_errno(errno);
+            ptr::null_mut()
         }
-        new_handle(nfnlh, true, ManuallyDrop::new(sock))
     })
 }
 
@@ -171,25 +193,13 @@ pub unsafe extern "C" fn nfq_open_nfnl(nfnlh: *mut c_void) -> *mut nfq_handle {
     boundary(ptr::null_mut(), || {
         let nfnlh = nfnlh as *mut NfnlHandle;
         // SAFETY: nfnlh is NULL or a live nfnl_handle per the contract.
-        let Some(n) = (unsafe { nfnlh.as_mut() }) else {
-            set_errno(libc::EINVAL);
-            return ptr::null_mut();
-        };
-        let ss = &mut n.subsys[NFNL_SUBSYS_QUEUE as usize];
-        if !ss.nfnlh.is_null() {
-            set_errno(libc::EBUSY);
-            return ptr::null_mut();
-        }
-        let sock = match Socket::borrow_raw(n.fd) {
-            Ok(s) => s,
-            Err(e) => {
-                set_errno(e.raw_os_error().unwrap_or(libc::EBADF));
-                return ptr::null_mut();
+        match unsafe { adopt_nfnl(nfnlh, NFNL_SUBSYS_QUEUE) } {
+            Ok(sock) => new_handle(nfnlh, false, sock),
+            Err(errno) => {
+                set_errno(errno);
+                ptr::null_mut()
             }
-        };
-        ss.nfnlh = nfnlh as *mut c_void;
-        ss.subsys_id = NFNL_SUBSYS_QUEUE;
-        new_handle(nfnlh, false, sock)
+        }
     })
 }
 

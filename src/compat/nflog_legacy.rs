@@ -23,11 +23,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::legacy::{NfnlHandle, new_nfnl_handle, nfattr, release_foreign_nfnl};
+use super::legacy::{NfnlHandle, adopt_nfnl, nfattr, open_socket_and_nfnl, release_foreign_nfnl};
 use super::{boundary, set_errno};
-use crate::netlink::{
-    Attrs, Event, Msg, NETLINK_NETFILTER, NFGENMSG_LEN, NLMSG_HDRLEN, Socket, nfnl_msg_type, transact,
-};
+use crate::netlink::{Attrs, Event, Msg, NFGENMSG_LEN, NLMSG_HDRLEN, Socket, nfnl_msg_type, transact};
 use crate::nflog::{ConfigOp, NFNL_SUBSYS_ULOG, NFULNL_MSG_CONFIG, NFULNL_MSG_PACKET, attr, cfg, encode_config};
 
 /// The attribute types libnetfilter_log 1.0.x was compiled with (`NFULA_MAX` = `NFULA_CT_INFO`):
@@ -103,20 +101,12 @@ fn new_handle(nfnlh: *mut NfnlHandle, own: bool, sock: ManuallyDrop<Socket>) -> 
 /// Opens a netlink socket and returns a handle; NULL with errno on failure. Sends nothing.
 #[unsafe(no_mangle)]
 pub extern "C" fn nflog_open() -> *mut nflog_handle {
-    boundary(ptr::null_mut(), || {
-        let sock = match Socket::open(NETLINK_NETFILTER) {
-            Ok(s) => s,
-            Err(e) => {
-                set_errno(e.raw_os_error().unwrap_or(libc::EIO));
-                return ptr::null_mut();
-            }
-        };
-        let nfnlh = new_nfnl_handle(&sock);
-        if nfnlh.is_null() {
-            set_errno(libc::ENOMEM);
-            return ptr::null_mut();
+    boundary(ptr::null_mut(), || match open_socket_and_nfnl() {
+        Ok((sock, nfnlh)) => new_handle(nfnlh, true, ManuallyDrop::new(sock)),
+        Err(errno) => {
+            set_errno(errno);
+            ptr::null_mut()
         }
-        new_handle(nfnlh, true, ManuallyDrop::new(sock))
     })
 }
 
@@ -130,25 +120,13 @@ pub unsafe extern "C" fn nflog_open_nfnl(nfnlh: *mut c_void) -> *mut nflog_handl
     boundary(ptr::null_mut(), || {
         let nfnlh = nfnlh as *mut NfnlHandle;
         // SAFETY: nfnlh is NULL or a live nfnl_handle per the contract.
-        let Some(n) = (unsafe { nfnlh.as_mut() }) else {
-            set_errno(libc::EINVAL);
-            return ptr::null_mut();
-        };
-        let ss = &mut n.subsys[NFNL_SUBSYS_ULOG as usize];
-        if !ss.nfnlh.is_null() {
-            set_errno(libc::EBUSY);
-            return ptr::null_mut();
-        }
-        let sock = match Socket::borrow_raw(n.fd) {
-            Ok(s) => s,
-            Err(e) => {
-                set_errno(e.raw_os_error().unwrap_or(libc::EBADF));
-                return ptr::null_mut();
+        match unsafe { adopt_nfnl(nfnlh, NFNL_SUBSYS_ULOG) } {
+            Ok(sock) => new_handle(nfnlh, false, sock),
+            Err(errno) => {
+                set_errno(errno);
+                ptr::null_mut()
             }
-        };
-        ss.nfnlh = nfnlh as *mut c_void;
-        ss.subsys_id = NFNL_SUBSYS_ULOG;
-        new_handle(nfnlh, false, sock)
+        }
     })
 }
 
