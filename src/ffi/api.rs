@@ -2,14 +2,12 @@
 //! mapped to a return value. Failure values: negative `NFQ_RS_E_*` codes for `int` returns,
 //! NULL for pointers; the details go to the last-error message (per handle and per thread).
 
-use std::ffi::{CStr, c_char, c_int, c_void};
-use std::path::PathBuf;
+use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::handles::*;
 use super::*;
-use crate::netlink::Netns;
 use crate::queue::{Config, CopyMode, Decision, Verdict, VerdictOpts};
 
 /// Verdict: drop the packet.
@@ -319,18 +317,13 @@ pub unsafe extern "C" fn nfq_rs_config_set_coalesce(cfg: *mut nfq_rs_config, on:
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nfq_rs_config_set_netns_path(cfg: *mut nfq_rs_config, path: *const c_char) -> c_int {
     with_cfg("nfq_rs_config_set_netns_path", cfg, |c| {
-        if path.is_null() {
-            c.netns(Netns::Current);
-            return NFQ_RS_OK;
-        }
-        // SAFETY: path is a NUL-terminated string per the contract.
-        let p = unsafe { CStr::from_ptr(path) };
-        match p.to_str() {
-            Ok(s) if !s.is_empty() => {
-                c.netns(Netns::Path(PathBuf::from(s)));
+        // SAFETY: path is NULL or a NUL-terminated string per the contract.
+        match unsafe { netns_of_path("nfq_rs_config_set_netns_path", path) } {
+            Ok(ns) => {
+                c.netns(ns);
                 NFQ_RS_OK
             }
-            _ => invalid("nfq_rs_config_set_netns_path: path is empty or not UTF-8"),
+            Err(code) => code,
         }
     })
 }
@@ -342,12 +335,12 @@ pub unsafe extern "C" fn nfq_rs_config_set_netns_path(cfg: *mut nfq_rs_config, p
 /// `cfg` is NULL or a live config.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nfq_rs_config_set_netns_fd(cfg: *mut nfq_rs_config, fd: c_int) -> c_int {
-    with_cfg("nfq_rs_config_set_netns_fd", cfg, |c| {
-        if fd < -1 {
-            return invalid(&format!("nfq_rs_config_set_netns_fd: {fd} is not a descriptor"));
+    with_cfg("nfq_rs_config_set_netns_fd", cfg, |c| match netns_of_fd("nfq_rs_config_set_netns_fd", fd) {
+        Ok(ns) => {
+            c.netns(ns);
+            NFQ_RS_OK
         }
-        c.netns(if fd == -1 { Netns::Current } else { Netns::Fd(fd) });
-        NFQ_RS_OK
+        Err(code) => code,
     })
 }
 

@@ -5,13 +5,12 @@
 //! into the receive buffer, valid during the callback; optional attributes return 1 when
 //! present and 0 when absent.
 
-use std::ffi::{CStr, c_char, c_int, c_void};
-use std::path::PathBuf;
+use std::ffi::{c_char, c_int, c_void};
 use std::time::Duration;
 
 use super::handles::*;
 use super::*;
-use crate::netlink::{Error, ErrorKind, Netns};
+use crate::netlink::{Error, ErrorKind};
 use crate::nflog::{Config, LogPacket, MAX_COPY_RANGE, MAX_NLBUFSIZ, copy, flags, min_nlbufsiz};
 
 /// NFLOG group flag: number the group's messages (`nfq_rs_log_packet_seq`).
@@ -275,18 +274,13 @@ pub unsafe extern "C" fn nfq_rs_log_config_set_batch(cfg: *mut nfq_rs_log_config
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nfq_rs_log_config_set_netns_path(cfg: *mut nfq_rs_log_config, path: *const c_char) -> c_int {
     with_log_cfg("nfq_rs_log_config_set_netns_path", cfg, |c| {
-        if path.is_null() {
-            c.netns(Netns::Current);
-            return NFQ_RS_OK;
-        }
-        // SAFETY: path is a NUL-terminated string per the contract.
-        let p = unsafe { CStr::from_ptr(path) };
-        match p.to_str() {
-            Ok(s) if !s.is_empty() => {
-                c.netns(Netns::Path(PathBuf::from(s)));
+        // SAFETY: path is NULL or a NUL-terminated string per the contract.
+        match unsafe { netns_of_path("nfq_rs_log_config_set_netns_path", path) } {
+            Ok(ns) => {
+                c.netns(ns);
                 NFQ_RS_OK
             }
-            _ => invalid("nfq_rs_log_config_set_netns_path: path is empty or not UTF-8"),
+            Err(code) => code,
         }
     })
 }
@@ -298,12 +292,12 @@ pub unsafe extern "C" fn nfq_rs_log_config_set_netns_path(cfg: *mut nfq_rs_log_c
 /// `cfg` is NULL or a live log config.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nfq_rs_log_config_set_netns_fd(cfg: *mut nfq_rs_log_config, fd: c_int) -> c_int {
-    with_log_cfg("nfq_rs_log_config_set_netns_fd", cfg, |c| {
-        if fd < -1 {
-            return invalid(&format!("nfq_rs_log_config_set_netns_fd: {fd} is not a descriptor"));
+    with_log_cfg("nfq_rs_log_config_set_netns_fd", cfg, |c| match netns_of_fd("nfq_rs_log_config_set_netns_fd", fd) {
+        Ok(ns) => {
+            c.netns(ns);
+            NFQ_RS_OK
         }
-        c.netns(if fd == -1 { Netns::Current } else { Netns::Fd(fd) });
-        NFQ_RS_OK
+        Err(code) => code,
     })
 }
 
@@ -1322,6 +1316,7 @@ pub unsafe extern "C" fn nfq_rs_log_packet_get_info(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::CStr;
 
     #[test]
     fn c_constants_match_the_nflog_core() {

@@ -5,7 +5,7 @@
 #![allow(non_camel_case_types)]
 
 use std::cell::RefCell;
-use std::ffi::CString;
+use std::ffi::{CString, c_int};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::netlink::{Error, ErrorKind};
@@ -121,6 +121,33 @@ pub(crate) fn boundary<T>(name: &str, on_panic: T, f: impl FnOnce() -> T) -> T {
             set_thread_error(&format!("internal error: panic inside {name} (a bug in nfq-rs; please report)"));
             on_panic
         }
+    }
+}
+
+/// The namespace a `*_set_netns_path` export names: NULL is the current one; an empty or
+/// non-UTF-8 path is refused (the error code to return).
+///
+/// # Safety
+/// `path` is NULL or a NUL-terminated string.
+pub(crate) unsafe fn netns_of_path(name: &str, path: *const std::ffi::c_char) -> Result<crate::netlink::Netns, c_int> {
+    use crate::netlink::Netns;
+    if path.is_null() {
+        return Ok(Netns::Current);
+    }
+    // SAFETY: path is a NUL-terminated string per the contract.
+    match unsafe { std::ffi::CStr::from_ptr(path) }.to_str() {
+        Ok(s) if !s.is_empty() => Ok(Netns::Path(std::path::PathBuf::from(s))),
+        _ => Err(invalid(&format!("{name}: path is empty or not UTF-8"))),
+    }
+}
+
+/// The namespace a `*_set_netns_fd` export names: -1 is the current one; below -1 is refused.
+pub(crate) fn netns_of_fd(name: &str, fd: c_int) -> Result<crate::netlink::Netns, c_int> {
+    use crate::netlink::Netns;
+    match fd {
+        -1 => Ok(Netns::Current),
+        fd if fd < -1 => Err(invalid(&format!("{name}: {fd} is not a descriptor"))),
+        fd => Ok(Netns::Fd(fd)),
     }
 }
 
