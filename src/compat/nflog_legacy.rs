@@ -65,6 +65,9 @@ pub struct nflog_handle {
     sock: ManuallyDrop<Socket>,
     seq: AtomicU32,
     groups: Mutex<Vec<*mut nflog_g_handle>>,
+    /// Bumped on every change of `groups`: `nflog_handle_packet` keeps the last group it found
+    /// while this stays the same, instead of a locked list walk per message.
+    groups_gen: AtomicU32,
     ctl: Mutex<Vec<u8>>,
 }
 
@@ -94,6 +97,7 @@ fn new_handle(nfnlh: *mut NfnlHandle, own: bool, sock: ManuallyDrop<Socket>) -> 
         sock,
         seq: AtomicU32::new(1),
         groups: Mutex::new(Vec::new()),
+        groups_gen: AtomicU32::new(0),
         ctl: Mutex::new(Vec::new()),
     }))
 }
@@ -210,7 +214,7 @@ impl nflog_handle {
         let r = transact(&self.sock, &req, seq, buf, CTL_BUF, ACK_TIMEOUT, &mut |ev| {
             if let Event::Other(m, _) = ev {
                 if m.msg_type() == nfnl_msg_type(NFNL_SUBSYS_ULOG, NFULNL_MSG_PACKET) {
-                    let _ = self.deliver(&m);
+                    let _ = self.deliver(&m, &mut None);
                 }
             }
         });
@@ -229,8 +233,29 @@ impl nflog_handle {
         list.iter().copied().find(|&g| unsafe { (*g).id } == id)
     }
 
+    /// [`find_group`](Self::find_group) through `cache`, the last group found (id, generation
+    /// of the list, handle): valid while no group was bound or unbound since, which a callback
+    /// may do.
+    #[inline]
+    fn find_group_cached(
+        &self,
+        id: u16,
+        cache: &mut Option<(u16, u32, *mut nflog_g_handle)>,
+    ) -> Option<*mut nflog_g_handle> {
+        let gen_now = self.groups_gen.load(Ordering::Acquire);
+        match *cache {
+            Some((cid, cgen, gh)) if cid == id && cgen == gen_now => Some(gh),
+            _ => {
+                let gh = self.find_group(id)?;
+                *cache = Some((id, gen_now, gh));
+                Some(gh)
+            }
+        }
+    }
+
     /// Handles one message as libnfnetlink does (see the module comment): < 0 stops the walk.
-    fn deliver(&self, m: &Msg<'_>) -> c_int {
+    #[inline]
+    fn deliver(&self, m: &Msg<'_>, cache: &mut Option<(u16, u32, *mut nflog_g_handle)>) -> c_int {
         let ty = m.msg_type();
         if (ty >> 8) as u8 != NFNL_SUBSYS_ULOG || m.len() < NLMSG_HDRLEN + NFGENMSG_LEN {
             return -1;
@@ -242,8 +267,9 @@ impl nflog_handle {
         }
         let payload = m.payload();
         let group = u16::from_be_bytes([payload[2], payload[3]]);
-        let Some(gh) = self.find_group(group) else { return -1 };
-        // SAFETY: gh is live (it is in the list).
+        let Some(gh) = self.find_group_cached(group, cache) else { return -1 };
+        // SAFETY: gh is live (it is in the list, or was when the generation was read, and
+        // only this thread's callbacks change the list).
         let (cb, data) = unsafe { ((*gh).cb, (*gh).data) };
         let Some(cb) = cb else { return -1 };
         let mut table = legacy_table(&payload[NFGENMSG_LEN..]);
@@ -258,15 +284,29 @@ impl nflog_handle {
 /// The `struct nfattr *` table of a message's attributes, libnfnetlink's way: slot `type - 1`
 /// for types 1..=19 (the nested flag masked off, the last one of a type wins), other types and
 /// everything after a malformed attribute header skipped.
+#[inline(always)]
 fn legacy_table(attrs: &[u8]) -> [*mut nfattr; LEGACY_NFULA_MAX] {
     let mut table = [ptr::null_mut(); LEGACY_NFULA_MAX];
-    for a in Attrs::new(attrs) {
-        let Ok(a) = a else { break };
-        let t = (a.raw_type() & 0x7fff) as usize;
-        if (1..=LEGACY_NFULA_MAX).contains(&t) {
-            // The attribute header sits 4 bytes before its data, inside the message.
-            table[t - 1] = a.data().as_ptr().wrapping_sub(4) as *mut nfattr;
+    let base = attrs.as_ptr();
+    let end = attrs.len();
+    let mut pos = 0usize;
+    while pos + 4 <= end {
+        // SAFETY: pos + 4 <= end; read_unaligned has no alignment requirement. The header is
+        // nfa_len (u16) then nfa_type (u16), in host order.
+        let h = unsafe { base.add(pos).cast::<u32>().read_unaligned() };
+        let (len, t) = if cfg!(target_endian = "little") {
+            ((h & 0xffff) as usize, ((h >> 16) & 0x7fff) as usize)
+        } else {
+            ((h >> 16) as usize, (h & 0x7fff) as usize)
+        };
+        if len < 4 || len > end - pos {
+            break;
         }
+        if t.wrapping_sub(1) < LEGACY_NFULA_MAX {
+            // SAFETY: pos < end: the header lies inside the message.
+            table[t - 1] = unsafe { base.add(pos) } as *mut nfattr;
+        }
+        pos += (len + 3) & !3;
     }
     table
 }
@@ -339,6 +379,7 @@ pub unsafe extern "C" fn nflog_bind_group(h: *mut nflog_handle, num: u16) -> *mu
         let gh = Box::into_raw(Box::new(nflog_g_handle { h, id: num, cb: None, data: ptr::null_mut() }));
         if let Ok(mut l) = hr.groups.lock() {
             l.insert(0, gh);
+            hr.groups_gen.fetch_add(1, Ordering::Release);
         }
         gh
     })
@@ -355,6 +396,7 @@ pub unsafe extern "C" fn nflog_unbind_group(gh: *mut nflog_g_handle) -> c_int {
         if r == 0 {
             if let Ok(mut l) = h.groups.lock() {
                 l.retain(|&p| p != gh);
+                h.groups_gen.fetch_add(1, Ordering::Release);
             }
             // SAFETY: gh came from Box::into_raw in nflog_bind_group and is now unlinked.
             drop(unsafe { Box::from_raw(gh) });
@@ -468,9 +510,10 @@ pub unsafe extern "C" fn nflog_handle_packet(h: *mut nflog_handle, buf: *mut c_c
         // SAFETY: buf is readable for len bytes per the contract.
         let bytes = unsafe { std::slice::from_raw_parts(buf as *const u8, len as usize) };
         let mut rest = bytes;
+        let mut cache = None;
         while rest.len() >= NLMSG_HDRLEN {
             let Ok((m, next)) = Msg::split(rest) else { return -1 };
-            if h.deliver(&m) < 0 {
+            if h.deliver(&m, &mut cache) < 0 {
                 return -1;
             }
             rest = next;
