@@ -1370,10 +1370,11 @@ typedef int32_t (*nfq_rs_log_callback)(const nfq_rs_log_packet *pkt, void *user)
 
 /**
  * The fields of a log message that most programs read, filled by one call
- * (`nfq_rs_log_packet_get_info`) instead of one call per field. Its layout is part of the ABI:
- * fields are only ever appended, and callers pass the size they were built with. An absent
- * field is 0 (NULL for the pointers) and its `present` bit is clear. The pointers point into
- * the receive buffer and are valid until the callback returns.
+ * (`nfq_rs_log_packet_get_info`) or handed out a batch at a time
+ * (`nfq_rs_log_set_batch_callback`), instead of one call per field. Its layout is part of the
+ * ABI: fields are only ever appended, and callers pass the size they were built with. An
+ * absent field is 0 (NULL for the pointers) and its `present` bit is clear. The pointers point
+ * into the receive buffer and are valid until the callback returns.
  */
 typedef struct {
   /**

@@ -1,6 +1,7 @@
 //! NFLOG log messages: `LogPacket::parse` on every message of a datagram (the kernel packs
 //! many into one, ending with NLMSG_DONE), every accessor of a parsed message, and the
-//! conntrack decoding of its `NFULA_CT` nest.
+//! conntrack decoding of its `NFULA_CT` nest; and the C API's record decoder (the batch
+//! path), which must accept and refuse what the view does and give the view's record.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -10,7 +11,12 @@ use nfq_rs::nflog::LogPacket;
 fuzz_target!(|data: &[u8]| {
     for m in Messages::new(data) {
         let Ok(m) = m else { break };
-        let Ok(p) = LogPacket::parse(&m) else { continue };
+        let view = LogPacket::parse(&m);
+        if m.msg_type() == 0x400 {
+            let rec = nfq_rs::ffi::decode_log_record(m.payload());
+            assert_eq!(rec, view.as_ref().map(nfq_rs::ffi::log_record_of).map_err(|e| e.clone()));
+        }
+        let Ok(p) = view else { continue };
         assert_eq!(p.raw_header().len(), 4);
         assert_eq!(u16::from_be_bytes([p.raw_header()[0], p.raw_header()[1]]), p.hw_protocol());
         assert_eq!(p.raw_header()[2], p.hook());

@@ -9,6 +9,7 @@ use std::ffi::{c_char, c_int, c_void};
 use std::time::Duration;
 
 use super::handles::*;
+pub use super::log_record::nfq_rs_log_packet_info;
 use super::*;
 use crate::netlink::{Error, ErrorKind};
 use crate::nflog::{Config, LogPacket, MAX_COPY_RANGE, MAX_NLBUFSIZ, copy, flags, min_nlbufsiz};
@@ -587,24 +588,18 @@ fn log_dispatch_batch(
     user: *mut c_void,
     recs: Vec<nfq_rs_log_packet_info>,
 ) -> c_int {
-    let recs = std::cell::RefCell::new(recs);
-    let mut each = |p: &LogPacket<'_>| recs.borrow_mut().push(nfq_rs_log_packet_info::of(p));
-    let mut end = || {
-        let mut r = recs.borrow_mut();
-        if !r.is_empty() {
-            // SAFETY: f is the user's function; the records and the receive buffer they point
-            // into stay alive and unchanged for the whole call. No lock is held here.
-            unsafe { f(r.as_ptr(), r.len(), user) };
-            r.clear();
-        }
+    let mut recs = recs;
+    let mut end = |r: &[nfq_rs_log_packet_info]| {
+        // SAFETY: f is the user's function; the records and the receive buffer they point into
+        // stay alive and unchanged for the whole call. No lock is held here.
+        unsafe { f(r.as_ptr(), r.len(), user) };
     };
     let log = &h.log;
     let r = if run {
-        log.run_batched(&mut each, &mut end).map(|_| 0)
+        log.run_records(&mut recs, &mut end).map(|_| 0)
     } else {
-        log.dispatch_batched(timeout, &mut each, &mut end)
+        log.dispatch_records(timeout, &mut recs, &mut end)
     };
-    let mut recs = recs.into_inner();
     recs.clear();
     if let Ok(mut b) = h.batch.lock() {
         b.recs = recs;
@@ -1169,116 +1164,22 @@ pub const NFQ_RS_LOG_INFO_GID: u32 = 1 << 14;
 /// `present` bit: `timestamp_sec` and `timestamp_usec`.
 pub const NFQ_RS_LOG_INFO_TIMESTAMP: u32 = 1 << 3;
 
-const INFO_BITS: u32 = NFQ_RS_LOG_INFO_MARK
-    | NFQ_RS_LOG_INFO_INDEV
-    | NFQ_RS_LOG_INFO_OUTDEV
-    | NFQ_RS_LOG_INFO_PHYSINDEV
-    | NFQ_RS_LOG_INFO_PHYSOUTDEV
-    | NFQ_RS_LOG_INFO_PAYLOAD
-    | NFQ_RS_LOG_INFO_PREFIX
-    | NFQ_RS_LOG_INFO_UID
-    | NFQ_RS_LOG_INFO_SEQ
-    | NFQ_RS_LOG_INFO_SEQ_GLOBAL
-    | NFQ_RS_LOG_INFO_GID
-    | NFQ_RS_LOG_INFO_TIMESTAMP;
-
-/// The fields of a log message that most programs read, filled by one call
-/// (`nfq_rs_log_packet_get_info`) instead of one call per field. Its layout is part of the ABI:
-/// fields are only ever appended, and callers pass the size they were built with. An absent
-/// field is 0 (NULL for the pointers) and its `present` bit is clear. The pointers point into
-/// the receive buffer and are valid until the callback returns.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct nfq_rs_log_packet_info {
-    /// `NFQ_RS_LOG_INFO_*` bits: which of the optional fields the kernel sent.
-    pub present: u32,
-    /// Packet mark.
-    pub mark: u32,
-    /// Input interface index.
-    pub indev: u32,
-    /// Output interface index.
-    pub outdev: u32,
-    /// Physical input interface index (bridge port).
-    pub physindev: u32,
-    /// Physical output interface index (bridge port).
-    pub physoutdev: u32,
-    /// Owner uid of the local socket.
-    pub uid: u32,
-    /// Owner gid of the local socket.
-    pub gid: u32,
-    /// The group's sequence number.
-    pub seq: u32,
-    /// The namespace-wide sequence number.
-    pub seq_global: u32,
-    /// Link-layer protocol in host order.
-    pub hw_protocol: u16,
-    /// The NFLOG group.
-    pub group: u16,
-    /// Address family of the hook.
-    pub family: u8,
-    /// Netfilter hook.
-    pub hook: u8,
-    /// Arrival time, seconds.
-    pub timestamp_sec: u64,
-    /// Arrival time, microseconds.
-    pub timestamp_usec: u64,
-    /// The rule's prefix, NUL-terminated.
-    pub prefix: *const c_char,
-    /// Its length without the NUL.
-    pub prefix_len: usize,
-    /// The logged bytes of the packet, from its network header.
-    pub payload: *const u8,
-    /// Their length.
-    pub payload_len: usize,
-}
-
-impl nfq_rs_log_packet_info {
-    /// Straight-line copies from the decoded view: its presence bits are the record's, and its
-    /// absent values are 0.
-    #[inline]
-    fn of(p: &LogPacket<'_>) -> Self {
-        use crate::nflog::packet_slot as slot;
-        let v = p.u32_slots();
-        let mut present = p.present_bits() & INFO_BITS;
-        let (mut timestamp_sec, mut timestamp_usec) = (0, 0);
-        if present & NFQ_RS_LOG_INFO_TIMESTAMP != 0 {
-            (timestamp_sec, timestamp_usec) = p.timestamp().unwrap_or_default();
-        }
-        let (mut prefix, mut prefix_len) = (std::ptr::null(), 0);
-        if present & NFQ_RS_LOG_INFO_PREFIX != 0 {
-            // Only a prefix with its NUL can be handed out as a C string.
-            match (p.raw_prefix(), p.prefix_bytes()) {
-                (Some(raw), Some(s)) if s.len() < raw.len() => {
-                    (prefix, prefix_len) = (s.as_ptr() as *const c_char, s.len())
-                }
-                _ => present &= !NFQ_RS_LOG_INFO_PREFIX,
-            }
-        }
-        let (payload, payload_len) = p.payload().map_or((std::ptr::null(), 0), |d| (d.as_ptr(), d.len()));
-        nfq_rs_log_packet_info {
-            present,
-            mark: v[slot::MARK],
-            indev: v[slot::INDEV],
-            outdev: v[slot::OUTDEV],
-            physindev: v[slot::PHYSINDEV],
-            physoutdev: v[slot::PHYSOUTDEV],
-            uid: v[slot::UID],
-            gid: v[slot::GID],
-            seq: v[slot::SEQ],
-            seq_global: v[slot::SEQ_GLOBAL],
-            hw_protocol: p.hw_protocol(),
-            group: p.group(),
-            family: p.family(),
-            hook: p.hook(),
-            timestamp_sec,
-            timestamp_usec,
-            prefix,
-            prefix_len,
-            payload,
-            payload_len,
-        }
-    }
-}
+// The record's present bits are exactly the NFQ_RS_LOG_INFO_* bits.
+const _: () = assert!(
+    super::log_record::INFO_BITS
+        == NFQ_RS_LOG_INFO_MARK
+            | NFQ_RS_LOG_INFO_INDEV
+            | NFQ_RS_LOG_INFO_OUTDEV
+            | NFQ_RS_LOG_INFO_PHYSINDEV
+            | NFQ_RS_LOG_INFO_PHYSOUTDEV
+            | NFQ_RS_LOG_INFO_PAYLOAD
+            | NFQ_RS_LOG_INFO_PREFIX
+            | NFQ_RS_LOG_INFO_UID
+            | NFQ_RS_LOG_INFO_SEQ
+            | NFQ_RS_LOG_INFO_SEQ_GLOBAL
+            | NFQ_RS_LOG_INFO_GID
+            | NFQ_RS_LOG_INFO_TIMESTAMP
+);
 
 /// Callback for a whole receive batch of log messages (`nfq_rs_log_set_batch_callback`): `n`
 /// records, in the order the kernel sent the messages.

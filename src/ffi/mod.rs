@@ -14,6 +14,9 @@ mod api;
 mod ct;
 mod handles;
 mod log;
+mod log_record;
+#[doc(hidden)]
+pub use log_record::{decode_log_record, log_record_of};
 
 pub use api::*;
 pub use ct::*;

@@ -18,8 +18,8 @@ use super::msgs::{ConfigOp, encode_config};
 use super::packet::LogPacket;
 use super::{MAX_COPY_RANGE, MAX_NLBUFSIZ, NFNL_SUBSYS_ULOG, NFULNL_MSG_PACKET, cfg, copy, flags, min_nlbufsiz};
 use crate::netlink::{
-    Endpoint, Error, ErrorKind, Event, Messages, NLMSG_DONE, Netns, OpenOptions, RecvBatch, RecvInfo, Result, WAKE_SEQ,
-    errno_name, has_cap_net_admin, nfnl_msg_type, read_proc, socket_drops,
+    Endpoint, Error, ErrorKind, Event, Messages, Msg, NLMSG_DONE, Netns, OpenOptions, ParseError, RecvBatch, RecvInfo,
+    Result, WAKE_SEQ, errno_name, has_cap_net_admin, nfnl_msg_type, read_proc, socket_drops,
 };
 
 /// Settings for [`Log::open`].
@@ -218,10 +218,95 @@ fn slot_size(nlbufsiz: u32, range: u32) -> usize {
     (n + 1024).next_power_of_two()
 }
 
-/// Where the receive loop hands messages: each one, and the end of each receive batch.
+type Panic = Option<Box<dyn std::any::Any + Send>>;
+
+/// What the receive loop does with each log message and at the end of each receive batch.
+/// The loop is generic over it, so each way of handing messages out is compiled on its own.
+trait Handler {
+    /// One `NFULNL_MSG_PACKET` message, `view` the datagram's one view to decode it into if the
+    /// handler wants a view. An error means the message was malformed (the loop counts it).
+    fn message<'b>(
+        &mut self,
+        log: &Log,
+        m: &Msg<'b>,
+        view: &mut LogPacket<'b>,
+        panic: &mut Panic,
+    ) -> std::result::Result<(), ParseError>;
+    /// The end of a receive batch that handed at least one datagram.
+    fn end(&mut self, panic: &mut Panic);
+}
+
+/// The view path: each message decoded into the view and handed to `each`.
 struct Sink<'c, 'e> {
     each: &'c mut dyn FnMut(&LogPacket<'_>),
     end: &'e mut dyn FnMut(),
+}
+
+impl Handler for Sink<'_, '_> {
+    #[inline]
+    fn message<'b>(
+        &mut self,
+        log: &Log,
+        m: &Msg<'b>,
+        view: &mut LogPacket<'b>,
+        panic: &mut Panic,
+    ) -> std::result::Result<(), ParseError> {
+        // Decoded into the one view of this datagram: nothing is copied per message.
+        view.parse_in_place(m)?;
+        let pkt = &*view;
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| (self.each)(pkt))) {
+            bump(&log.counters.callback_errors, 1);
+            let _ = log.fail(Error::new(
+                ErrorKind::Internal,
+                format!("the callback panicked on a log message of group {}", pkt.group()),
+            ));
+            panic.get_or_insert(p);
+        }
+        Ok(())
+    }
+    #[inline]
+    fn end(&mut self, _panic: &mut Panic) {
+        (self.end)();
+    }
+}
+
+/// A record of a log message that decodes itself from the message (the C API's
+/// `nfq_rs_log_packet_info`), for the record path of the receive loop.
+pub(crate) trait RecordDecode: Sized {
+    /// Decodes a `NFULNL_MSG_PACKET` message's payload (the bytes after its nlmsghdr).
+    fn decode(payload: &[u8]) -> std::result::Result<Self, ParseError>;
+}
+
+/// The record path: each message decoded straight into a record (no view, no call per
+/// message), the batch's records handed to `end` at once.
+struct Records<'r, 'e, R> {
+    recs: &'r mut Vec<R>,
+    end: &'e mut dyn FnMut(&[R]),
+}
+
+impl<R: RecordDecode> Handler for Records<'_, '_, R> {
+    #[inline]
+    fn message<'b>(
+        &mut self,
+        _log: &Log,
+        m: &Msg<'b>,
+        _view: &mut LogPacket<'b>,
+        _panic: &mut Panic,
+    ) -> std::result::Result<(), ParseError> {
+        self.recs.push(R::decode(m.payload())?);
+        Ok(())
+    }
+    #[inline]
+    fn end(&mut self, panic: &mut Panic) {
+        if self.recs.is_empty() {
+            return;
+        }
+        let (recs, end) = (&*self.recs, &mut self.end);
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| end(recs))) {
+            panic.get_or_insert(p);
+        }
+        self.recs.clear();
+    }
 }
 
 /// A netlink socket with its bound NFLOG groups.
@@ -552,7 +637,26 @@ impl Log {
         self.dispatch_once(timeout, &mut Sink { each: cb, end }).map(|(n, _)| n)
     }
 
-    fn dispatch_once(&self, timeout: Option<Duration>, sink: &mut Sink<'_, '_>) -> Result<(usize, bool)> {
+    /// [`run`](Self::run) for the C API's batch callback: each message decoded straight into
+    /// a record in `recs`, and `end` called with the records of each receive batch (what they
+    /// point at valid until it returns). No view and no call per message.
+    pub(crate) fn run_records<R: RecordDecode>(&self, recs: &mut Vec<R>, end: &mut dyn FnMut(&[R])) -> Result<u64> {
+        let mut h = Records { recs, end };
+        self.ep.run_until_stopped(|| self.dispatch_once(None, &mut h))
+    }
+
+    /// [`dispatch`](Self::dispatch) for the C API's batch callback, as
+    /// [`run_records`](Self::run_records).
+    pub(crate) fn dispatch_records<R: RecordDecode>(
+        &self,
+        timeout: Option<Duration>,
+        recs: &mut Vec<R>,
+        end: &mut dyn FnMut(&[R]),
+    ) -> Result<usize> {
+        self.dispatch_once(timeout, &mut Records { recs, end }).map(|(n, _)| n)
+    }
+
+    fn dispatch_once<H: Handler>(&self, timeout: Option<Duration>, sink: &mut H) -> Result<(usize, bool)> {
         let _g = self.ep.claim(false, "dispatch")?;
         let mut st = self.take_rx();
         let mut panic = None;
@@ -574,19 +678,19 @@ impl Log {
         }
     }
 
-    fn dispatch_inner(
+    fn dispatch_inner<H: Handler>(
         &self,
         st: &mut RxState,
         timeout: Option<Duration>,
-        cb: &mut Sink<'_, '_>,
-        panic: &mut Option<Box<dyn std::any::Any + Send>>,
+        cb: &mut H,
+        panic: &mut Panic,
     ) -> Result<(usize, bool)> {
         let mut handled = 0;
         if self.ep.take_pending_hint() {
             while let Some(msg) = self.ep.take_pending() {
                 let info = RecvInfo { len: msg.len(), truncated: false, real_len: msg.len(), sender: 0 };
                 handled += self.process(&msg, info, &mut st.woke, cb, panic);
-                (cb.end)(); // the message is dropped next
+                cb.end(panic); // the message is dropped next
             }
         }
         // As in the queue loop: after a full receive, receive again before blocking; block
@@ -624,12 +728,12 @@ impl Log {
     /// Receives one batch (with `block`, waiting for its first datagram) and handles it;
     /// returns the datagrams received. An overflow (ENOBUFS) is counted, recorded and returns
     /// an error of kind `NoBuffers` ([`run`](Self::run) goes on after it).
-    fn receive(
+    fn receive<H: Handler>(
         &self,
         st: &mut RxState,
         block: bool,
-        cb: &mut Sink<'_, '_>,
-        panic: &mut Option<Box<dyn std::any::Any + Send>>,
+        cb: &mut H,
+        panic: &mut Panic,
         handled: &mut usize,
     ) -> Result<usize> {
         // A blocking receive asks for the whole batch with MSG_WAITFORONE: it returns after the
@@ -650,7 +754,7 @@ impl Log {
                     *handled += self.process(buf, info, woke, cb, panic);
                 }
                 if n > 0 {
-                    (cb.end)();
+                    cb.end(panic);
                 }
                 Ok(n)
             }
@@ -670,14 +774,7 @@ impl Log {
     }
 
     /// Hands every log message of one datagram to `cb`; returns how many.
-    fn process(
-        &self,
-        buf: &[u8],
-        info: RecvInfo,
-        woke: &mut bool,
-        cb: &mut Sink<'_, '_>,
-        panic: &mut Option<Box<dyn std::any::Any + Send>>,
-    ) -> usize {
+    fn process<H: Handler>(&self, buf: &[u8], info: RecvInfo, woke: &mut bool, cb: &mut H, panic: &mut Panic) -> usize {
         if info.truncated {
             bump(&self.counters.truncated, 1);
             // Grow the slot so the next receive takes datagrams this large whole.
@@ -719,24 +816,14 @@ impl Log {
                 }
                 continue;
             }
-            // Decoded into the one view of this datagram: nothing is copied per message.
-            if let Err(e) = view.parse_in_place(&m) {
+            if let Err(e) = cb.message(self, &m, &mut view, panic) {
                 bump(&self.counters.parse_errors, 1);
                 let _ = self.fail(Error::parse(e, "malformed log message"));
                 continue;
             }
-            let pkt = &view;
-            bump_owned(&self.counters.packets_received, 1);
             handled += 1;
-            if let Err(p) = catch_unwind(AssertUnwindSafe(|| (cb.each)(pkt))) {
-                bump(&self.counters.callback_errors, 1);
-                let _ = self.fail(Error::new(
-                    ErrorKind::Internal,
-                    format!("the callback panicked on a log message of group {}", pkt.group()),
-                ));
-                panic.get_or_insert(p);
-            }
         }
+        bump_owned(&self.counters.packets_received, handled as u64);
         handled
     }
 

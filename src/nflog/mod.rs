@@ -24,10 +24,11 @@ mod handle;
 pub(crate) mod msgs;
 mod packet;
 
+pub(crate) use handle::RecordDecode;
 pub use handle::{Config, KernelStats, Log, Stats};
 pub use msgs::{ConfigOp, encode_config};
-pub(crate) use packet::slot as packet_slot;
 pub use packet::{LogPacket, Vlan};
+pub(crate) use packet::{Store, decode_attrs, slot, span_slot};
 
 /// nfnetlink subsystem id of NFLOG (`NFNL_SUBSYS_ULOG`).
 pub const NFNL_SUBSYS_ULOG: u8 = 4;

@@ -39,7 +39,6 @@ pub(crate) mod slot {
     pub const SEQ: usize = 7;
     pub const SEQ_GLOBAL: usize = 8;
     pub const CT_INFO: usize = 9;
-    pub const N: usize = 10;
 }
 
 /// Slots of the variable payloads in [`LogPacket::spans`].
@@ -109,62 +108,10 @@ impl<'a> LogPacket<'a> {
         self.decode()
     }
 
-    /// The one pass over the attributes: per attribute one bounds check of its header, one of
-    /// its length, one table lookup for what it is, and its store.
+    /// The one pass over the attributes ([`decode_attrs`]) into this view.
     #[inline(always)]
     fn decode(&mut self) -> Result<(), ParseError> {
-        let buf = self.attrs;
-        let mut pos = 0usize;
-        let mut present = 0u32; // kept in a register, stored once at the end
-        // pos may pass the end by up to 3 after the last attribute (a missing last pad): the
-        // condition is written so that it cannot wrap.
-        while pos + NLA_HDRLEN <= buf.len() {
-            // SAFETY: pos + 4 <= buf.len() (the loop condition); read_unaligned has no
-            // alignment requirement.
-            let h: [u8; NLA_HDRLEN] = unsafe { buf.as_ptr().add(pos).cast::<[u8; NLA_HDRLEN]>().read_unaligned() };
-            let len = u16::from_ne_bytes([h[0], h[1]]) as usize;
-            let room = buf.len() - pos;
-            if len < NLA_HDRLEN || len > room {
-                return Err(ParseError::BadLength { what: "nlattr", len, room });
-            }
-            let ty = u16::from_ne_bytes([h[2], h[3]]) & NLA_TYPE_MASK;
-            let kind = KIND.get(ty as usize).copied().unwrap_or(K_SKIP);
-            let at = pos + NLA_HDRLEN;
-            // SAFETY: at <= pos + len <= buf.len() (len >= 4 and len <= room, checked above).
-            let d = unsafe { buf.get_unchecked(at..pos + len) };
-            if kind & K_U32 != 0 {
-                let s = (kind & K_SLOT) as usize;
-                let v: [u8; 4] =
-                    d.try_into().map_err(|_| size_error(U32_NAMES.get(s).copied().unwrap_or("?"), d.len(), "4"))?;
-                self.u32s[s & 15] = u32::from_be_bytes(v);
-            } else if kind & K_SPAN != 0 {
-                let s = (kind & K_SLOT) as usize & (span::N - 1);
-                let (min, name, expected) = SPAN_MIN[s];
-                if d.len() < min {
-                    return Err(size_error(name, d.len(), expected));
-                }
-                if ty == attr::VLAN {
-                    Attr::new(ty, d).vlan("NFULA_VLAN_PROTO/NFULA_VLAN_TCI")?;
-                }
-                self.spans[s] = Span { at: at as u32, len: d.len() as u32 };
-            } else if kind == K_HDR {
-                let h = d.get(..4).ok_or_else(|| size_error("NFULA_PACKET_HDR", d.len(), "4"))?;
-                self.hw_protocol = u16::from_be_bytes([h[0], h[1]]);
-                self.hook = h[2];
-            } else if kind == K_HWTYPE || kind == K_HWLEN {
-                let name = if kind == K_HWTYPE { "NFULA_HWTYPE" } else { "NFULA_HWLEN" };
-                let v: [u8; 2] = d.try_into().map_err(|_| size_error(name, d.len(), "2"))?;
-                *if kind == K_HWTYPE { &mut self.hwtype } else { &mut self.hwlen } = u16::from_be_bytes(v);
-            }
-            if kind != K_SKIP {
-                present |= 1 << ty;
-            }
-            pos += align4(len);
-        }
-        self.present = present;
-        if present & (1 << attr::PACKET_HDR) == 0 {
-            return Err(ParseError::Missing("NFULA_PACKET_HDR"));
-        }
+        self.present = decode_attrs(self.attrs, self)?;
         Ok(())
     }
 
@@ -357,68 +304,145 @@ impl<'a> LogPacket<'a> {
     }
 }
 
-/// What each attribute type is to the decoder: skipped, a 32-bit value (`K_U32 | slot`), a
-/// variable payload (`K_SPAN | slot`), or one of the special ones.
-const K_SKIP: u8 = 0;
-const K_HDR: u8 = 1;
-const K_HWTYPE: u8 = 2;
-const K_HWLEN: u8 = 3;
-const K_U32: u8 = 0x40;
-const K_SPAN: u8 = 0x80;
-const K_SLOT: u8 = 0x3f;
+/// Where the one decoding pass ([`decode_attrs`]) puts what it finds: the view keeps
+/// positions, the C API's record ([`super::LogRecord`]) keeps pointers. One pass and one set
+/// of checks serve both, so they accept and refuse the same messages.
+pub(crate) trait Store<'a> {
+    /// A 32-bit attribute, by [`slot`].
+    fn u32(&mut self, slot: usize, v: u32);
+    /// A variable attribute, by span slot: its payload `d`, at offset `at` of the attributes.
+    fn span(&mut self, span: usize, at: usize, d: &'a [u8]);
+    /// `NFULA_PACKET_HDR`.
+    fn hdr(&mut self, hw_protocol: u16, hook: u8);
+    /// `NFULA_HWTYPE` (`hwlen` false) or `NFULA_HWLEN` (`hwlen` true).
+    fn hw16(&mut self, hwlen: bool, v: u16);
+}
 
-const KIND: [u8; attr::L2HDR as usize + 1] = {
-    let mut k = [K_SKIP; attr::L2HDR as usize + 1];
-    k[attr::PACKET_HDR as usize] = K_HDR;
-    k[attr::MARK as usize] = K_U32 | slot::MARK as u8;
-    k[attr::TIMESTAMP as usize] = K_SPAN | span::TIMESTAMP as u8;
-    k[attr::IFINDEX_INDEV as usize] = K_U32 | slot::INDEV as u8;
-    k[attr::IFINDEX_OUTDEV as usize] = K_U32 | slot::OUTDEV as u8;
-    k[attr::IFINDEX_PHYSINDEV as usize] = K_U32 | slot::PHYSINDEV as u8;
-    k[attr::IFINDEX_PHYSOUTDEV as usize] = K_U32 | slot::PHYSOUTDEV as u8;
-    k[attr::HWADDR as usize] = K_SPAN | span::HWADDR as u8;
-    k[attr::PAYLOAD as usize] = K_SPAN | span::PAYLOAD as u8;
-    k[attr::PREFIX as usize] = K_SPAN | span::PREFIX as u8;
-    k[attr::UID as usize] = K_U32 | slot::UID as u8;
-    k[attr::SEQ as usize] = K_U32 | slot::SEQ as u8;
-    k[attr::SEQ_GLOBAL as usize] = K_U32 | slot::SEQ_GLOBAL as u8;
-    k[attr::GID as usize] = K_U32 | slot::GID as u8;
-    k[attr::HWTYPE as usize] = K_HWTYPE;
-    k[attr::HWHEADER as usize] = K_SPAN | span::HWHEADER as u8;
-    k[attr::HWLEN as usize] = K_HWLEN;
-    k[attr::CT as usize] = K_SPAN | span::CT as u8;
-    k[attr::CT_INFO as usize] = K_U32 | slot::CT_INFO as u8;
-    k[attr::VLAN as usize] = K_SPAN | span::VLAN as u8;
-    k[attr::L2HDR as usize] = K_SPAN | span::L2HDR as u8;
-    k
-};
+impl<'a> Store<'a> for LogPacket<'a> {
+    #[inline(always)]
+    fn u32(&mut self, slot: usize, v: u32) {
+        self.u32s[slot & 15] = v;
+    }
+    #[inline(always)]
+    fn span(&mut self, span: usize, at: usize, d: &'a [u8]) {
+        self.spans[span & (span::N - 1)] = Span { at: at as u32, len: d.len() as u32 };
+    }
+    #[inline(always)]
+    fn hdr(&mut self, hw_protocol: u16, hook: u8) {
+        self.hw_protocol = hw_protocol;
+        self.hook = hook;
+    }
+    #[inline(always)]
+    fn hw16(&mut self, hwlen: bool, v: u16) {
+        *if hwlen { &mut self.hwlen } else { &mut self.hwtype } = v;
+    }
+}
 
-/// The smallest payload of each variable attribute (the fixed structs), its name and that size
-/// as text, by span slot.
-const SPAN_MIN: [(usize, &str, &str); span::N] = [
-    (16, "NFULA_TIMESTAMP", "16"),
-    (12, "NFULA_HWADDR", "12"),
-    (0, "NFULA_PAYLOAD", ""),
-    (0, "NFULA_PREFIX", ""),
-    (0, "NFULA_HWHEADER", ""),
-    (0, "NFULA_CT", ""),
-    (0, "NFULA_VLAN", ""),
-    (0, "NFULA_L2HDR", ""),
-];
+/// Span slots as the record decoder needs them.
+pub(crate) mod span_slot {
+    pub const TIMESTAMP: usize = super::span::TIMESTAMP;
+    pub const PAYLOAD: usize = super::span::PAYLOAD;
+    pub const PREFIX: usize = super::span::PREFIX;
+}
 
-/// Names of the 32-bit attributes by slot, for error messages.
-const U32_NAMES: [&str; slot::N] = [
-    "NFULA_MARK",
-    "NFULA_IFINDEX_INDEV",
-    "NFULA_IFINDEX_OUTDEV",
-    "NFULA_IFINDEX_PHYSINDEV",
-    "NFULA_IFINDEX_PHYSOUTDEV",
-    "NFULA_UID",
-    "NFULA_GID",
-    "NFULA_SEQ",
-    "NFULA_SEQ_GLOBAL",
-    "NFULA_CT_INFO",
-];
+/// The one pass over a log message's attributes (`buf`: after the nfgenmsg): per attribute one
+/// bounds check of its header, one of its length, one table lookup for what it is, its size
+/// check and its store. Returns bit `1 << t` for every known type `t` present. Errors on a
+/// broken attribute run (a length below 4 or past the end), a missing packet header, an
+/// attribute of the wrong size, or a VLAN nest without its two parts; unknown types are
+/// skipped, and of an attribute sent twice the last counts.
+#[inline(always)]
+pub(crate) fn decode_attrs<'a, S: Store<'a>>(buf: &'a [u8], out: &mut S) -> Result<u32, ParseError> {
+    let base = buf.as_ptr();
+    let end = buf.len();
+    let mut pos = 0usize;
+    let mut present = 0u32;
+    // pos may pass the end by up to 3 after the last attribute (a missing last pad): the
+    // condition is written so that it cannot wrap.
+    while pos + NLA_HDRLEN <= end {
+        // SAFETY: pos + 4 <= end (the loop condition); read_unaligned has no alignment
+        // requirement. The header is len (u16) then type (u16), in host order.
+        let h = unsafe { base.add(pos).cast::<u32>().read_unaligned() };
+        let (len, ty) = if cfg!(target_endian = "little") {
+            ((h & 0xffff) as usize, (h >> 16) as u16 & NLA_TYPE_MASK)
+        } else {
+            ((h >> 16) as usize, h as u16 & NLA_TYPE_MASK)
+        };
+        let room = end - pos;
+        if len < NLA_HDRLEN || len > room {
+            return Err(ParseError::BadLength { what: "nlattr", len, room });
+        }
+        let at = pos + NLA_HDRLEN;
+        // SAFETY: at <= pos + len <= end (len >= 4 and len <= room, checked above).
+        let d = unsafe { buf.get_unchecked(at..pos + len) };
+        pos += align4(len);
+        match ty {
+            attr::PACKET_HDR => {
+                if d.len() < 4 {
+                    return Err(size_error("NFULA_PACKET_HDR", d.len(), "4"));
+                }
+                out.hdr(u16::from_be_bytes([d[0], d[1]]), d[2]);
+            }
+            attr::MARK => out.u32(slot::MARK, be32(d, "NFULA_MARK")?),
+            attr::IFINDEX_INDEV => out.u32(slot::INDEV, be32(d, "NFULA_IFINDEX_INDEV")?),
+            attr::IFINDEX_OUTDEV => out.u32(slot::OUTDEV, be32(d, "NFULA_IFINDEX_OUTDEV")?),
+            attr::IFINDEX_PHYSINDEV => out.u32(slot::PHYSINDEV, be32(d, "NFULA_IFINDEX_PHYSINDEV")?),
+            attr::IFINDEX_PHYSOUTDEV => out.u32(slot::PHYSOUTDEV, be32(d, "NFULA_IFINDEX_PHYSOUTDEV")?),
+            attr::UID => out.u32(slot::UID, be32(d, "NFULA_UID")?),
+            attr::GID => out.u32(slot::GID, be32(d, "NFULA_GID")?),
+            attr::SEQ => out.u32(slot::SEQ, be32(d, "NFULA_SEQ")?),
+            attr::SEQ_GLOBAL => out.u32(slot::SEQ_GLOBAL, be32(d, "NFULA_SEQ_GLOBAL")?),
+            attr::CT_INFO => out.u32(slot::CT_INFO, be32(d, "NFULA_CT_INFO")?),
+            attr::PAYLOAD => out.span(span::PAYLOAD, at, d),
+            attr::PREFIX => out.span(span::PREFIX, at, d),
+            attr::TIMESTAMP => {
+                if d.len() < 16 {
+                    return Err(size_error("NFULA_TIMESTAMP", d.len(), "16"));
+                }
+                out.span(span::TIMESTAMP, at, d);
+            }
+            attr::HWADDR => {
+                if d.len() < 12 {
+                    return Err(size_error("NFULA_HWADDR", d.len(), "12"));
+                }
+                out.span(span::HWADDR, at, d);
+            }
+            attr::HWHEADER => out.span(span::HWHEADER, at, d),
+            attr::CT => out.span(span::CT, at, d),
+            attr::L2HDR => out.span(span::L2HDR, at, d),
+            attr::VLAN => {
+                Attr::new(ty, d).vlan("NFULA_VLAN_PROTO/NFULA_VLAN_TCI")?;
+                out.span(span::VLAN, at, d);
+            }
+            attr::HWTYPE => out.hw16(false, be16(d, "NFULA_HWTYPE")?),
+            attr::HWLEN => out.hw16(true, be16(d, "NFULA_HWLEN")?),
+            _ => continue, // unknown: skipped
+        }
+        present |= 1 << ty;
+    }
+    if present & (1 << attr::PACKET_HDR) == 0 {
+        return Err(ParseError::Missing("NFULA_PACKET_HDR"));
+    }
+    Ok(present)
+}
+
+/// A big-endian 32-bit attribute payload of exactly 4 bytes.
+#[inline(always)]
+fn be32(d: &[u8], name: &'static str) -> Result<u32, ParseError> {
+    match <[u8; 4]>::try_from(d) {
+        Ok(v) => Ok(u32::from_be_bytes(v)),
+        Err(_) => Err(size_error(name, d.len(), "4")),
+    }
+}
+
+/// A big-endian 16-bit attribute payload of exactly 2 bytes.
+#[inline(always)]
+fn be16(d: &[u8], name: &'static str) -> Result<u16, ParseError> {
+    match <[u8; 2]>::try_from(d) {
+        Ok(v) => Ok(u16::from_be_bytes(v)),
+        Err(_) => Err(size_error(name, d.len(), "2")),
+    }
+}
 
 #[cfg(test)]
 mod tests {
