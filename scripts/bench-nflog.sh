@@ -15,6 +15,10 @@
 #     native  (1) bench/nflog_native_consumer.c on the nfq-rs C API (nfq_rs_log_run)
 #     real    (2) bench/lnflog_consumer.c on the real libnetfilter_log (recv + nflog_handle_packet)
 #     compat  (3) the same source built against the nfq-rs libnetfilter_log drop-in
+#     ceiling (4) bench/nflog_ceiling_consumer.c: raw netlink, no library (the config messages
+#                 sent by hand, recv into one buffer, a walk of the messages and attributes);
+#                 the lower bound of the cost per message, i.e. the kernel's share of the work
+#                 that no library can remove
 #   Interleaved round by round in rotating order; sender pinned to CPU 0, consumer to CPU 1.
 #
 #   live   the sender floods while the consumer runs; the meter (bench/common.h) reports messages
@@ -32,7 +36,7 @@
 #
 # Knobs: BENCH_ROUNDS (5), BENCH_SECONDS (1.5), BENCH_WARMUP (0.25), BENCH_SIZES ("64 1400"),
 # BENCH_RCVBUF (4194304), BENCH_NFLOG_NLBUFSIZ (65536), BENCH_NFLOG_QTHRESH (32),
-# BENCH_NFLOG_BATCH (16: datagrams per recvmmsg for native), BENCH_NFLOG_KINDS ("native real compat"),
+# BENCH_NFLOG_BATCH (16: datagrams per recvmmsg for native), BENCH_NFLOG_KINDS ("native real compat ceiling"),
 # BENCH_NFLOG_DRAIN_MSGS (100000), BENCH_NFLOG_DRAIN_RCVBUF (268435456).
 # Output: a markdown report on stdout and in build/bench-nflog/results.md; raw runs beside it.
 set -euo pipefail
@@ -48,7 +52,7 @@ RCVBUF=${BENCH_RCVBUF:-4194304}
 NLBUFSIZ=${BENCH_NFLOG_NLBUFSIZ:-65536}
 QTHRESH=${BENCH_NFLOG_QTHRESH:-32}
 NBATCH=${BENCH_NFLOG_BATCH:-16}
-read -r -a KINDS <<<"${BENCH_NFLOG_KINDS:-native real compat}"
+read -r -a KINDS <<<"${BENCH_NFLOG_KINDS:-native real compat ceiling}"
 DRAIN_MSGS=${BENCH_NFLOG_DRAIN_MSGS:-100000}
 DRAIN_RCVBUF=${BENCH_NFLOG_DRAIN_RCVBUF:-268435456}
 PORT=9100 GROUP=1
@@ -101,6 +105,9 @@ if wants compat; then
     grep -q "libnetfilter_log.so.1 => $STAGE/lib/nfq_rs/compat/" <<<"$libs" ||
         grep -q "libnfq_rs.so.0 => $STAGE/lib/" <<<"$libs" || die "the compat build does not load the nfq-rs drop-in: $libs"
 fi
+if wants ceiling; then
+    cc "${CFLAGS[@]}" "$ROOT/bench/nflog_ceiling_consumer.c" -o "$B/ceiling" -lpthread
+fi
 REAL_VERSION=$(PKG_CONFIG_PATH= pkg-config --modversion libnetfilter_log)
 
 ns_new NS run
@@ -117,7 +124,7 @@ consumer_cmd() {
     [[ " $* " == *" --rcvbuf "* ]] || common+=(--rcvbuf "$RCVBUF")
     case $1 in
     native) echo "$B/native ${common[*]} --batch $NBATCH" ;;
-    real | compat) echo "$B/$1 ${common[*]}" ;;
+    real | compat | ceiling) echo "$B/$1 ${common[*]}" ;;
     esac
 }
 
@@ -244,6 +251,10 @@ ratio_median() {
     done
     echo
     echo "Ratios are medians of the per-round ratios (each round runs every consumer back to back)."
+    if wants ceiling; then
+        echo
+        echo "ceiling: hand-written raw-netlink consumer, the lower bound of the per-message cost"
+    fi
     if [ "${#FAILED_RUNS[@]}" -gt 0 ]; then
         echo
         echo "Failed runs: ${FAILED_RUNS[*]}"
