@@ -161,42 +161,45 @@ impl nfq_rs_log_packet_info {
 }
 
 impl RecordDecode for nfq_rs_log_packet_info {
+    const EMPTY: nfq_rs_log_packet_info = nfq_rs_log_packet_info::EMPTY;
+
     /// Decodes a `NFULNL_MSG_PACKET` message's payload (`p`: the bytes after its nlmsghdr)
-    /// straight into a record: the same checks as `LogPacket::parse` (the same pass), and the
-    /// same record as [`of`](nfq_rs_log_packet_info::of) gives for its view.
+    /// straight into `rec` (all fields absent on entry): the same checks as
+    /// `LogPacket::parse` (the same pass), and the same record as
+    /// [`of`](nfq_rs_log_packet_info::of) gives for its view.
     #[inline]
-    fn decode(p: &[u8]) -> Result<nfq_rs_log_packet_info, ParseError> {
+    fn decode_into(p: &[u8], rec: &mut nfq_rs_log_packet_info) -> Result<(), ParseError> {
         if p.len() < NFGENMSG_LEN {
             return Err(ParseError::Truncated { what: "nfgenmsg", need: NFGENMSG_LEN, have: p.len() });
         }
-        let mut out = RecordStore { rec: nfq_rs_log_packet_info::EMPTY, prefix_nul: false };
-        out.rec.family = p[0];
-        out.rec.group = u16::from_be_bytes([p[2], p[3]]);
+        rec.family = p[0];
+        rec.group = u16::from_be_bytes([p[2], p[3]]);
+        let mut out = RecordStore { rec, prefix_nul: false };
         let present = decode_attrs(&p[NFGENMSG_LEN..], &mut out)?;
-        let mut rec = out.rec;
+        let prefix_nul = out.prefix_nul;
         rec.present = present & INFO_BITS;
-        if rec.present & (1 << attr::PREFIX) != 0 && !out.prefix_nul {
+        if rec.present & (1 << attr::PREFIX) != 0 && !prefix_nul {
             rec.present &= !(1 << attr::PREFIX);
             (rec.prefix, rec.prefix_len) = (std::ptr::null(), 0);
         }
-        Ok(rec)
+        Ok(())
     }
 }
 
 /// The record being filled, and whether its prefix had its NUL.
-struct RecordStore {
-    rec: nfq_rs_log_packet_info,
+struct RecordStore<'r> {
+    rec: &'r mut nfq_rs_log_packet_info,
     prefix_nul: bool,
 }
 
-impl<'a> Store<'a> for RecordStore {
+impl<'a> Store<'a> for RecordStore<'_> {
     #[inline(always)]
     fn u32(&mut self, s: usize, v: u32) {
         if s <= slot::SEQ_GLOBAL {
             // SAFETY: nfq_rs_log_packet_info is repr(C) with the nine u32 fields from `mark` on in slot order
             // (asserted above), and s <= 8: the store stays inside the record.
             unsafe {
-                let base = std::ptr::addr_of_mut!(self.rec).cast::<u8>();
+                let base = std::ptr::addr_of_mut!(*self.rec).cast::<u8>();
                 base.add(std::mem::offset_of!(nfq_rs_log_packet_info, mark) + 4 * s).cast::<u32>().write(v);
             }
         }
@@ -231,7 +234,8 @@ impl<'a> Store<'a> for RecordStore {
 /// The record decoder, for the fuzz target (which checks it against [`log_record_of`]).
 #[doc(hidden)]
 pub fn decode_log_record(payload: &[u8]) -> Result<nfq_rs_log_packet_info, ParseError> {
-    <nfq_rs_log_packet_info as RecordDecode>::decode(payload)
+    let mut rec = nfq_rs_log_packet_info::EMPTY;
+    <nfq_rs_log_packet_info as RecordDecode>::decode_into(payload, &mut rec).map(|_| rec)
 }
 
 /// The record of a view, for the fuzz target.

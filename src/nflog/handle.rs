@@ -273,8 +273,12 @@ impl Handler for Sink<'_, '_> {
 /// A record of a log message that decodes itself from the message (the C API's
 /// `nfq_rs_log_packet_info`), for the record path of the receive loop.
 pub(crate) trait RecordDecode: Sized {
-    /// Decodes a `NFULNL_MSG_PACKET` message's payload (the bytes after its nlmsghdr).
-    fn decode(payload: &[u8]) -> std::result::Result<Self, ParseError>;
+    /// The record with every field absent.
+    const EMPTY: Self;
+    /// Decodes a `NFULNL_MSG_PACKET` message's payload (the bytes after its nlmsghdr) into
+    /// `rec`, which holds [`EMPTY`](Self::EMPTY) on entry (decoded in place: the record is not
+    /// moved after it is filled).
+    fn decode_into(payload: &[u8], rec: &mut Self) -> std::result::Result<(), ParseError>;
 }
 
 /// The record path: each message decoded straight into a record (no view, no call per
@@ -293,8 +297,13 @@ impl<R: RecordDecode> Handler for Records<'_, '_, R> {
         _view: &mut LogPacket<'b>,
         _panic: &mut Panic,
     ) -> std::result::Result<(), ParseError> {
-        self.recs.push(R::decode(m.payload())?);
-        Ok(())
+        self.recs.push(R::EMPTY);
+        let last = self.recs.len() - 1;
+        let r = R::decode_into(m.payload(), &mut self.recs[last]);
+        if r.is_err() {
+            self.recs.pop();
+        }
+        r
     }
     #[inline]
     fn end(&mut self, panic: &mut Panic) {
