@@ -28,8 +28,10 @@
 #          second is the sender's rate for every consumer alike, and a consumer is mostly asleep,
 #          so per CPU-second mostly weighs the cost of being woken once per datagram (the same
 #          for every consumer on the same traffic).
-#   drain  the consumer binds and waits while the sender logs BENCH_NFLOG_DRAIN_MSGS packets into
-#          its receive buffer (BENCH_NFLOG_DRAIN_RCVBUF, large enough to hold them all), then
+#   drain  the consumer binds and waits while the sender logs BENCH_NFLOG_DRAIN_MSGS packets (by
+#          default 1,000,000, or as many as about 600 MB of log messages hold at larger sizes:
+#          387,000 at 1400 B) into its receive buffer (BENCH_NFLOG_DRAIN_RCVBUF, large enough to
+#          hold them all), then
 #          handles the whole backlog without ever waiting: messages per second and per
 #          CPU-second of a consumer that is the bottleneck, which is what decides how much a
 #          logging daemon can take.
@@ -37,7 +39,7 @@
 # Knobs: BENCH_ROUNDS (5), BENCH_SECONDS (1.5), BENCH_WARMUP (0.25), BENCH_SIZES ("64 1400"),
 # BENCH_RCVBUF (4194304), BENCH_NFLOG_NLBUFSIZ (65536), BENCH_NFLOG_QTHRESH (32),
 # BENCH_NFLOG_BATCH (16: datagrams per recvmmsg for native), BENCH_NFLOG_KINDS ("native real compat ceiling"),
-# BENCH_NFLOG_DRAIN_MSGS (100000), BENCH_NFLOG_DRAIN_RCVBUF (268435456).
+# BENCH_NFLOG_DRAIN_MSGS (see drain), BENCH_NFLOG_DRAIN_RCVBUF (1073741824).
 # Output: a markdown report on stdout and in build/bench-nflog/results.md; raw runs beside it.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -53,8 +55,15 @@ NLBUFSIZ=${BENCH_NFLOG_NLBUFSIZ:-65536}
 QTHRESH=${BENCH_NFLOG_QTHRESH:-32}
 NBATCH=${BENCH_NFLOG_BATCH:-16}
 read -r -a KINDS <<<"${BENCH_NFLOG_KINDS:-native real compat ceiling}"
-DRAIN_MSGS=${BENCH_NFLOG_DRAIN_MSGS:-100000}
-DRAIN_RCVBUF=${BENCH_NFLOG_DRAIN_RCVBUF:-268435456}
+DRAIN_RCVBUF=${BENCH_NFLOG_DRAIN_RCVBUF:-1073741824}
+# drain_msgs SIZE: messages drained per run (a few tens of milliseconds of work for every size).
+drain_msgs() {
+    if [ -n "${BENCH_NFLOG_DRAIN_MSGS:-}" ]; then
+        echo "$BENCH_NFLOG_DRAIN_MSGS"
+    else
+        awk -v s="$1" 'BEGIN { n = int(600000000 / (s + 150) / 1000) * 1000; print (n > 1000000 ? 1000000 : n) }'
+    fi
+}
 PORT=9100 GROUP=1
 COMPAT_PC=$STAGE/lib/nfq_rs/compat/pkgconfig
 RAW=$OUT/raw.tsv
@@ -183,7 +192,7 @@ run_drain() {
         wait "$cpid" 2>/dev/null || true
         return 0
     fi
-    ns_exec "$NS" taskset -c "$CPU_SENDER" "$B/flood" --port $PORT --size "$size" --max "$DRAIN_MSGS" --seconds 20 \
+    ns_exec "$NS" taskset -c "$CPU_SENDER" "$B/flood" --port $PORT --size "$size" --max "$(drain_msgs "$size")" --seconds 30 \
         --batch 64 >"$log.flood" 2>&1 || true
     sleep 0.2 # the last datagram: the group's 1 s timeout does not matter, the threshold flushed it
     touch "$go"
@@ -204,7 +213,7 @@ run_drain() {
 }
 
 say "$ROUNDS rounds x sizes ($SIZES) x ${#KINDS[@]} consumers x (live: ${WINDOW}s windows after ${WARMUP}s warm-up;" \
-    "drain: $DRAIN_MSGS messages)"
+    "drain: $(for z in $SIZES; do printf '%s messages at %s B; ' "$(drain_msgs "$z")" "$z"; done | sed 's/; $//'))"
 for ((r = 1; r <= ROUNDS; r++)); do
     for size in $SIZES; do
         for mode in live drain; do
@@ -236,7 +245,7 @@ ratio_median() {
         "rcvbuf $RCVBUF; native receives $NBATCH datagrams per recvmmsg"
     echo "- sender: bench/flood.c, plain sendmmsg (64 per call) on CPU $CPU_SENDER; consumer on CPU $CPU_CONSUMER"
     echo
-    echo "- drain: $DRAIN_MSGS messages logged into a receive buffer of $DRAIN_RCVBUF bytes before the consumer starts"
+    echo "- drain: $(for z in $SIZES; do printf '%s messages at %s B, ' "$(drain_msgs "$z")" "$z"; done)logged into a receive buffer of $DRAIN_RCVBUF bytes before the consumer starts"
     echo
     echo "| mode | size | consumer | msgs/s | msgs per CPU-second | consumer CPU busy | msgs/s vs libnetfilter_log | per CPU-second vs libnetfilter_log |"
     echo "|---|---|---|---|---|---|---|---|"
