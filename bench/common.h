@@ -345,4 +345,36 @@ static inline int copts_parse(struct copts *o, int argc, char **argv, int *i)
     return 1;
 }
 
+/* The NFLOG group settings every NFLOG consumer takes (the same defaults for all). */
+struct nflog_opts {
+    unsigned range, nlbufsiz, qthresh, timeout;
+};
+
+/* Parses the NFLOG consumers' command line: --group G [--range B] [--nlbufsiz B] [--qthresh N]
+ * [--timeout CS] and the common options (the group goes to o->q_first/q_last). Returns 0, or
+ * prints the usage of `prog` and returns -1. */
+static inline int nflog_opts_parse(const char *prog, struct nflog_opts *n, struct copts *o, int argc, char **argv)
+{
+    *n = (struct nflog_opts){.range = 0xffff, .nlbufsiz = 65536, .qthresh = 32, .timeout = 100};
+    o->q_first = o->q_last = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        unsigned *dst = NULL;
+        if (i + 1 < argc && !strcmp(a, "--group")) dst = &o->q_first;
+        else if (i + 1 < argc && !strcmp(a, "--range")) dst = &n->range;
+        else if (i + 1 < argc && !strcmp(a, "--nlbufsiz")) dst = &n->nlbufsiz;
+        else if (i + 1 < argc && !strcmp(a, "--qthresh")) dst = &n->qthresh;
+        else if (i + 1 < argc && !strcmp(a, "--timeout")) dst = &n->timeout;
+        if (dst) {
+            *dst = (unsigned)strtoul(argv[++i], NULL, 0);
+            o->q_last = o->q_first;
+        } else if (!copts_parse(o, argc, argv, &i)) {
+            fprintf(stderr, "usage: %s --group G [--range B] [--nlbufsiz B] [--qthresh N] [--timeout CS] "
+                            "[--rcvbuf B] [--batch N] [--warmup S] [--seconds S] [--go FILE]\n", prog);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 #endif

@@ -45,27 +45,10 @@ static void stop_nothing(void *arg)
 int main(int argc, char **argv)
 {
     struct copts o;
-    unsigned range = 0xffff, nlbufsiz = 65536, qthresh = 32, timeout = 100;
+    struct nflog_opts n;
     copts_default(&o);
-    o.q_first = o.q_last = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (i + 1 < argc && !strcmp(a, "--group")) {
-            o.q_first = o.q_last = (unsigned)strtoul(argv[++i], NULL, 0);
-        } else if (i + 1 < argc && !strcmp(a, "--range")) {
-            range = (unsigned)strtoul(argv[++i], NULL, 0);
-        } else if (i + 1 < argc && !strcmp(a, "--nlbufsiz")) {
-            nlbufsiz = (unsigned)strtoul(argv[++i], NULL, 0);
-        } else if (i + 1 < argc && !strcmp(a, "--qthresh")) {
-            qthresh = (unsigned)strtoul(argv[++i], NULL, 0);
-        } else if (i + 1 < argc && !strcmp(a, "--timeout")) {
-            timeout = (unsigned)strtoul(argv[++i], NULL, 0);
-        } else if (!copts_parse(&o, argc, argv, &i)) {
-            fprintf(stderr, "usage: lnflog_consumer --group G [--range B] [--nlbufsiz B] [--qthresh N] "
-                            "[--timeout CS] [--rcvbuf B] [--warmup S] [--seconds S]\n");
-            return 2;
-        }
-    }
+    if (nflog_opts_parse("lnflog_consumer", &n, &o, argc, argv)) return 2;
+    unsigned range = n.range, nlbufsiz = n.nlbufsiz, qthresh = n.qthresh, timeout = n.timeout;
 
     struct nflog_handle *h = nflog_open();
     if (!h) die("lnflog_consumer", "nflog_open");
