@@ -295,6 +295,18 @@ def _batch_records(pkts: int, infos: int, n: int):
     return data, zip(ptrs, range(0, n * _INFO_SIZE, _INFO_SIZE))
 
 
+def _new_batch(q, pkts: int, infos: int, n: int) -> "_Batch":
+    """A _Batch for the batch callback's arguments: a copy of the records and of the handle
+    pointers (nothing unpacked; a packet unpacks what a property needs), no verdict yet."""
+    b = _Batch()
+    b.q = q
+    b.data = _string_at(infos, n * _INFO_SIZE)
+    b.ptrs = _string_at(pkts, n * _PTR_SIZE)
+    b.codes = [None] * n
+    b.final = b.kept = b.views = None
+    return b
+
+
 def _unraisable_hook(u) -> None:
     """sys.unraisablehook while queues exist: an exception that escaped a queue's batch
     callback goes to that queue, whose dispatch re-raises it (the others go on to the hook
@@ -355,10 +367,32 @@ def _memview(addr: int, n: int) -> memoryview:
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
-# Verdict states of a packet.
-_PENDING = 0  # no verdict yet
-_CHOSEN = 1  # verdict chosen inside the callback; sent with the callback's answer
-_DONE = 2  # verdict sent (or handed to the library)
+# Answers of a batch (see _Batch).
+_LATER = _lib.NFQ_RS_LATER
+_FAILED = -1  # NFQ_RS_FAILED: the library gives the fallback verdict and counts a callback error
+_SENT = object()  # final answer of a kept packet once its later verdict went out
+_CLAIMED = object()  # a verdict being set up inside the callback (under the lock)
+_PTR = struct.Struct("@P")
+
+
+class _Batch:
+    """The packets of one call of the batch callback.
+
+    While the callback runs, ``codes[i]`` is packet i's answer for the library: None until a
+    verdict is chosen. A verdict without keywords is only that store (``Packet.accept``), done
+    without the lock: CPython switches threads only between bytecodes that can run other
+    code (calls, backward jumps), and the check and the store have none in between; the
+    receiving thread ends the batch with ``codes = None`` under the lock, after which no
+    store into the list can start. Everything else (keywords, a verdict after the callback,
+    reading the receive buffer) takes ``q._plock``.
+
+    When the callback returns, ``codes`` is None and ``final`` holds the answers the library
+    got: NFQ_RS_LATER for a packet kept for later, which becomes _SENT when its verdict goes
+    out. ``data`` is a copy of the batch's records, ``ptrs`` the packet handles (valid while
+    ``codes`` is not None), ``kept`` the indexes of retained packets, ``views`` the
+    memoryviews of the receive buffer to release."""
+
+    __slots__ = ("codes", "final", "data", "ptrs", "q", "kept", "views")
 
 
 def _ifname(idx: Optional[int]) -> Optional[str]:
@@ -368,6 +402,13 @@ def _ifname(idx: Optional[int]) -> Optional[str]:
         return socket.if_indextoname(idx)
     except OSError:
         return None
+
+
+def _gone(pkt: "Packet", key: str) -> RuntimeError:
+    return RuntimeError(
+        f"packet {pkt.id}: '{key}' is no longer available because the callback returned; "
+        "call pkt.retain() inside the callback to keep the packet's data"
+    )
 
 
 class Packet:
@@ -383,48 +424,46 @@ class Packet:
 
     Verdict methods (:meth:`accept`, :meth:`drop`, :meth:`repeat`, :meth:`queue`, :meth:`verdict`)
     take ``mark=``, ``connmark=``, ``priority=``, ``payload=`` and ``labels=`` keywords. Called
-    inside the callback, the verdict is sent together with the callback's answer (batched with
-    the rest of the receive batch); called later, from any thread, it is sent at once with
-    ``nfq_rs_verdict_ex`` (``nfq_rs_verdict_ct_labels`` for labels). A packet takes exactly one verdict: a second raises RuntimeError.
+    while the packet's callback runs (from any thread), the verdict is sent together with the
+    rest of the receive batch when its callbacks have run; called later, from any thread, it is
+    sent at once with ``nfq_rs_verdict_ex`` (``nfq_rs_verdict_ct_labels`` for labels). A packet
+    takes exactly one verdict: a second raises RuntimeError.
     """
 
-    # Defaults of the per-packet state: only what differs is set on the instance, which
-    # makes building a packet cheaper (no __slots__ for the same reason).
+    # A packet is built with its batch and its index alone (nothing else per packet); the
+    # rest lives in the instance dict, and only once set (class attributes are the defaults).
+    __slots__ = ("_b", "_i", "__dict__", "__weakref__")
+    _cache: Optional[Dict[str, object]] = None  # values read so far (all of them once retained)
     _rec = None  # the unpacked record, once needed
-    _cache: Optional[Dict[str, object]] = None
-    _state = 0  # _PENDING
-    _code = 0
     _retained = False
-    _view: Optional[memoryview] = None
 
-    def __init__(self, q: "Queue", ptr: int, data: bytes, off: int):
-        # Built from the batch callback's records (``data`` holds them; this packet's starts
-        # at ``off``): no call into the library per packet, nothing unpacked until needed.
-        # While _ptr is set (the callback runs), q._recv_thread is the thread running it.
-        self._q = q
-        self._ptr = ptr
-        self._data = data
-        self._off = off
+    @property
+    def _q(self) -> "Queue":
+        return self._b.q
+
+    @property
+    def _lock(self):
+        return self._b.q._plock
 
     @property
     def id(self) -> int:
         """Packet id (always available)."""
-        return _ID_QUEUE.unpack_from(self._data, self._off)[0]
+        return _ID_QUEUE.unpack_from(self._b.data, self._i * _INFO_SIZE)[0]
 
     @property
     def queue_num(self) -> int:
         """The queue the packet came from (always available)."""
-        return _ID_QUEUE.unpack_from(self._data, self._off)[1]
-
-    @property
-    def _lock(self):
-        return self._q._plock
+        return _ID_QUEUE.unpack_from(self._b.data, self._i * _INFO_SIZE)[1]
 
     def _record(self) -> tuple:
         r = self._rec
         if r is None:
-            r = self._rec = _INFO.unpack_from(self._data, self._off)
+            r = self._rec = _INFO.unpack_from(self._b.data, self._i * _INFO_SIZE)
         return r
+
+    def _handle(self) -> int:
+        """The packet's nfq_rs_packet handle (only while its batch's callback runs)."""
+        return _PTR.unpack_from(self._b.ptrs, self._i * _PTR_SIZE)[0]
 
     # -- data ---------------------------------------------------------------------------
 
@@ -434,25 +473,27 @@ class Packet:
             v = c.get(key, _MISSING)
             if v is not _MISSING:
                 return v
-        ptr = self._ptr
-        if ptr is None:
-            raise RuntimeError(
-                f"packet {self.id}: '{key}' is no longer available because the callback returned; "
-                "call pkt.retain() inside the callback to keep the packet's data"
-            )
-        f = _RECORD_FIELDS.get(key)
-        v = f(self._record()) if f is not None else _fetchers()[key](ptr)
+        b = self._b
+        # Under the lock: the receiving thread leaves the callback (and the library reuses the
+        # buffer) only after taking it.
+        with b.q._plock:
+            if b.codes is None:
+                raise _gone(self, key)
+            f = _RECORD_FIELDS.get(key)
+            v = f(self._record()) if f is not None else _fetchers()[key](self._handle())
+        c = self._cache
         if c is None:
             c = self._cache = {}
         c[key] = v
         return v
 
     def _snapshot(self) -> None:
-        """Copies every attribute out of the receive buffer (the callback must be running)."""
+        """Copies every attribute out of the receive buffer (the batch must be live; under the
+        lock, or on the receiving thread before anyone else has the packet)."""
         c = self._cache
         if c is None:
             c = self._cache = {}
-        ptr = self._ptr
+        ptr = self._handle()
         rec = self._record()
         for key, fetch in _fetchers().items():
             if key not in c:
@@ -462,7 +503,7 @@ class Packet:
     @property
     def live(self) -> bool:
         """True while the callback that received this packet is running."""
-        return self._ptr is not None
+        return self._b.codes is not None
 
     @property
     def family(self) -> int:
@@ -497,15 +538,27 @@ class Packet:
         """A read-only memoryview of the payload without copying, valid only while the callback
         runs (it is released when the callback returns; copy what you keep). For retained or
         iterated packets, a view of their copy."""
-        if (self._cache is not None and "payload" in self._cache) or self._ptr is None:
-            p = self._get("payload")
+        if self._cache is not None and "payload" in self._cache:
+            p = self._cache["payload"]
             return None if p is None else memoryview(p)
-        if self._view is None:
-            rec = self._record()
-            if not rec[R_PRESENT] & _lib.NFQ_RS_INFO_PAYLOAD:
-                return None
-            self._view = _memview(rec[R_PAYLOAD], rec[R_PAYLOAD_LEN])
-        return self._view
+        b = self._b
+        v = self._view
+        if v is not None and b.codes is not None:
+            return v
+        with b.q._plock:
+            if b.codes is not None:
+                rec = self._record()
+                if not rec[R_PRESENT] & _lib.NFQ_RS_INFO_PAYLOAD:
+                    return None
+                v = self._view = _memview(rec[R_PAYLOAD], rec[R_PAYLOAD_LEN])
+                if b.views is None:
+                    b.views = []
+                b.views.append(v)
+                return v
+        p = self._get("payload")  # raises: the callback returned
+        return None if p is None else memoryview(p)
+
+    _view: Optional[memoryview] = None
 
     def __len__(self) -> int:
         p = self.payload
@@ -662,15 +715,24 @@ class Packet:
     @property
     def verdict_given(self) -> bool:
         """True once a verdict was given (inside or after the callback)."""
-        return self._state != _PENDING
+        b = self._b
+        with b.q._plock:
+            c = b.codes
+            if c is not None:
+                return c[self._i] is not None
+            return b.final[self._i] != _LATER
 
     def retain(self) -> "Packet":
         """Keeps the packet queued after the callback returns: copies all its data and tells
         the library not to give it a verdict; give it one later, from any thread, with
         :meth:`accept` & co. Returns the packet."""
-        with self._lock:
-            if self._ptr is not None:
+        b = self._b
+        with b.q._plock:
+            if b.codes is not None:
                 self._snapshot()
+                if b.kept is None:
+                    b.kept = set()
+                b.kept.add(self._i)
             self._retained = True
         return self
 
@@ -699,55 +761,63 @@ class Packet:
         payload = _as_payload(payload)
         if labels is not None:
             labels = _labels_args(labels)
-        with self._lock:
-            if self._state != _PENDING:
-                raise RuntimeError(f"a verdict was already given for packet {self.id} of queue {self.queue_num}")
-            ptr = self._ptr
-            if ptr is not None and _get_ident() == self._q._recv_thread:
-                L = lib()
-                if mark is not None:
-                    check(L.nfq_rs_packet_set_mark(ptr, mark), "nfq_rs_packet_set_mark")
-                if connmark is not None:
-                    check(L.nfq_rs_packet_set_connmark(ptr, connmark), "nfq_rs_packet_set_connmark")
-                if priority is not None:
-                    check(L.nfq_rs_packet_set_priority(ptr, priority), "nfq_rs_packet_set_priority")
-                if payload is not None:
-                    check(L.nfq_rs_packet_set_payload(ptr, payload, len(payload)), "nfq_rs_packet_set_payload")
-                if labels is not None:
-                    check(ct_lib().nfq_rs_packet_set_ct_labels(ptr, *labels), "nfq_rs_packet_set_ct_labels")
-                self._code = _as_signed(code)
-                self._state = _CHOSEN
+        b = self._b
+        i = self._i
+        with b.q._plock:
+            c = b.codes
+            if c is not None:
+                # The callback runs: the answer goes back with the batch.
+                if c[i] is not None:
+                    raise RuntimeError(f"a verdict was already given for packet {self.id} of queue {self.queue_num}")
+                if mark is not None or connmark is not None or priority is not None or payload is not None or labels is not None:
+                    c[i] = _CLAIMED  # a lock-free accept() on another thread now takes this path
+                    try:
+                        ptr = self._handle()
+                        L = lib()
+                        if mark is not None:
+                            check(L.nfq_rs_packet_set_mark(ptr, mark), "nfq_rs_packet_set_mark")
+                        if connmark is not None:
+                            check(L.nfq_rs_packet_set_connmark(ptr, connmark), "nfq_rs_packet_set_connmark")
+                        if priority is not None:
+                            check(L.nfq_rs_packet_set_priority(ptr, priority), "nfq_rs_packet_set_priority")
+                        if payload is not None:
+                            check(L.nfq_rs_packet_set_payload(ptr, payload, len(payload)), "nfq_rs_packet_set_payload")
+                        if labels is not None:
+                            check(ct_lib().nfq_rs_packet_set_ct_labels(ptr, *labels), "nfq_rs_packet_set_ct_labels")
+                    except BaseException:
+                        c[i] = None
+                        raise
+                c[i] = _as_signed(code)
                 return
-            self._q._send_verdict(self.queue_num, self.id, code, mark, connmark, priority, payload, labels)
-            self._state = _DONE
+            f = b.final
+            if f[i] != _LATER:
+                raise RuntimeError(f"a verdict was already given for packet {self.id} of queue {self.queue_num}")
+            b.q._send_verdict(self.queue_num, self.id, code, mark, connmark, priority, payload, labels)
+            f[i] = _SENT
+
+    # The verdicts without keywords inside the callback are only a store into the batch's
+    # answers (see _Batch for why no lock is needed); anything else goes through verdict().
 
     def accept(self, **kw) -> None:
         """Accepts the packet (it continues with the next rule/hook). See :meth:`verdict`."""
-        # Without keywords inside the callback, a verdict is only a state change.
-        q = self._q
-        if not kw and self._ptr is not None and q._recv_thread == _get_ident():
-            lock = q._plock
-            lock.acquire()
-            if self._state == _PENDING and self._ptr is not None:
-                self._code = ACCEPT
-                self._state = _CHOSEN
-                lock.release()
-                return
-            lock.release()
+        if not kw:
+            c = self._b.codes
+            if c is not None:
+                i = self._i
+                if c[i] is None:
+                    c[i] = 1  # ACCEPT
+                    return
         self.verdict(ACCEPT, **kw)
 
     def drop(self, **kw) -> None:
         """Drops the packet. See :meth:`verdict`."""
-        q = self._q
-        if not kw and self._ptr is not None and q._recv_thread == _get_ident():
-            lock = q._plock
-            lock.acquire()
-            if self._state == _PENDING and self._ptr is not None:
-                self._code = DROP
-                self._state = _CHOSEN
-                lock.release()
-                return
-            lock.release()
+        if not kw:
+            c = self._b.codes
+            if c is not None:
+                i = self._i
+                if c[i] is None:
+                    c[i] = 0  # DROP
+                    return
         self.verdict(DROP, **kw)
 
     def repeat(self, **kw) -> None:
@@ -763,33 +833,6 @@ class Packet:
         """Sends the packet to queue ``num``; with ``bypass`` it is accepted when nobody
         listens there. (The packet's own queue number is ``queue_num``.)"""
         self.verdict(queue_verdict(num, bypass), **kw)
-
-    def _finish(self, failed: bool) -> int:
-        """Called when the callback returned: the answer for the library."""
-        lock = self._lock
-        lock.acquire()
-        try:
-            self._ptr = None
-            if self._view is not None:
-                try:
-                    self._view.release()
-                except BufferError:  # something still holds the buffer; nothing we can do
-                    pass
-                self._view = None
-            state = self._state
-            if state == _CHOSEN:
-                self._state = _DONE
-                return self._code
-            if state == _DONE:  # verdict already sent from another thread
-                return _lib.NFQ_RS_LATER
-            if self._retained:
-                return _lib.NFQ_RS_LATER
-            self._state = _DONE
-            # -1 is not a verdict: the library gives the packet the fallback verdict and counts
-            # a callback error (stats()["callback_errors"]).
-            return -1 if failed else self._q._default_verdict
-        finally:
-            lock.release()
 
     def __repr__(self) -> str:
         try:
@@ -999,53 +1042,89 @@ class Queue:
 
     def _on_batch(self, pkts, infos, n, answers, _user):
         """The C batch callback: every packet of one receive. Writes an answer per packet and
-        never lets an exception escape into C."""
-        fallback = _as_signed(self._fallback)
-        out: List[int] = []
+        never lets an exception escape into C.
+
+        Per packet only: a Packet holding the batch and its index, the user's callback, and
+        (in accept()/drop()) a store into the batch's answers. Everything else is per batch."""
+        b = None
+        failed = -1  # the packet whose callback raised
+        codes = None
         try:
             handler = self._handler
             if self._exc is not None or handler is None:
                 # The loop is ending (an earlier callback raised): no more callbacks.
-                out = [fallback] * n
+                codes = [_as_signed(self._fallback)] * n
                 return
+            b = _new_batch(self, pkts, infos, n)
+            codes = b.codes
             cls = self._packet_class
-            append = out.append
-            data, items = _batch_records(pkts, infos, n)
             if handler is _ITERATE:
                 pending = self._pending
-                for ptr, off in items:
-                    pkt = cls(self, ptr, data, off)
+                for i in range(n):
+                    pkt = cls()
+                    pkt._b = b
+                    pkt._i = i
                     pkt._snapshot()
-                    pkt._ptr = None
+                    codes[i] = _LATER
                     pending.append(pkt)
-                    append(_lib.NFQ_RS_LATER)
                 return
-            for ptr, off in items:
-                if self._exc is not None:
-                    append(fallback)
-                    continue
-                pkt = cls(self, ptr, data, off)
-                try:
+            i = 0
+            try:
+                for i in range(n):
+                    pkt = cls()
+                    pkt._b = b
+                    pkt._i = i
                     handler(pkt)
-                except BaseException as e:  # KeyboardInterrupt included: re-raised by the loop
-                    self._exc = e
-                    append(pkt._finish(True))
-                    continue
-                if pkt._state == _CHOSEN and pkt._view is None:
-                    # The usual case, without the lock: only this thread changes a chosen
-                    # verdict, and other threads refuse a second one whatever they see.
-                    pkt._ptr = None
-                    pkt._state = _DONE
-                    append(pkt._code)
-                else:
-                    append(pkt._finish(False))
+            except BaseException as e:  # KeyboardInterrupt included: re-raised by the loop
+                self._exc = e
+                failed = i
         except BaseException as e:
             if self._exc is None:
                 self._exc = e
         finally:
-            if len(out) < n:
-                out.extend([fallback] * (n - len(out)))
-            _write_answers(answers, out)
+            if b is None:
+                if codes is None:
+                    codes = [_as_signed(self._fallback)] * n
+                data = _answer_struct(n).pack(*codes)
+            else:
+                data = self._end_batch(b, failed)
+            _memmove(answers, data, len(data))
+
+    def _end_batch(self, b: _Batch, failed: int) -> bytes:
+        """Ends a batch (no verdict goes into ``codes`` after this) and returns the answers
+        for the library: a packet without a verdict gets NFQ_RS_LATER if it was retained,
+        else ``default_verdict``; the one whose callback raised NFQ_RS_FAILED; those after it
+        (never handed to the callback) the fallback verdict."""
+        codes = b.codes
+        with self._plock:
+            b.codes = None
+            try:
+                data = _answer_struct(len(codes)).pack(*codes)  # every packet has its verdict
+            except struct.error:
+                kept = b.kept or ()
+                default = self._default_verdict
+                fallback = _as_signed(self._fallback)
+                for j, c in enumerate(codes):
+                    if c is None:
+                        if j in kept:
+                            codes[j] = _LATER
+                        elif failed < 0 or j < failed:
+                            codes[j] = default
+                        elif j == failed:
+                            codes[j] = _FAILED
+                        else:
+                            codes[j] = fallback
+                data = _answer_struct(len(codes)).pack(*codes)
+            b.final = codes
+            views = b.views
+            if views is not None:
+                b.views = None
+                for v in views:
+                    try:
+                        v.release()
+                    except BufferError:  # something still holds the buffer; nothing we can do
+                        pass
+        return data
 
     def _dispatch(self, timeout_ms: int, handler) -> Optional[int]:
         """One nfq_rs_dispatch call; None if the queue is closing/closed."""
@@ -1169,7 +1248,7 @@ class Queue:
         return self.packets()
 
     def _settle(self, pkt: Packet) -> None:
-        if pkt._state == _PENDING and not pkt._retained and not self.closed:
+        if not pkt._retained and not self.closed and not pkt.verdict_given:
             try:
                 pkt.verdict(self._default_verdict & _U32)
             except RuntimeError:
