@@ -46,6 +46,7 @@ from typing import Callable, Optional
 from . import _lib
 from ._lib import NfqError, check, lib
 from .queue import (
+    DEFAULT_BATCH,
     _CLAIMED,
     _ID_QUEUE,
     _INFO,
@@ -85,7 +86,7 @@ NF_ACCEPT = 1
 NF_REPEAT = 4
 
 # Datagrams per receive (and packets per call into Python).
-_BATCH = 64
+_BATCH = DEFAULT_BATCH
 
 # SIOCGSKNS: get a descriptor of a socket's network namespace.
 _SIOCGSKNS = 0x894C
