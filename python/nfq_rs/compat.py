@@ -48,6 +48,7 @@ from ._lib import NfqError, check, lib
 from .queue import (
     DEFAULT_BATCH,
     _CLAIMED,
+    _GIL,
     _ID_QUEUE,
     _INFO,
     _INFO_SIZE,
@@ -209,7 +210,7 @@ class Packet:
         if p is None:
             b = self._b
             with b.q._plock:  # the receiving thread leaves the callback only after taking it
-                if b.codes is not None:
+                if b.cur == self._i and b.codes is not None:
                     rec = self._record()
                     if rec[R_PRESENT] & _HAS_PAYLOAD:
                         p = _string_at(rec[R_PAYLOAD], rec[R_PAYLOAD_LEN])
@@ -284,12 +285,13 @@ class Packet:
         q = b.q
         with q._plock:
             c = b.codes
-            given = c[i] if c is not None else b.final[i]
+            slots = c if c is not None else b.final
+            given = slots[i]
             if given is not None and given is not _EXTRAS and given != _LATER:
                 raise RuntimeError("Verdict already given for this packet")
             if not q._nfq_bound:
                 raise RuntimeError("Parent queue has already been unbound")
-            if c is not None:
+            if given is None or given is _EXTRAS:
                 # The callback runs: the answer goes back with the batch.
                 if self._mark_is_set or self._given_payload:
                     c[i] = _CLAIMED  # a lock-free accept() on another thread now takes this path
@@ -306,10 +308,11 @@ class Packet:
                         raise
                 c[i] = verdict
             else:
+                # Its callback returned without a verdict (NFQ_RS_LATER): sent on its own.
                 mark = self._given_mark if self._mark_is_set else None
                 rec = self._record()
                 q._send_verdict(rec[R_QUEUE], rec[R_ID], verdict, mark, None, None, self._given_payload or None)
-                b.final[i] = _SENT
+                slots[i] = _SENT
 
     # Inside the callback, without a mark or payload set: only a store into the batch's
     # answers (see nfq_rs.queue._Batch for why without the lock). Everything else, errors
@@ -341,6 +344,16 @@ class Packet:
         """Repeat the packet (send it through the same hook again)."""
         self._verdict(NF_REPEAT)
 
+    if not _GIL:  # no lock-free store without a GIL (see nfq_rs.queue._Batch)
+
+        def accept(self) -> None:
+            """Accept the packet."""
+            self._verdict(NF_ACCEPT)
+
+        def drop(self) -> None:
+            """Drop the packet."""
+            self._verdict(NF_DROP)
+
     def _hold(self) -> None:
         """Keeps a packet that an earlier callback's exception kept from its own callback
         (still queued in the kernel) for the next run(), with a copy of its payload (its
@@ -363,16 +376,21 @@ class _CompatQueue(Queue):
             if nfq is None:
                 return
             b = _new_batch(self, pkts, infos, n)
+            codes = b.codes
             i = -1
             try:
                 for i in range(n):
                     cb = nfq.user_callback
                     if cb is None:  # unbound meanwhile: no callback, no verdict (unbind drops it)
                         break
+                    b.cur = i
                     pkt = Packet()
                     pkt._b = b
                     pkt._i = i
                     cb(pkt)
+                    c = codes[i]
+                    if c is None or c is _EXTRAS:
+                        self._no_verdict(b, i)
             except BaseException as e:  # KeyboardInterrupt included: re-raised by run()
                 self._exc = e
                 held = nfq._held
@@ -392,19 +410,29 @@ class _CompatQueue(Queue):
                 data = self._end_batch(b, -1)
             _memmove(answers, data, len(data))
 
+    def _no_verdict(self, b, i: int) -> None:
+        """Packet i's callback returned without a verdict: the packet stays queued, and a
+        later verdict goes out on its own."""
+        with self._plock:
+            codes = b.codes
+            c = codes[i]
+            if c is None or c is _EXTRAS:
+                codes[i] = _LATER
+
     def _end_batch(self, b, failed: int) -> bytes:
         """Ends a batch: a packet without a verdict stays queued (NFQ_RS_LATER)."""
         codes = b.codes
         with self._plock:
+            b.cur = -1
             b.codes = None
+            b.final = codes
             try:
-                data = _answer_struct(len(codes)).pack(*codes)  # every packet has its verdict
+                data = _answer_struct(len(codes)).pack(*codes)  # the usual case
             except struct.error:
                 for j, c in enumerate(codes):
                     if c is None or c is _EXTRAS:
                         codes[j] = _LATER
-                data = _answer_struct(len(codes)).pack(*codes)
-            b.final = codes
+                data = _answer_struct(len(codes)).pack(*[_LATER if c is _SENT else c for c in codes])
         return data
 
 

@@ -308,6 +308,7 @@ def _new_batch(q, pkts: int, infos: int, n: int) -> "_Batch":
     b.data = _string_at(infos, n * _INFO_SIZE)
     b.ptrs = _string_at(pkts, n * _PTR_SIZE)
     b.codes = [None] * n
+    b.cur = -1
     b.final = b.kept = b.views = None
     return b
 
@@ -383,21 +384,31 @@ _PTR = struct.Struct("@P")
 class _Batch:
     """The packets of one call of the batch callback.
 
-    While the callback runs, ``codes[i]`` is packet i's answer for the library: None until a
-    verdict is chosen. A verdict without keywords is only that store (``Packet.accept``), done
-    without the lock: CPython switches threads only between bytecodes that can run other
-    code (calls, backward jumps), and the check and the store have none in between; the
-    receiving thread ends the batch with ``codes = None`` under the lock, after which no
-    store into the list can start. Everything else (keywords, a verdict after the callback,
-    reading the receive buffer) takes ``q._plock``.
+    ``codes[i]`` is packet i's answer for the library while the batch is handled: None until
+    a verdict is chosen. ``cur`` is the index of the packet whose callback runs (-1: none).
+    When that callback returns, a packet without a verdict gets its answer at once (the
+    default verdict, or NFQ_RS_LATER if it was retained), as if it had been sent.
 
-    When the callback returns, ``codes`` is None and ``final`` holds the answers the library
-    got: NFQ_RS_LATER for a packet kept for later, which becomes _SENT when its verdict goes
-    out. ``data`` is a copy of the batch's records, ``ptrs`` the packet handles (valid while
-    ``codes`` is not None), ``kept`` the indexes of retained packets, ``views`` the
-    memoryviews of the receive buffer to release."""
+    A verdict without keywords inside the callback is only the store ``codes[i] = verdict``
+    (``Packet.accept``), done without the lock: with the GIL, CPython switches threads only
+    at bytecodes that call or jump back, and the check ``codes[i] is None`` and the store
+    have none in between, so no other thread's check and store can come between them.
+    (Without a GIL, in a free-threaded build, the verdict methods always take the lock.)
+    Everything else (keywords, a verdict after the callback, reading the receive buffer,
+    the answer of a callback that returned without a verdict) takes ``q._plock``.
 
-    __slots__ = ("codes", "final", "data", "ptrs", "q", "kept", "views")
+    When the batch's callbacks have run, the receiving thread sets ``codes = None`` under the
+    lock; after that no store into the list can start, and ``final`` holds the answers the
+    library got: NFQ_RS_LATER for a packet kept for later, which becomes _SENT when its
+    verdict goes out. ``data`` is a copy of the batch's records, ``ptrs`` the packet handles
+    (valid while ``codes`` is not None), ``kept`` the indexes of retained packets, ``views``
+    the memoryviews of the receive buffer to release when their packet's callback returns."""
+
+    __slots__ = ("codes", "cur", "final", "data", "ptrs", "q", "kept", "views")
+
+
+# Whether the interpreter has a GIL (see _Batch); a free-threaded build may run without one.
+_GIL = bool(getattr(sys, "_is_gil_enabled", lambda: True)())
 
 
 def _ifname(idx: Optional[int]) -> Optional[str]:
@@ -482,7 +493,7 @@ class Packet:
         # Under the lock: the receiving thread leaves the callback (and the library reuses the
         # buffer) only after taking it.
         with b.q._plock:
-            if b.codes is None:
+            if b.cur != self._i or b.codes is None:
                 raise _gone(self, key)
             f = _RECORD_FIELDS.get(key)
             v = f(self._record()) if f is not None else _fetchers()[key](self._handle())
@@ -508,7 +519,8 @@ class Packet:
     @property
     def live(self) -> bool:
         """True while the callback that received this packet is running."""
-        return self._b.codes is not None
+        b = self._b
+        return b.cur == self._i and b.codes is not None
 
     @property
     def family(self) -> int:
@@ -548,10 +560,10 @@ class Packet:
             return None if p is None else memoryview(p)
         b = self._b
         v = self._view
-        if v is not None and b.codes is not None:
+        if v is not None and b.cur == self._i and b.codes is not None:
             return v
         with b.q._plock:
-            if b.codes is not None:
+            if b.cur == self._i and b.codes is not None:
                 rec = self._record()
                 if not rec[R_PRESENT] & _lib.NFQ_RS_INFO_PAYLOAD:
                     return None
@@ -723,9 +735,8 @@ class Packet:
         b = self._b
         with b.q._plock:
             c = b.codes
-            if c is not None:
-                return c[self._i] is not None
-            return b.final[self._i] != _LATER
+            v = (c if c is not None else b.final)[self._i]
+            return v is not None and v != _LATER
 
     def retain(self) -> "Packet":
         """Keeps the packet queued after the callback returns: copies all its data and tells
@@ -733,7 +744,7 @@ class Packet:
         :meth:`accept` & co. Returns the packet."""
         b = self._b
         with b.q._plock:
-            if b.codes is not None:
+            if b.cur == self._i and b.codes is not None:
                 self._snapshot()
                 if b.kept is None:
                     b.kept = set()
@@ -770,10 +781,10 @@ class Packet:
         i = self._i
         with b.q._plock:
             c = b.codes
-            if c is not None:
+            slots = c if c is not None else b.final
+            v = slots[i]
+            if v is None:
                 # The callback runs: the answer goes back with the batch.
-                if c[i] is not None:
-                    raise RuntimeError(f"a verdict was already given for packet {self.id} of queue {self.queue_num}")
                 if mark is not None or connmark is not None or priority is not None or payload is not None or labels is not None:
                     c[i] = _CLAIMED  # a lock-free accept() on another thread now takes this path
                     try:
@@ -794,11 +805,11 @@ class Packet:
                         raise
                 c[i] = _as_signed(code)
                 return
-            f = b.final
-            if f[i] != _LATER:
+            if v != _LATER:
                 raise RuntimeError(f"a verdict was already given for packet {self.id} of queue {self.queue_num}")
+            # Kept for later (retained, or from iteration): sent on its own, at once.
             b.q._send_verdict(self.queue_num, self.id, code, mark, connmark, priority, payload, labels)
-            f[i] = _SENT
+            slots[i] = _SENT
 
     # The verdicts without keywords inside the callback are only a store into the batch's
     # answers (see _Batch for why no lock is needed); anything else goes through verdict().
@@ -838,6 +849,16 @@ class Packet:
         """Sends the packet to queue ``num``; with ``bypass`` it is accepted when nobody
         listens there. (The packet's own queue number is ``queue_num``.)"""
         self.verdict(queue_verdict(num, bypass), **kw)
+
+    if not _GIL:  # no lock-free store without a GIL (see _Batch)
+
+        def accept(self, **kw) -> None:
+            """Accepts the packet (it continues with the next rule/hook). See :meth:`verdict`."""
+            self.verdict(ACCEPT, **kw)
+
+        def drop(self, **kw) -> None:
+            """Drops the packet. See :meth:`verdict`."""
+            self.verdict(DROP, **kw)
 
     def __repr__(self) -> str:
         try:
@@ -1076,13 +1097,19 @@ class Queue:
                     codes[i] = _LATER
                     pending.append(pkt)
                 return
+            default = self._default_verdict
             i = 0
             try:
                 for i in range(n):
+                    b.cur = i
                     pkt = cls()
                     pkt._b = b
                     pkt._i = i
                     handler(pkt)
+                    if codes[i] is None:
+                        self._no_verdict(b, i, default)
+                    if b.views is not None:
+                        self._release_views(b)
             except BaseException as e:  # KeyboardInterrupt included: re-raised by the loop
                 self._exc = e
                 failed = i
@@ -1100,39 +1127,49 @@ class Queue:
 
     def _end_batch(self, b: _Batch, failed: int) -> bytes:
         """Ends a batch (no verdict goes into ``codes`` after this) and returns the answers
-        for the library: a packet without a verdict gets NFQ_RS_LATER if it was retained,
-        else ``default_verdict``; the one whose callback raised NFQ_RS_FAILED; those after it
-        (never handed to the callback) the fallback verdict."""
+        for the library. Every packet has one unless a callback raised: then that packet gets
+        NFQ_RS_FAILED (NFQ_RS_LATER if it was retained) and those after it, never handed to
+        the callback, the fallback verdict. A kept packet whose verdict was sent meanwhile
+        (_SENT) is NFQ_RS_LATER to the library."""
         codes = b.codes
         with self._plock:
+            b.cur = -1
             b.codes = None
+            b.final = codes
             try:
-                data = _answer_struct(len(codes)).pack(*codes)  # every packet has its verdict
+                data = _answer_struct(len(codes)).pack(*codes)  # the usual case
             except struct.error:
                 kept = b.kept or ()
-                default = self._default_verdict
                 fallback = _as_signed(self._fallback)
                 for j, c in enumerate(codes):
                     if c is None:
                         if j in kept:
                             codes[j] = _LATER
-                        elif failed < 0 or j < failed:
-                            codes[j] = default
                         elif j == failed:
                             codes[j] = _FAILED
                         else:
                             codes[j] = fallback
-                data = _answer_struct(len(codes)).pack(*codes)
-            b.final = codes
-            views = b.views
-            if views is not None:
-                b.views = None
-                for v in views:
-                    try:
-                        v.release()
-                    except BufferError:  # something still holds the buffer; nothing we can do
-                        pass
+                data = _answer_struct(len(codes)).pack(*[_LATER if c is _SENT else c for c in codes])
+        if b.views is not None:  # no view is made after codes = None
+            self._release_views(b)
         return data
+
+    def _no_verdict(self, b: _Batch, i: int, default: int) -> None:
+        """Packet i's callback returned without a verdict: its answer is decided now."""
+        with self._plock:
+            codes = b.codes
+            if codes[i] is None:
+                codes[i] = _LATER if b.kept is not None and i in b.kept else default
+
+    def _release_views(self, b: _Batch) -> None:
+        """Releases the memoryviews of the receive buffer made during a callback."""
+        with self._plock:
+            views, b.views = b.views, None
+        for v in views or ():
+            try:
+                v.release()
+            except BufferError:  # something still holds the buffer; nothing we can do
+                pass
 
     def _dispatch(self, timeout_ms: int, handler) -> Optional[int]:
         """One nfq_rs_dispatch call; None if the queue is closing/closed."""
