@@ -257,15 +257,7 @@ _RECORD_FIELDS: Dict[str, Callable[[tuple], object]] = {
     "hw_addr": lambda r: r[R_HWADDR][: r[R_HWADDR_LEN]] if r[R_PRESENT] & _lib.NFQ_RS_INFO_HWADDR else None,
 }
 
-_PTR_STRUCTS: Dict[int, struct.Struct] = {}
 _ANSWER_STRUCTS: Dict[int, struct.Struct] = {}
-
-
-def _ptr_struct(n: int) -> struct.Struct:
-    s = _PTR_STRUCTS.get(n)
-    if s is None:
-        s = _PTR_STRUCTS[n] = struct.Struct("@%dP" % n)
-    return s
 
 
 def _answer_struct(n: int) -> struct.Struct:
@@ -289,15 +281,6 @@ def _check_info_size() -> None:
 
 
 _ID_QUEUE = struct.Struct("@I60xH")  # nfq_rs_packet_info.id and .queue
-
-
-def _batch_records(pkts: int, infos: int, n: int):
-    """From a batch callback's arguments: (records, [(handle, offset), ...]): a copy of the
-    records, and each packet's handle and the offset of its record. Nothing is unpacked here; a
-    packet unpacks what a property needs."""
-    data = _string_at(infos, n * _INFO_SIZE)
-    ptrs = _ptr_struct(n).unpack(_string_at(pkts, n * _PTR_SIZE))
-    return data, zip(ptrs, range(0, n * _INFO_SIZE, _INFO_SIZE))
 
 
 def _new_batch(q, pkts: int, infos: int, n: int) -> "_Batch":
@@ -343,11 +326,6 @@ def _install_unraisable_hook() -> None:
         if current is not _unraisable_hook:
             _prev_unraisable_hook = current
             sys.unraisablehook = _unraisable_hook
-
-
-def _write_answers(answers: int, out: List[int]) -> None:
-    data = _answer_struct(len(out)).pack(*out)
-    _memmove(answers, data, len(data))
 
 
 _MISSING = object()
