@@ -48,7 +48,7 @@ from ._lib import NfqError, check, lib
 from .queue import (
     DEFAULT_BATCH,
     _CLAIMED,
-    _GIL,
+    _LOCK_FREE,
     _ID_QUEUE,
     _INFO,
     _INFO_SIZE,
@@ -250,11 +250,13 @@ class Packet:
     def _extras(self) -> None:
         """A mark or payload was set: a verdict inside the callback must go through
         _verdict (which hands them to the library), not the lock-free store."""
-        c = self._b.codes
-        if c is not None:
-            i = self._i
-            if c[i] is None:
-                c[i] = _EXTRAS
+        b = self._b
+        with b.q._plock:
+            c = b.codes
+            if c is not None:
+                i = self._i
+                if c[i] is None:
+                    c[i] = _EXTRAS
 
     def set_payload(self, payload: bytes) -> None:
         """Sets the packet's new bytes (from the IP header), sent with the verdict."""
@@ -344,7 +346,7 @@ class Packet:
         """Repeat the packet (send it through the same hook again)."""
         self._verdict(NF_REPEAT)
 
-    if not _GIL:  # no lock-free store without a GIL (see nfq_rs.queue._Batch)
+    if not _LOCK_FREE:  # see nfq_rs.queue._Batch
 
         def accept(self) -> None:
             """Accept the packet."""

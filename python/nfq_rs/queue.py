@@ -368,10 +368,11 @@ class _Batch:
     default verdict, or NFQ_RS_LATER if it was retained), as if it had been sent.
 
     A verdict without keywords inside the callback is only the store ``codes[i] = verdict``
-    (``Packet.accept``), done without the lock: with the GIL, CPython switches threads only
-    at bytecodes that call or jump back, and the check ``codes[i] is None`` and the store
-    have none in between, so no other thread's check and store can come between them.
-    (Without a GIL, in a free-threaded build, the verdict methods always take the lock.)
+    (``Packet.accept``), done without the lock: with the GIL, CPython 3.10 and later switch
+    threads only at bytecodes that call or jump, and the check ``codes[i] is None`` and the
+    store have none in between, so no other thread's check and store can come between them.
+    (Before 3.10 a switch may come between any two bytecodes, and a free-threaded build may
+    run without a GIL: there the verdict methods always take the lock; see _LOCK_FREE.)
     Everything else (keywords, a verdict after the callback, reading the receive buffer,
     the answer of a callback that returned without a verdict) takes ``q._plock``.
 
@@ -385,8 +386,10 @@ class _Batch:
     __slots__ = ("codes", "cur", "final", "data", "ptrs", "q", "kept", "views")
 
 
-# Whether the interpreter has a GIL (see _Batch); a free-threaded build may run without one.
-_GIL = bool(getattr(sys, "_is_gil_enabled", lambda: True)())
+# Whether a verdict can be stored without the lock (see _Batch): CPython 3.10 or later (which
+# checks for a thread switch only at calls and jumps), running with its GIL (a free-threaded
+# build may run without one).
+_LOCK_FREE = sys.version_info >= (3, 10) and bool(getattr(sys, "_is_gil_enabled", lambda: True)())
 
 
 def _ifname(idx: Optional[int]) -> Optional[str]:
@@ -828,7 +831,7 @@ class Packet:
         listens there. (The packet's own queue number is ``queue_num``.)"""
         self.verdict(queue_verdict(num, bypass), **kw)
 
-    if not _GIL:  # no lock-free store without a GIL (see _Batch)
+    if not _LOCK_FREE:  # see _Batch
 
         def accept(self, **kw) -> None:
             """Accepts the packet (it continues with the next rule/hook). See :meth:`verdict`."""

@@ -69,7 +69,15 @@ def fast_switches():
 
 
 @pytest.mark.parametrize("kind", ["queue", "compat"])
-def test_racing_verdicts_give_each_packet_exactly_one(kind, fast_switches):
+@pytest.mark.parametrize("locked", [False, True], ids=["lock-free", "locked"])
+def test_racing_verdicts_give_each_packet_exactly_one(kind, locked, fast_switches, monkeypatch):
+    if locked:  # the verdict methods of Python 3.8/3.9 and of a build without a GIL
+        if kind == "queue":
+            monkeypatch.setattr(qm.Packet, "accept", lambda self, **kw: self.verdict(qm.ACCEPT, **kw))
+            monkeypatch.setattr(qm.Packet, "drop", lambda self, **kw: self.verdict(qm.DROP, **kw))
+        else:
+            monkeypatch.setattr(compat.Packet, "accept", lambda self: self._verdict(compat.NF_ACCEPT))
+            monkeypatch.setattr(compat.Packet, "drop", lambda self: self._verdict(compat.NF_DROP))
     # The callback hands each packet to a worker thread and then drops it itself while the
     # worker accepts it: exactly one of the two wins (the other gets RuntimeError), and the
     # library gets the winner's answer.
