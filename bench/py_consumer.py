@@ -1,10 +1,11 @@
 """py_consumer.py: an accept-all Python consumer for the benchmark (scripts/bench-python.sh).
 
-    python bench/py_consumer.py --impl orig|compat|queue --queue N --seconds S --warmup W --rcvbuf B
+    python bench/py_consumer.py --impl orig|compat|queue --queue N --seconds S --warmup W --rcvbuf B [--batch N]
 
 orig:   PyPI netfilterqueue (``from netfilterqueue import NetfilterQueue``), run() in the main thread
 compat: the same script with ``from nfq_rs.compat import NetfilterQueue``
-queue:  nfq_rs.Queue(N).run(callback)
+queue:  nfq_rs.Queue(N).run(callback) (--batch: Queue(batch=N), datagrams per receive; default the
+        package's)
 
 The callback counts the packet and accepts it. Prints "ready" once bound, then, like the C
 consumers (bench/common.h), after the first packet, a warm-up and a fixed window, one line
@@ -44,6 +45,7 @@ def main():
     ap.add_argument("--warmup", type=float, default=0.25)
     ap.add_argument("--rcvbuf", type=int, default=4 << 20)
     ap.add_argument("--first-wait", type=float, default=10.0)
+    ap.add_argument("--batch", type=int, default=None)
     a = ap.parse_args()
 
     count = [0]
@@ -55,7 +57,7 @@ def main():
             count[0] += 1
             pkt.accept()
 
-        q = nfq_rs.Queue(a.queue, rcvbuf=a.rcvbuf)
+        q = nfq_rs.Queue(a.queue, rcvbuf=a.rcvbuf, batch=a.batch)
         run = lambda: q.run(cb)  # noqa: E731
     else:
         if a.impl == "orig":

@@ -13,7 +13,8 @@
 # reported as ratios to the original, with each ratio's spread over the rounds.
 #
 # Knobs: BENCH_PY_ROUNDS (7), BENCH_SECONDS (1.5), BENCH_WARMUP (0.5), BENCH_RCVBUF (4194304),
-# BENCH_INFLIGHT (600), BENCH_GSO (32), BENCH_FLOOD_BATCH (4), BENCH_PY_SIZE (64), PYTHON (python3).
+# BENCH_INFLIGHT (600), BENCH_GSO (32), BENCH_FLOOD_BATCH (4), BENCH_PY_SIZE (64), PYTHON (python3),
+# BENCH_PY_BATCH (unset: nfq_rs.Queue's default; else its batch=, datagrams per receive).
 # Output: a markdown report on stdout and in build/bench-python/results.md; raw runs beside it.
 set -euo pipefail
 NS_PREFIX=nfqrs-benchpy
@@ -30,6 +31,7 @@ INFLIGHT=${BENCH_INFLIGHT:-600}
 GSO=${BENCH_GSO:-32}
 FLOOD_BATCH=${BENCH_FLOOD_BATCH:-4}
 SIZE=${BENCH_PY_SIZE:-64}
+PY_BATCH=${BENCH_PY_BATCH:-}
 PYTHON=${PYTHON:-python3}
 PORT=9000 QNUM=0
 RAW=$OUT/raw.tsv
@@ -79,10 +81,11 @@ kv() { grep -o "\b$2=[^ ]*" "$1" 2>/dev/null | tail -n1 | cut -d= -f2; }
 # run_one KIND ROUND: one measured run; appends "kind round pps packets seconds cpu pps_per_cpu
 # kq_empty kq_samples kq_dropped user_share" to $RAW (user_share: user CPU time / all CPU time).
 run_one() {
-    local kind=$1 round=$2 cpid fpid rc=0
+    local kind=$1 round=$2 cpid fpid rc=0 extra=()
+    [ "$kind" = queue ] && [ -n "$PY_BATCH" ] && extra=(--batch "$PY_BATCH")
     local log=$OUT/runs/$kind-r$round.log flog=$OUT/runs/$kind-r$round.flood
     bg_start cpid ip netns exec "$NS" timeout 30 taskset -c "$CPU_CONSUMER" "$VPY" "$ROOT/bench/py_consumer.py" \
-        --impl "$kind" --queue $QNUM --seconds "$WINDOW" --warmup "$WARMUP" --rcvbuf "$RCVBUF" >"$log" 2>&1
+        --impl "$kind" --queue $QNUM --seconds "$WINDOW" --warmup "$WARMUP" --rcvbuf "$RCVBUF" "${extra[@]}" >"$log" 2>&1
     if ! wait_for "$log" '^ready' 15; then
         cat "$log" >&2
         FAILED_RUNS+=("$kind/r$round: consumer did not start")
@@ -168,7 +171,7 @@ REPORT=$OUT/results.md
         case $kind in
         orig) name="(1) netfilterqueue $ORIG_VERSION (Cython, libnetfilter_queue)" ;;
         compat) name="(2) nfq_rs.compat.NetfilterQueue (same script, one import changed)" ;;
-        queue) name="(3) nfq_rs.Queue" ;;
+        queue) name="(3) nfq_rs.Queue${PY_BATCH:+ (batch=$PY_BATCH)}" ;;
         esac
         echo "| $name | $(fmt_int "${PPS[$kind]}") | $(ratio "${PPS[$kind]}" "${PPS[orig]}") | $(spread "$kind" 3) |" \
             "${BUSY[$kind]:-n/a} | ${USER[$kind]:-n/a} | $(fmt_int "${PPC[$kind]}") | $(ratio "${PPC[$kind]}" "${PPC[orig]}") | $(spread "$kind" 7) |" \

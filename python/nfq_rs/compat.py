@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import collections
 import fcntl
+import struct
 import select
 import socket
 import threading
@@ -45,6 +46,16 @@ from typing import Callable, Optional
 from . import _lib
 from ._lib import NfqError, check, lib
 from .queue import (
+    DEFAULT_BATCH,
+    _CLAIMED,
+    _LOCK_FREE,
+    _ID_QUEUE,
+    _INFO,
+    _INFO_SIZE,
+    _LATER,
+    _PTR,
+    _PTR_SIZE,
+    _SENT,
     POLL_MS,
     R_HWADDR,
     R_ID,
@@ -54,14 +65,12 @@ from .queue import (
     R_QUEUE,
     R_TS_SEC,
     R_TS_USEC,
-    _ID_QUEUE,
-    _INFO,
     Queue,
-    _as_signed,
-    _batch_records,
+    _answer_struct,
     _get_ident,
+    _memmove,
+    _new_batch,
     _string_at,
-    _write_answers,
 )
 
 COPY_NONE = 0
@@ -78,12 +87,13 @@ NF_ACCEPT = 1
 NF_REPEAT = 4
 
 # Datagrams per receive (and packets per call into Python).
-_BATCH = 64
+_BATCH = DEFAULT_BATCH
 
 # SIOCGSKNS: get a descriptor of a socket's network namespace.
 _SIOCGSKNS = 0x894C
 
-_LATER = _lib.NFQ_RS_LATER
+# A packet's answer slot while its callback runs and a mark or payload was set, but no verdict.
+_EXTRAS = object()
 _HAS_PAYLOAD = _lib.NFQ_RS_INFO_PAYLOAD
 _HAS_HWADDR = _lib.NFQ_RS_INFO_HWADDR
 
@@ -160,33 +170,24 @@ def _c_int(v) -> int:
 class Packet:
     """A packet received from NetfilterQueue (same attributes and methods as netfilterqueue's)."""
 
-    # Defaults of the per-packet state: only what differs is set on the instance, which makes
-    # building a packet cheaper (no __slots__ for the same reason).
+    # A packet is built with its batch and index alone (see nfq_rs.queue._Batch); the rest
+    # lives in the instance dict once set (class attributes are the defaults).
+    __slots__ = ("_b", "_i", "__dict__", "__weakref__")
     _rec = None  # the unpacked record, once needed
-    _verdict_is_set = False
-    _chosen: Optional[int] = None
     _mark_is_set = False
     _given_mark = 0
     _given_payload: Optional[bytes] = None
     _owned_payload: Optional[bytes] = None
-    _payload: Optional[bytes] = None  # copy of the live payload, once read
-
-    def __init__(self, q: "_CompatQueue", ptr: Optional[int], data: bytes, off: int):
-        # Built from the batch callback's records (``data``; this packet's starts at ``off``):
-        # no call into the library per packet, nothing unpacked until needed.
-        self._q = q
-        self._ptr = ptr
-        self._data = data
-        self._off = off
+    _payload: Optional[bytes] = None  # copy of the payload of a held packet (see _hold)
 
     def _record(self) -> tuple:
         r = self._rec
         if r is None:
-            r = self._rec = _INFO.unpack_from(self._data, self._off)
+            r = self._rec = _INFO.unpack_from(self._b.data, self._i * _INFO_SIZE)
         return r
 
     # Read-only attributes, 0 when the kernel did not send the value (as in netfilterqueue).
-    id = property(lambda self: _ID_QUEUE.unpack_from(self._data, self._off)[0], doc="Packet id.")
+    id = property(lambda self: _ID_QUEUE.unpack_from(self._b.data, self._i * _INFO_SIZE)[0], doc="Packet id.")
     hw_protocol = property(lambda self: self._record()[17], doc="Link-layer protocol (0x0800 IPv4).")
     hook = property(lambda self: self._record()[19], doc="Netfilter hook (0 PREROUTING ... 4 POSTROUTING).")
     mark = property(lambda self: self._record()[2], doc="Packet mark as received (0 if none).")
@@ -203,12 +204,16 @@ class Packet:
         return "%s packet, %s bytes" % (PROTOCOLS.get(proto, "Unknown protocol"), self._record()[R_PAYLOAD_LEN])
 
     def _live_payload(self) -> Optional[bytes]:
-        """The received bytes while the callback runs (None after, or without a payload)."""
+        """The received bytes while the callback runs (a new copy each time, as netfilterqueue
+        makes; None after the callback, or without a payload)."""
         p = self._payload
-        if p is None and self._ptr is not None:
-            rec = self._record()
-            if rec[R_PRESENT] & _HAS_PAYLOAD:
-                p = self._payload = _string_at(rec[R_PAYLOAD], rec[R_PAYLOAD_LEN])
+        if p is None:
+            b = self._b
+            with b.q._plock:  # the receiving thread leaves the callback only after taking it
+                if b.cur == self._i and b.codes is not None:
+                    rec = self._record()
+                    if rec[R_PRESENT] & _HAS_PAYLOAD:
+                        p = _string_at(rec[R_PAYLOAD], rec[R_PAYLOAD_LEN])
         return p
 
     def get_hw(self) -> Optional[bytes]:
@@ -242,6 +247,17 @@ class Packet:
         rec = self._record()
         return rec[R_TS_SEC] + rec[R_TS_USEC] / 1000000.0
 
+    def _extras(self) -> None:
+        """A mark or payload was set: a verdict inside the callback must go through
+        _verdict (which hands them to the library), not the lock-free store."""
+        b = self._b
+        with b.q._plock:
+            c = b.codes
+            if c is not None:
+                i = self._i
+                if c[i] is None:
+                    c[i] = _EXTRAS
+
     def set_payload(self, payload: bytes) -> None:
         """Sets the packet's new bytes (from the IP header), sent with the verdict."""
         if payload is not None and not isinstance(payload, bytes):
@@ -249,10 +265,12 @@ class Packet:
                 "Argument 'payload' has incorrect type (expected bytes, got %s)" % type(payload).__name__
             )
         self._given_payload = payload
+        self._extras()
 
     def set_mark(self, mark: int) -> None:
         self._given_mark = _c_uint(mark, 32, "u_int32_t")
         self._mark_is_set = True
+        self._extras()
 
     def get_mark(self) -> int:
         if self._mark_is_set:
@@ -264,78 +282,87 @@ class Packet:
         self._owned_payload = self.get_payload()
 
     def _verdict(self, verdict: int) -> None:
-        with self._q._plock:
-            if self._verdict_is_set:
+        b = self._b
+        i = self._i
+        q = b.q
+        with q._plock:
+            c = b.codes
+            slots = c if c is not None else b.final
+            given = slots[i]
+            if given is not None and given is not _EXTRAS and given != _LATER:
                 raise RuntimeError("Verdict already given for this packet")
-            q = self._q
             if not q._nfq_bound:
                 raise RuntimeError("Parent queue has already been unbound")
-            ptr = self._ptr
-            if ptr is not None and _get_ident() == q._recv_thread:
-                # Inside the callback: the answer goes back with the batch.
+            if given is None or given is _EXTRAS:
+                # The callback runs: the answer goes back with the batch.
                 if self._mark_is_set or self._given_payload:
-                    L = lib()
-                    if self._mark_is_set:
-                        check(L.nfq_rs_packet_set_mark(ptr, self._given_mark), "nfq_rs_packet_set_mark")
-                    p = self._given_payload
-                    if p:
-                        check(L.nfq_rs_packet_set_payload(ptr, p, len(p)), "nfq_rs_packet_set_payload")
-                self._chosen = verdict
+                    c[i] = _CLAIMED  # a lock-free accept() on another thread now takes this path
+                    try:
+                        ptr = _PTR.unpack_from(b.ptrs, i * _PTR_SIZE)[0]
+                        L = lib()
+                        if self._mark_is_set:
+                            check(L.nfq_rs_packet_set_mark(ptr, self._given_mark), "nfq_rs_packet_set_mark")
+                        p = self._given_payload
+                        if p:
+                            check(L.nfq_rs_packet_set_payload(ptr, p, len(p)), "nfq_rs_packet_set_payload")
+                    except BaseException:
+                        c[i] = given
+                        raise
+                c[i] = verdict
             else:
+                # Its callback returned without a verdict (NFQ_RS_LATER): sent on its own.
                 mark = self._given_mark if self._mark_is_set else None
-                q._send_verdict(self._record()[R_QUEUE], self._record()[R_ID], verdict, mark, None, None, self._given_payload or None)
-            self._verdict_is_set = True
+                rec = self._record()
+                q._send_verdict(rec[R_QUEUE], rec[R_ID], verdict, mark, None, None, self._given_payload or None)
+                slots[i] = _SENT
+
+    # Inside the callback, without a mark or payload set: only a store into the batch's
+    # answers (see nfq_rs.queue._Batch for why without the lock). Everything else, errors
+    # included, goes through _verdict.
 
     def accept(self) -> None:
         """Accept the packet."""
-        # Inside the callback, without a mark or payload: only a state change (the usual
-        # case, inline). Everything else, errors included, goes through _verdict.
-        q = self._q
-        if self._ptr is not None and not self._mark_is_set and not self._given_payload and q._recv_thread == _get_ident():
-            lock = q._plock
-            lock.acquire()
-            if not self._verdict_is_set and q._nfq_bound and self._ptr is not None:
-                self._chosen = NF_ACCEPT
-                self._verdict_is_set = True
-                lock.release()
+        b = self._b
+        c = b.codes
+        if c is not None:
+            i = self._i
+            if c[i] is None and b.q._nfq_bound:
+                c[i] = NF_ACCEPT
                 return
-            lock.release()
         self._verdict(NF_ACCEPT)
 
     def drop(self) -> None:
         """Drop the packet."""
-        q = self._q
-        if self._ptr is not None and not self._mark_is_set and not self._given_payload and q._recv_thread == _get_ident():
-            lock = q._plock
-            lock.acquire()
-            if not self._verdict_is_set and q._nfq_bound and self._ptr is not None:
-                self._chosen = NF_DROP
-                self._verdict_is_set = True
-                lock.release()
+        b = self._b
+        c = b.codes
+        if c is not None:
+            i = self._i
+            if c[i] is None and b.q._nfq_bound:
+                c[i] = NF_DROP
                 return
-            lock.release()
         self._verdict(NF_DROP)
 
     def repeat(self) -> None:
         """Repeat the packet (send it through the same hook again)."""
         self._verdict(NF_REPEAT)
 
-    def _finish(self) -> int:
-        """The callback returned: the answer for the library. No lock is needed: only the
-        receiving thread sets _chosen (inside the callback), and once _ptr is None every
-        verdict goes out on its own."""
-        self._ptr = None
-        if self._payload is not None:
-            self._payload = None
-        c = self._chosen
-        # No verdict: like netfilterqueue, the packet stays queued until its Packet gets one.
-        return _LATER if c is None else c
+    if not _LOCK_FREE:  # see nfq_rs.queue._Batch
+
+        def accept(self) -> None:
+            """Accept the packet."""
+            self._verdict(NF_ACCEPT)
+
+        def drop(self) -> None:
+            """Drop the packet."""
+            self._verdict(NF_DROP)
 
     def _hold(self) -> None:
         """Keeps a packet that an earlier callback's exception kept from its own callback
-        (still queued in the kernel) for the next run(), with a copy of its payload."""
-        self._live_payload()
-        self._ptr = None
+        (still queued in the kernel) for the next run(), with a copy of its payload (its
+        batch must be live)."""
+        rec = self._record()
+        if rec[R_PRESENT] & _HAS_PAYLOAD:
+            self._payload = _string_at(rec[R_PAYLOAD], rec[R_PAYLOAD_LEN])
 
 
 class _CompatQueue(Queue):
@@ -345,42 +372,70 @@ class _CompatQueue(Queue):
     def _on_batch(self, pkts, infos, n, answers, _user):
         """netfilterqueue's semantics: a packet without a verdict stays queued; after a
         callback raised, the rest of the batch waits for the next run()."""
-        out = []
+        b = None
         try:
             nfq = self._handler  # the NetfilterQueue, during its run()
             if nfq is None:
                 return
-            append = out.append
-            data, items = _batch_records(pkts, infos, n)
-            for ptr, off in items:
-                if self._exc is not None:
-                    pkt = Packet(self, ptr, data, off)
-                    pkt._hold()
-                    nfq._held.append(pkt)
-                    append(_LATER)
-                    continue
-                cb = nfq.user_callback
-                if cb is None:  # unbound meanwhile: no callback, no verdict (unbind drops it)
-                    append(_LATER)
-                    continue
-                pkt = Packet(self, ptr, data, off)
-                try:
+            b = _new_batch(self, pkts, infos, n)
+            codes = b.codes
+            i = -1
+            try:
+                for i in range(n):
+                    cb = nfq.user_callback
+                    if cb is None:  # unbound meanwhile: no callback, no verdict (unbind drops it)
+                        break
+                    b.cur = i
+                    pkt = Packet()
+                    pkt._b = b
+                    pkt._i = i
                     cb(pkt)
-                except BaseException as e:  # KeyboardInterrupt included: re-raised by run()
-                    self._exc = e
-                # Packet._finish, inline.
-                pkt._ptr = None
-                if pkt._payload is not None:
-                    pkt._payload = None
-                c = pkt._chosen
-                append(_LATER if c is None else c)
+                    c = codes[i]
+                    if c is None or c is _EXTRAS:
+                        self._no_verdict(b, i)
+            except BaseException as e:  # KeyboardInterrupt included: re-raised by run()
+                self._exc = e
+                held = nfq._held
+                for j in range(i + 1, n):
+                    pkt = Packet()
+                    pkt._b = b
+                    pkt._i = j
+                    pkt._hold()
+                    held.append(pkt)
         except BaseException as e:
             if self._exc is None:
                 self._exc = e
         finally:
-            if len(out) < n:
-                out.extend([_LATER] * (n - len(out)))
-            _write_answers(answers, out)
+            if b is None:
+                data = _answer_struct(n).pack(*([_LATER] * n))
+            else:
+                data = self._end_batch(b, -1)
+            _memmove(answers, data, len(data))
+
+    def _no_verdict(self, b, i: int) -> None:
+        """Packet i's callback returned without a verdict: the packet stays queued, and a
+        later verdict goes out on its own."""
+        with self._plock:
+            codes = b.codes
+            c = codes[i]
+            if c is None or c is _EXTRAS:
+                codes[i] = _LATER
+
+    def _end_batch(self, b, failed: int) -> bytes:
+        """Ends a batch: a packet without a verdict stays queued (NFQ_RS_LATER)."""
+        codes = b.codes
+        with self._plock:
+            b.cur = -1
+            b.codes = None
+            b.final = codes
+            try:
+                data = _answer_struct(len(codes)).pack(*codes)  # the usual case
+            except struct.error:
+                for j, c in enumerate(codes):
+                    if c is None or c is _EXTRAS:
+                        codes[j] = _LATER
+                data = _answer_struct(len(codes)).pack(*[_LATER if c is _SENT else c for c in codes])
+        return data
 
 
 class NetfilterQueue:

@@ -39,6 +39,11 @@ _COPY_MODES = {
     _lib.NFQ_RS_COPY_PACKET: _lib.NFQ_RS_COPY_PACKET,
 }
 
+# Datagrams per receive call (Queue(batch=...)); each receive is one call into Python. Measured
+# on a 64 B flood (python/README.md, Performance): 64 -> 256 cut the consumer's CPU time per
+# packet by about a fifth, the kernel's share included (fewer, larger verdict batches).
+DEFAULT_BATCH = 256
+
 # How long one nfq_rs_dispatch call may block inside run()/iteration, so that Python signal
 # handlers (Ctrl-C) run at least this often even if the signal went to another thread.
 POLL_MS = 200
@@ -252,15 +257,7 @@ _RECORD_FIELDS: Dict[str, Callable[[tuple], object]] = {
     "hw_addr": lambda r: r[R_HWADDR][: r[R_HWADDR_LEN]] if r[R_PRESENT] & _lib.NFQ_RS_INFO_HWADDR else None,
 }
 
-_PTR_STRUCTS: Dict[int, struct.Struct] = {}
 _ANSWER_STRUCTS: Dict[int, struct.Struct] = {}
-
-
-def _ptr_struct(n: int) -> struct.Struct:
-    s = _PTR_STRUCTS.get(n)
-    if s is None:
-        s = _PTR_STRUCTS[n] = struct.Struct("@%dP" % n)
-    return s
 
 
 def _answer_struct(n: int) -> struct.Struct:
@@ -286,13 +283,17 @@ def _check_info_size() -> None:
 _ID_QUEUE = struct.Struct("@I60xH")  # nfq_rs_packet_info.id and .queue
 
 
-def _batch_records(pkts: int, infos: int, n: int):
-    """From a batch callback's arguments: (records, [(handle, offset), ...]): a copy of the
-    records, and each packet's handle and the offset of its record. Nothing is unpacked here; a
-    packet unpacks what a property needs."""
-    data = _string_at(infos, n * _INFO_SIZE)
-    ptrs = _ptr_struct(n).unpack(_string_at(pkts, n * _PTR_SIZE))
-    return data, zip(ptrs, range(0, n * _INFO_SIZE, _INFO_SIZE))
+def _new_batch(q, pkts: int, infos: int, n: int) -> "_Batch":
+    """A _Batch for the batch callback's arguments: a copy of the records and of the handle
+    pointers (nothing unpacked; a packet unpacks what a property needs), no verdict yet."""
+    b = _Batch()
+    b.q = q
+    b.data = _string_at(infos, n * _INFO_SIZE)
+    b.ptrs = _string_at(pkts, n * _PTR_SIZE)
+    b.codes = [None] * n
+    b.cur = -1
+    b.final = b.kept = b.views = None
+    return b
 
 
 def _unraisable_hook(u) -> None:
@@ -327,11 +328,6 @@ def _install_unraisable_hook() -> None:
             sys.unraisablehook = _unraisable_hook
 
 
-def _write_answers(answers: int, out: List[int]) -> None:
-    data = _answer_struct(len(out)).pack(*out)
-    _memmove(answers, data, len(data))
-
-
 _MISSING = object()
 
 _memview_from_memory = None
@@ -355,10 +351,45 @@ def _memview(addr: int, n: int) -> memoryview:
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
-# Verdict states of a packet.
-_PENDING = 0  # no verdict yet
-_CHOSEN = 1  # verdict chosen inside the callback; sent with the callback's answer
-_DONE = 2  # verdict sent (or handed to the library)
+# Answers of a batch (see _Batch).
+_LATER = _lib.NFQ_RS_LATER
+_FAILED = -1  # NFQ_RS_FAILED: the library gives the fallback verdict and counts a callback error
+_SENT = object()  # final answer of a kept packet once its later verdict went out
+_CLAIMED = object()  # a verdict being set up inside the callback (under the lock)
+_PTR = struct.Struct("@P")
+
+
+class _Batch:
+    """The packets of one call of the batch callback.
+
+    ``codes[i]`` is packet i's answer for the library while the batch is handled: None until
+    a verdict is chosen. ``cur`` is the index of the packet whose callback runs (-1: none).
+    When that callback returns, a packet without a verdict gets its answer at once (the
+    default verdict, or NFQ_RS_LATER if it was retained), as if it had been sent.
+
+    A verdict without keywords inside the callback is only the store ``codes[i] = verdict``
+    (``Packet.accept``), done without the lock: with the GIL, CPython 3.10 and later switch
+    threads only at bytecodes that call or jump, and the check ``codes[i] is None`` and the
+    store have none in between, so no other thread's check and store can come between them.
+    (Before 3.10 a switch may come between any two bytecodes, and a free-threaded build may
+    run without a GIL: there the verdict methods always take the lock; see _LOCK_FREE.)
+    Everything else (keywords, a verdict after the callback, reading the receive buffer,
+    the answer of a callback that returned without a verdict) takes ``q._plock``.
+
+    When the batch's callbacks have run, the receiving thread sets ``codes = None`` under the
+    lock; after that no store into the list can start, and ``final`` holds the answers the
+    library got: NFQ_RS_LATER for a packet kept for later, which becomes _SENT when its
+    verdict goes out. ``data`` is a copy of the batch's records, ``ptrs`` the packet handles
+    (valid while ``codes`` is not None), ``kept`` the indexes of retained packets, ``views``
+    the memoryviews of the receive buffer to release when their packet's callback returns."""
+
+    __slots__ = ("codes", "cur", "final", "data", "ptrs", "q", "kept", "views")
+
+
+# Whether a verdict can be stored without the lock (see _Batch): CPython 3.10 or later (which
+# checks for a thread switch only at calls and jumps), running with its GIL (a free-threaded
+# build may run without one).
+_LOCK_FREE = sys.version_info >= (3, 10) and bool(getattr(sys, "_is_gil_enabled", lambda: True)())
 
 
 def _ifname(idx: Optional[int]) -> Optional[str]:
@@ -368,6 +399,13 @@ def _ifname(idx: Optional[int]) -> Optional[str]:
         return socket.if_indextoname(idx)
     except OSError:
         return None
+
+
+def _gone(pkt: "Packet", key: str) -> RuntimeError:
+    return RuntimeError(
+        f"packet {pkt.id}: '{key}' is no longer available because the callback returned; "
+        "call pkt.retain() inside the callback to keep the packet's data"
+    )
 
 
 class Packet:
@@ -383,48 +421,46 @@ class Packet:
 
     Verdict methods (:meth:`accept`, :meth:`drop`, :meth:`repeat`, :meth:`queue`, :meth:`verdict`)
     take ``mark=``, ``connmark=``, ``priority=``, ``payload=`` and ``labels=`` keywords. Called
-    inside the callback, the verdict is sent together with the callback's answer (batched with
-    the rest of the receive batch); called later, from any thread, it is sent at once with
-    ``nfq_rs_verdict_ex`` (``nfq_rs_verdict_ct_labels`` for labels). A packet takes exactly one verdict: a second raises RuntimeError.
+    while the packet's callback runs (from any thread), the verdict is sent together with the
+    rest of the receive batch when its callbacks have run; called later, from any thread, it is
+    sent at once with ``nfq_rs_verdict_ex`` (``nfq_rs_verdict_ct_labels`` for labels). A packet
+    takes exactly one verdict: a second raises RuntimeError.
     """
 
-    # Defaults of the per-packet state: only what differs is set on the instance, which
-    # makes building a packet cheaper (no __slots__ for the same reason).
+    # A packet is built with its batch and its index alone (nothing else per packet); the
+    # rest lives in the instance dict, and only once set (class attributes are the defaults).
+    __slots__ = ("_b", "_i", "__dict__", "__weakref__")
+    _cache: Optional[Dict[str, object]] = None  # values read so far (all of them once retained)
     _rec = None  # the unpacked record, once needed
-    _cache: Optional[Dict[str, object]] = None
-    _state = 0  # _PENDING
-    _code = 0
     _retained = False
-    _view: Optional[memoryview] = None
 
-    def __init__(self, q: "Queue", ptr: int, data: bytes, off: int):
-        # Built from the batch callback's records (``data`` holds them; this packet's starts
-        # at ``off``): no call into the library per packet, nothing unpacked until needed.
-        # While _ptr is set (the callback runs), q._recv_thread is the thread running it.
-        self._q = q
-        self._ptr = ptr
-        self._data = data
-        self._off = off
+    @property
+    def _q(self) -> "Queue":
+        return self._b.q
+
+    @property
+    def _lock(self):
+        return self._b.q._plock
 
     @property
     def id(self) -> int:
         """Packet id (always available)."""
-        return _ID_QUEUE.unpack_from(self._data, self._off)[0]
+        return _ID_QUEUE.unpack_from(self._b.data, self._i * _INFO_SIZE)[0]
 
     @property
     def queue_num(self) -> int:
         """The queue the packet came from (always available)."""
-        return _ID_QUEUE.unpack_from(self._data, self._off)[1]
-
-    @property
-    def _lock(self):
-        return self._q._plock
+        return _ID_QUEUE.unpack_from(self._b.data, self._i * _INFO_SIZE)[1]
 
     def _record(self) -> tuple:
         r = self._rec
         if r is None:
-            r = self._rec = _INFO.unpack_from(self._data, self._off)
+            r = self._rec = _INFO.unpack_from(self._b.data, self._i * _INFO_SIZE)
         return r
+
+    def _handle(self) -> int:
+        """The packet's nfq_rs_packet handle (only while its batch's callback runs)."""
+        return _PTR.unpack_from(self._b.ptrs, self._i * _PTR_SIZE)[0]
 
     # -- data ---------------------------------------------------------------------------
 
@@ -434,25 +470,27 @@ class Packet:
             v = c.get(key, _MISSING)
             if v is not _MISSING:
                 return v
-        ptr = self._ptr
-        if ptr is None:
-            raise RuntimeError(
-                f"packet {self.id}: '{key}' is no longer available because the callback returned; "
-                "call pkt.retain() inside the callback to keep the packet's data"
-            )
-        f = _RECORD_FIELDS.get(key)
-        v = f(self._record()) if f is not None else _fetchers()[key](ptr)
+        b = self._b
+        # Under the lock: the receiving thread leaves the callback (and the library reuses the
+        # buffer) only after taking it.
+        with b.q._plock:
+            if b.cur != self._i or b.codes is None:
+                raise _gone(self, key)
+            f = _RECORD_FIELDS.get(key)
+            v = f(self._record()) if f is not None else _fetchers()[key](self._handle())
+        c = self._cache
         if c is None:
             c = self._cache = {}
         c[key] = v
         return v
 
     def _snapshot(self) -> None:
-        """Copies every attribute out of the receive buffer (the callback must be running)."""
+        """Copies every attribute out of the receive buffer (the batch must be live; under the
+        lock, or on the receiving thread before anyone else has the packet)."""
         c = self._cache
         if c is None:
             c = self._cache = {}
-        ptr = self._ptr
+        ptr = self._handle()
         rec = self._record()
         for key, fetch in _fetchers().items():
             if key not in c:
@@ -462,7 +500,8 @@ class Packet:
     @property
     def live(self) -> bool:
         """True while the callback that received this packet is running."""
-        return self._ptr is not None
+        b = self._b
+        return b.cur == self._i and b.codes is not None
 
     @property
     def family(self) -> int:
@@ -497,15 +536,27 @@ class Packet:
         """A read-only memoryview of the payload without copying, valid only while the callback
         runs (it is released when the callback returns; copy what you keep). For retained or
         iterated packets, a view of their copy."""
-        if (self._cache is not None and "payload" in self._cache) or self._ptr is None:
-            p = self._get("payload")
+        if self._cache is not None and "payload" in self._cache:
+            p = self._cache["payload"]
             return None if p is None else memoryview(p)
-        if self._view is None:
-            rec = self._record()
-            if not rec[R_PRESENT] & _lib.NFQ_RS_INFO_PAYLOAD:
-                return None
-            self._view = _memview(rec[R_PAYLOAD], rec[R_PAYLOAD_LEN])
-        return self._view
+        b = self._b
+        v = self._view
+        if v is not None and b.cur == self._i and b.codes is not None:
+            return v
+        with b.q._plock:
+            if b.cur == self._i and b.codes is not None:
+                rec = self._record()
+                if not rec[R_PRESENT] & _lib.NFQ_RS_INFO_PAYLOAD:
+                    return None
+                v = self._view = _memview(rec[R_PAYLOAD], rec[R_PAYLOAD_LEN])
+                if b.views is None:
+                    b.views = []
+                b.views.append(v)
+                return v
+        p = self._get("payload")  # raises: the callback returned
+        return None if p is None else memoryview(p)
+
+    _view: Optional[memoryview] = None
 
     def __len__(self) -> int:
         p = self.payload
@@ -662,15 +713,23 @@ class Packet:
     @property
     def verdict_given(self) -> bool:
         """True once a verdict was given (inside or after the callback)."""
-        return self._state != _PENDING
+        b = self._b
+        with b.q._plock:
+            c = b.codes
+            v = (c if c is not None else b.final)[self._i]
+            return v is not None and v != _LATER
 
     def retain(self) -> "Packet":
         """Keeps the packet queued after the callback returns: copies all its data and tells
         the library not to give it a verdict; give it one later, from any thread, with
         :meth:`accept` & co. Returns the packet."""
-        with self._lock:
-            if self._ptr is not None:
+        b = self._b
+        with b.q._plock:
+            if b.cur == self._i and b.codes is not None:
                 self._snapshot()
+                if b.kept is None:
+                    b.kept = set()
+                b.kept.add(self._i)
             self._retained = True
         return self
 
@@ -699,55 +758,63 @@ class Packet:
         payload = _as_payload(payload)
         if labels is not None:
             labels = _labels_args(labels)
-        with self._lock:
-            if self._state != _PENDING:
-                raise RuntimeError(f"a verdict was already given for packet {self.id} of queue {self.queue_num}")
-            ptr = self._ptr
-            if ptr is not None and _get_ident() == self._q._recv_thread:
-                L = lib()
-                if mark is not None:
-                    check(L.nfq_rs_packet_set_mark(ptr, mark), "nfq_rs_packet_set_mark")
-                if connmark is not None:
-                    check(L.nfq_rs_packet_set_connmark(ptr, connmark), "nfq_rs_packet_set_connmark")
-                if priority is not None:
-                    check(L.nfq_rs_packet_set_priority(ptr, priority), "nfq_rs_packet_set_priority")
-                if payload is not None:
-                    check(L.nfq_rs_packet_set_payload(ptr, payload, len(payload)), "nfq_rs_packet_set_payload")
-                if labels is not None:
-                    check(ct_lib().nfq_rs_packet_set_ct_labels(ptr, *labels), "nfq_rs_packet_set_ct_labels")
-                self._code = _as_signed(code)
-                self._state = _CHOSEN
+        b = self._b
+        i = self._i
+        with b.q._plock:
+            c = b.codes
+            slots = c if c is not None else b.final
+            v = slots[i]
+            if v is None:
+                # The callback runs: the answer goes back with the batch.
+                if mark is not None or connmark is not None or priority is not None or payload is not None or labels is not None:
+                    c[i] = _CLAIMED  # a lock-free accept() on another thread now takes this path
+                    try:
+                        ptr = self._handle()
+                        L = lib()
+                        if mark is not None:
+                            check(L.nfq_rs_packet_set_mark(ptr, mark), "nfq_rs_packet_set_mark")
+                        if connmark is not None:
+                            check(L.nfq_rs_packet_set_connmark(ptr, connmark), "nfq_rs_packet_set_connmark")
+                        if priority is not None:
+                            check(L.nfq_rs_packet_set_priority(ptr, priority), "nfq_rs_packet_set_priority")
+                        if payload is not None:
+                            check(L.nfq_rs_packet_set_payload(ptr, payload, len(payload)), "nfq_rs_packet_set_payload")
+                        if labels is not None:
+                            check(ct_lib().nfq_rs_packet_set_ct_labels(ptr, *labels), "nfq_rs_packet_set_ct_labels")
+                    except BaseException:
+                        c[i] = None
+                        raise
+                c[i] = _as_signed(code)
                 return
-            self._q._send_verdict(self.queue_num, self.id, code, mark, connmark, priority, payload, labels)
-            self._state = _DONE
+            if v != _LATER:
+                raise RuntimeError(f"a verdict was already given for packet {self.id} of queue {self.queue_num}")
+            # Kept for later (retained, or from iteration): sent on its own, at once.
+            b.q._send_verdict(self.queue_num, self.id, code, mark, connmark, priority, payload, labels)
+            slots[i] = _SENT
+
+    # The verdicts without keywords inside the callback are only a store into the batch's
+    # answers (see _Batch for why no lock is needed); anything else goes through verdict().
 
     def accept(self, **kw) -> None:
         """Accepts the packet (it continues with the next rule/hook). See :meth:`verdict`."""
-        # Without keywords inside the callback, a verdict is only a state change.
-        q = self._q
-        if not kw and self._ptr is not None and q._recv_thread == _get_ident():
-            lock = q._plock
-            lock.acquire()
-            if self._state == _PENDING and self._ptr is not None:
-                self._code = ACCEPT
-                self._state = _CHOSEN
-                lock.release()
-                return
-            lock.release()
+        if not kw:
+            c = self._b.codes
+            if c is not None:
+                i = self._i
+                if c[i] is None:
+                    c[i] = 1  # ACCEPT
+                    return
         self.verdict(ACCEPT, **kw)
 
     def drop(self, **kw) -> None:
         """Drops the packet. See :meth:`verdict`."""
-        q = self._q
-        if not kw and self._ptr is not None and q._recv_thread == _get_ident():
-            lock = q._plock
-            lock.acquire()
-            if self._state == _PENDING and self._ptr is not None:
-                self._code = DROP
-                self._state = _CHOSEN
-                lock.release()
-                return
-            lock.release()
+        if not kw:
+            c = self._b.codes
+            if c is not None:
+                i = self._i
+                if c[i] is None:
+                    c[i] = 0  # DROP
+                    return
         self.verdict(DROP, **kw)
 
     def repeat(self, **kw) -> None:
@@ -764,32 +831,15 @@ class Packet:
         listens there. (The packet's own queue number is ``queue_num``.)"""
         self.verdict(queue_verdict(num, bypass), **kw)
 
-    def _finish(self, failed: bool) -> int:
-        """Called when the callback returned: the answer for the library."""
-        lock = self._lock
-        lock.acquire()
-        try:
-            self._ptr = None
-            if self._view is not None:
-                try:
-                    self._view.release()
-                except BufferError:  # something still holds the buffer; nothing we can do
-                    pass
-                self._view = None
-            state = self._state
-            if state == _CHOSEN:
-                self._state = _DONE
-                return self._code
-            if state == _DONE:  # verdict already sent from another thread
-                return _lib.NFQ_RS_LATER
-            if self._retained:
-                return _lib.NFQ_RS_LATER
-            self._state = _DONE
-            # -1 is not a verdict: the library gives the packet the fallback verdict and counts
-            # a callback error (stats()["callback_errors"]).
-            return -1 if failed else self._q._default_verdict
-        finally:
-            lock.release()
+    if not _LOCK_FREE:  # see _Batch
+
+        def accept(self, **kw) -> None:
+            """Accepts the packet (it continues with the next rule/hook). See :meth:`verdict`."""
+            self.verdict(ACCEPT, **kw)
+
+        def drop(self, **kw) -> None:
+            """Drops the packet. See :meth:`verdict`."""
+            self.verdict(DROP, **kw)
 
     def __repr__(self) -> str:
         try:
@@ -817,7 +867,7 @@ class Queue:
     - ``max_len``: kernel queue length limit (kernel default 1024)
     - flags: ``fail_open``, ``gso``, ``uid_gid``, ``secctx``, ``conntrack`` (booleans)
     - ``rcvbuf``: socket receive buffer in bytes (library default 4 MiB), ``no_enobufs``,
-      ``batch``: datagrams per receive call (default 64; the C library's default is 16), each
+      ``batch``: datagrams per receive call (default 256; the C library's default is 16), each
       handed to Python in one call
     - ``netns``: open the socket in another network namespace, a path such as
       "/var/run/netns/NAME" or an open descriptor (int) of one
@@ -913,9 +963,12 @@ class Queue:
                 check(L.nfq_rs_config_set_rcvbuf(cfg, int(rcvbuf)), "nfq_rs_config_set_rcvbuf")
             if no_enobufs:
                 check(L.nfq_rs_config_set_no_enobufs(cfg, 1), "nfq_rs_config_set_no_enobufs")
-            # 64 datagrams per receive unless told otherwise (the library's default is 16): each
-            # receive costs one call into Python, which costs more than a C callback.
-            check(L.nfq_rs_config_set_batch(cfg, int(64 if batch is None else batch)), "nfq_rs_config_set_batch")
+            # DEFAULT_BATCH datagrams per receive unless told otherwise (the library's default is
+            # 16): each receive costs one call into Python, and larger batches also cost the
+            # kernel less per packet (see python/README.md, Performance).
+            check(
+                L.nfq_rs_config_set_batch(cfg, int(DEFAULT_BATCH if batch is None else batch)), "nfq_rs_config_set_batch"
+            )
             check(L.nfq_rs_config_set_fallback_verdict(cfg, self._fallback), "nfq_rs_config_set_fallback_verdict")
             if socket_fd is not None:
                 check(L.nfq_rs_config_set_socket_fd(cfg, int(socket_fd)), "nfq_rs_config_set_socket_fd")
@@ -999,53 +1052,105 @@ class Queue:
 
     def _on_batch(self, pkts, infos, n, answers, _user):
         """The C batch callback: every packet of one receive. Writes an answer per packet and
-        never lets an exception escape into C."""
-        fallback = _as_signed(self._fallback)
-        out: List[int] = []
+        never lets an exception escape into C.
+
+        Per packet only: a Packet holding the batch and its index, the user's callback, and
+        (in accept()/drop()) a store into the batch's answers. Everything else is per batch."""
+        b = None
+        failed = -1  # the packet whose callback raised
+        codes = None
         try:
             handler = self._handler
             if self._exc is not None or handler is None:
                 # The loop is ending (an earlier callback raised): no more callbacks.
-                out = [fallback] * n
+                codes = [_as_signed(self._fallback)] * n
                 return
+            b = _new_batch(self, pkts, infos, n)
+            codes = b.codes
             cls = self._packet_class
-            append = out.append
-            data, items = _batch_records(pkts, infos, n)
             if handler is _ITERATE:
                 pending = self._pending
-                for ptr, off in items:
-                    pkt = cls(self, ptr, data, off)
+                for i in range(n):
+                    pkt = cls()
+                    pkt._b = b
+                    pkt._i = i
                     pkt._snapshot()
-                    pkt._ptr = None
+                    codes[i] = _LATER
                     pending.append(pkt)
-                    append(_lib.NFQ_RS_LATER)
                 return
-            for ptr, off in items:
-                if self._exc is not None:
-                    append(fallback)
-                    continue
-                pkt = cls(self, ptr, data, off)
-                try:
+            default = self._default_verdict
+            i = 0
+            try:
+                for i in range(n):
+                    b.cur = i
+                    pkt = cls()
+                    pkt._b = b
+                    pkt._i = i
                     handler(pkt)
-                except BaseException as e:  # KeyboardInterrupt included: re-raised by the loop
-                    self._exc = e
-                    append(pkt._finish(True))
-                    continue
-                if pkt._state == _CHOSEN and pkt._view is None:
-                    # The usual case, without the lock: only this thread changes a chosen
-                    # verdict, and other threads refuse a second one whatever they see.
-                    pkt._ptr = None
-                    pkt._state = _DONE
-                    append(pkt._code)
-                else:
-                    append(pkt._finish(False))
+                    if codes[i] is None:
+                        self._no_verdict(b, i, default)
+                    if b.views is not None:
+                        self._release_views(b)
+            except BaseException as e:  # KeyboardInterrupt included: re-raised by the loop
+                self._exc = e
+                failed = i
         except BaseException as e:
             if self._exc is None:
                 self._exc = e
         finally:
-            if len(out) < n:
-                out.extend([fallback] * (n - len(out)))
-            _write_answers(answers, out)
+            if b is None:
+                if codes is None:
+                    codes = [_as_signed(self._fallback)] * n
+                data = _answer_struct(n).pack(*codes)
+            else:
+                data = self._end_batch(b, failed)
+            _memmove(answers, data, len(data))
+
+    def _end_batch(self, b: _Batch, failed: int) -> bytes:
+        """Ends a batch (no verdict goes into ``codes`` after this) and returns the answers
+        for the library. Every packet has one unless a callback raised: then that packet gets
+        NFQ_RS_FAILED (NFQ_RS_LATER if it was retained) and those after it, never handed to
+        the callback, the fallback verdict. A kept packet whose verdict was sent meanwhile
+        (_SENT) is NFQ_RS_LATER to the library."""
+        codes = b.codes
+        with self._plock:
+            b.cur = -1
+            b.codes = None
+            b.final = codes
+            try:
+                data = _answer_struct(len(codes)).pack(*codes)  # the usual case
+            except struct.error:
+                kept = b.kept or ()
+                fallback = _as_signed(self._fallback)
+                for j, c in enumerate(codes):
+                    if c is None:
+                        if j in kept:
+                            codes[j] = _LATER
+                        elif j == failed:
+                            codes[j] = _FAILED
+                        else:
+                            codes[j] = fallback
+                data = _answer_struct(len(codes)).pack(*[_LATER if c is _SENT else c for c in codes])
+        if b.views is not None:  # no view is made after codes = None
+            self._release_views(b)
+        return data
+
+    def _no_verdict(self, b: _Batch, i: int, default: int) -> None:
+        """Packet i's callback returned without a verdict: its answer is decided now."""
+        with self._plock:
+            codes = b.codes
+            if codes[i] is None:
+                codes[i] = _LATER if b.kept is not None and i in b.kept else default
+
+    def _release_views(self, b: _Batch) -> None:
+        """Releases the memoryviews of the receive buffer made during a callback."""
+        with self._plock:
+            views, b.views = b.views, None
+        for v in views or ():
+            try:
+                v.release()
+            except BufferError:  # something still holds the buffer; nothing we can do
+                pass
 
     def _dispatch(self, timeout_ms: int, handler) -> Optional[int]:
         """One nfq_rs_dispatch call; None if the queue is closing/closed."""
@@ -1169,7 +1274,7 @@ class Queue:
         return self.packets()
 
     def _settle(self, pkt: Packet) -> None:
-        if pkt._state == _PENDING and not pkt._retained and not self.closed:
+        if not pkt._retained and not self.closed and not pkt.verdict_given:
             try:
                 pkt.verdict(self._default_verdict & _U32)
             except RuntimeError:

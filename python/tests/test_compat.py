@@ -314,3 +314,58 @@ def test_script_runs_with_the_one_import_changed(ns, tmp_path):
             p.wait()
     assert p.returncode == 0, err
     assert "UDP packet" in out
+
+
+def test_packets_of_one_batch_behave_one_by_one(setup):
+    # One receive batch: an earlier packet without a verdict stays queued when its callback
+    # returns (its payload gone), and its verdict from a later callback goes out on its own.
+    bind, send, rx = setup
+    seen, errors = [], []
+
+    def cb(pkt):
+        if seen:
+            prev = seen[-1]
+            try:
+                prev.get_payload()
+            except RuntimeError as e:
+                errors.append("gone" if "no longer available" in str(e) else str(e))
+            prev.accept()
+            try:
+                prev.accept()
+            except RuntimeError as e:
+                errors.append(str(e))
+        seen.append(pkt)
+        if pkt.get_payload().endswith(b"3"):
+            pkt.set_mark(7)
+            pkt.accept()
+
+    nfq = bind(cb)
+    send(b"1", b"2", b"3")
+    time.sleep(0.1)
+    nfq.run(block=False)
+    assert sorted(recv_or_none(rx) for _ in range(3)) == [b"1", b"2", b"3"]
+    assert errors == ["gone", "Verdict already given for this packet"] * 2
+    assert nfq._q.kernel_stats()["queue_total"] == 0
+
+
+def test_exception_in_the_middle_of_a_batch_holds_the_rest(setup):
+    bind, send, rx = setup
+    called = []
+
+    def cb(pkt):
+        called.append(pkt.get_payload()[-1:])
+        if called == [b"1", b"2"]:
+            raise ValueError("two")
+        pkt.accept()
+
+    nfq = bind(cb)
+    send(b"1", b"2", b"3")
+    time.sleep(0.1)
+    with pytest.raises(ValueError, match="two"):
+        nfq.run(block=False)
+    assert called == [b"1", b"2"]
+    assert recv_or_none(rx) == b"1"
+    nfq.run(block=False)  # the held third packet, with its payload
+    assert called == [b"1", b"2", b"3"]
+    assert recv_or_none(rx) == b"3"
+    assert nfq._q.kernel_stats()["queue_total"] == 1  # the second stays queued

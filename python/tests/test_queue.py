@@ -621,3 +621,110 @@ def test_signal_handler_exception_under_traffic_comes_out_of_run(ns):
         t.join(2)
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+def _one_batch(q, tx, msgs, cb):
+    """Sends msgs first, then hands them to cb in one receive batch (one dispatch call)."""
+    for m in msgs:
+        tx.sendto(m, ("127.0.0.1", PORT))
+    time.sleep(0.1)
+    assert q.dispatch(cb, 0) == len(msgs)
+
+
+def test_packets_of_one_batch_each_end_with_their_callback(ns):
+    # The packets of a receive batch share one answer list; each must still behave as if
+    # its verdict were decided when its own callback returned.
+    queue_rule(ns)
+    rx, tx = ns.udp_pair(PORT)
+    seen, errors = [], []
+
+    def cb(p):
+        if seen:
+            prev = seen[-1]
+            errors.append(prev.live)
+            try:
+                prev.payload  # not read in its callback: gone
+            except RuntimeError as e:
+                errors.append("gone" if "retain" in str(e) else str(e))
+            try:
+                prev.accept()  # got the default verdict when its callback returned
+            except RuntimeError as e:
+                errors.append("given" if "already given" in str(e) else str(e))
+        assert p.live
+        seen.append(p)
+
+    with Queue(0, netns=ns.path) as q:
+        _one_batch(q, tx, [b"a", b"b", b"c"], cb)
+        assert sorted(recv_or_none(rx) for _ in range(3)) == [b"a", b"b", b"c"]  # default: accept
+    assert errors == [False, "gone", "given"] * 2
+    assert all(not p.live and p.verdict_given for p in seen)
+
+
+def test_retained_packet_gets_its_verdict_from_a_later_callback_of_the_batch(ns):
+    queue_rule(ns)
+    rx, tx = ns.udp_pair(PORT)
+    kept = []
+
+    def cb(p):
+        if p.payload.endswith(b"keep"):
+            kept.append(p.retain())
+            return
+        kept[0].drop()  # sent on its own at once, while the batch goes on
+        assert kept[0].verdict_given
+        with pytest.raises(RuntimeError, match="already given"):
+            kept[0].accept()
+        p.accept()
+
+    with Queue(0, netns=ns.path) as q:
+        _one_batch(q, tx, [b"keep", b"pass"], cb)
+        assert recv_or_none(rx) == b"pass"
+        assert recv_or_none(rx, 0.3) is None  # the kept one was dropped
+        assert q.stats()["kernel"][0]["queue_total"] == 0
+        assert kept[0].payload.endswith(b"keep")  # retained data
+
+
+def test_verdict_from_another_thread_while_the_callback_runs(ns):
+    queue_rule(ns)
+    rx, tx = ns.udp_pair(PORT)
+    results = []
+
+    def cb(p):
+        t = threading.Thread(target=lambda: p.drop() if p.payload.endswith(b"drop") else p.accept())
+        t.start()
+        t.join()
+        assert p.verdict_given
+        try:
+            p.accept()
+        except RuntimeError as e:
+            results.append("already given" in str(e))
+
+    with Queue(0, netns=ns.path) as q:
+        _one_batch(q, tx, [b"drop", b"pass"], cb)
+        assert recv_or_none(rx) == b"pass"
+        assert recv_or_none(rx, 0.3) is None
+        assert q.stats()["kernel"][0]["queue_total"] == 0
+    assert results == [True, True]
+
+
+def test_exception_in_the_middle_of_a_batch(ns):
+    # Before it: their verdicts; the one that raised: the fallback verdict (counted as a
+    # callback error); after it: the fallback verdict without a callback.
+    queue_rule(ns)
+    rx, tx = ns.udp_pair(PORT)
+    called = []
+
+    def cb(p):
+        called.append(p.payload[-1:])
+        if p.payload.endswith(b"2"):
+            raise ValueError("two")
+        p.accept()
+
+    with Queue(0, netns=ns.path, fallback_verdict=nfq_rs.DROP) as q:
+        with pytest.raises(ValueError, match="two"):
+            _one_batch(q, tx, [b"1", b"2", b"3"], cb)
+        assert called == [b"1", b"2"]
+        assert recv_or_none(rx) == b"1"
+        assert recv_or_none(rx, 0.3) is None
+        st = q.stats()
+        assert st["callback_errors"] == 1  # the third got the fallback verdict from Python
+        assert st["kernel"][0]["queue_total"] == 0

@@ -690,6 +690,9 @@ fn dispatch_with(h: &QueueBox, timeout: Option<Duration>, run: bool) -> c_int {
             pkts.clear();
             info.clear();
             answers.clear();
+            // One allocation each for the first batch of a dispatch, not one per doubling.
+            pkts.reserve(ctxs.len());
+            info.reserve(ctxs.len());
             for ctx in ctxs.iter_mut() {
                 info.push(packet_info(ctx.packet()));
                 pkts.push(packet_raw(ctx));
