@@ -25,7 +25,9 @@ use std::time::Duration;
 
 use super::legacy::{NfnlHandle, adopt_nfnl, nfattr, open_socket_and_nfnl, release_foreign_nfnl};
 use super::{boundary, set_errno};
-use crate::netlink::{Attrs, Event, Msg, NFGENMSG_LEN, NLMSG_HDRLEN, Socket, nfnl_msg_type, transact};
+use crate::netlink::{
+    Attrs, Event, Msg, NFGENMSG_LEN, NLMSG_HDRLEN, Socket, align4, attr_header_at, nfnl_msg_type, transact,
+};
 use crate::nflog::{ConfigOp, NFNL_SUBSYS_ULOG, NFULNL_MSG_CONFIG, NFULNL_MSG_PACKET, attr, cfg, encode_config};
 
 /// The attribute types libnetfilter_log 1.0.x was compiled with (`NFULA_MAX` = `NFULA_CT_INFO`):
@@ -287,26 +289,17 @@ impl nflog_handle {
 #[inline(always)]
 fn legacy_table(attrs: &[u8]) -> [*mut nfattr; LEGACY_NFULA_MAX] {
     let mut table = [ptr::null_mut(); LEGACY_NFULA_MAX];
-    let base = attrs.as_ptr();
     let end = attrs.len();
     let mut pos = 0usize;
-    while pos + 4 <= end {
-        // SAFETY: pos + 4 <= end; read_unaligned has no alignment requirement. The header is
-        // nfa_len (u16) then nfa_type (u16), in host order.
-        let h = unsafe { base.add(pos).cast::<u32>().read_unaligned() };
-        let (len, t) = if cfg!(target_endian = "little") {
-            ((h & 0xffff) as usize, ((h >> 16) & 0x7fff) as usize)
-        } else {
-            ((h >> 16) as usize, (h & 0x7fff) as usize)
-        };
+    while let Some((len, raw_type)) = attr_header_at(attrs, pos) {
+        let t = (raw_type & 0x7fff) as usize;
         if len < 4 || len > end - pos {
             break;
         }
         if t.wrapping_sub(1) < LEGACY_NFULA_MAX {
-            // SAFETY: pos < end: the header lies inside the message.
-            table[t - 1] = unsafe { base.add(pos) } as *mut nfattr;
+            table[t - 1] = attrs[pos..].as_ptr() as *mut nfattr;
         }
-        pos += (len + 3) & !3;
+        pos += align4(len);
     }
     table
 }

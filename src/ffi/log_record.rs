@@ -5,7 +5,7 @@
 //! message; the per-packet path builds the same record from a view (`of`).
 
 use crate::netlink::{NFGENMSG_LEN, ParseError};
-use crate::nflog::{LogPacket, RecordDecode, Store, attr, decode_attrs, slot, span_slot};
+use crate::nflog::{LogPacket, RecordDecode, Store, attr, decode_attrs, slot, span};
 use std::ffi::c_char;
 
 /// The `present` bits a record carries: `1 << NFULA_*` of the attribute each field comes from.
@@ -207,14 +207,14 @@ impl<'a> Store<'a> for RecordStore<'_> {
     #[inline(always)]
     fn span(&mut self, s: usize, _at: usize, d: &'a [u8]) {
         match s {
-            span_slot::PAYLOAD => (self.rec.payload, self.rec.payload_len) = (d.as_ptr(), d.len()),
-            span_slot::PREFIX => {
+            span::PAYLOAD => (self.rec.payload, self.rec.payload_len) = (d.as_ptr(), d.len()),
+            span::PREFIX => {
                 // A plain scan: prefixes are short (63 bytes with iptables, 127 with nft).
                 let n = d.iter().position(|&b| b == 0);
                 self.prefix_nul = n.is_some();
                 (self.rec.prefix, self.rec.prefix_len) = (d.as_ptr() as *const c_char, n.unwrap_or(0));
             }
-            span_slot::TIMESTAMP => {
+            span::TIMESTAMP => {
                 // decode_attrs checked the 16 bytes of struct nfulnl_msg_packet_timestamp.
                 let w = |i: usize| u64::from_be_bytes(d[i..i + 8].try_into().unwrap_or_default());
                 (self.rec.timestamp_sec, self.rec.timestamp_usec) = (w(0), w(8));

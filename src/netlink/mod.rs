@@ -12,7 +12,7 @@ mod socket;
 pub use builder::{MsgBuilder, NestToken};
 pub use endpoint::{Claim, Endpoint, OpenOptions, WAKE_SEQ, has_cap_net_admin, read_proc, socket_drops};
 pub use error::{Error, ErrorKind, ParseError, Result, errno_name, kind_of_errno};
-pub use msg::{Attr, Attrs, ErrorMsg, Messages, Msg, NfGenMsg, Vlan};
+pub use msg::{Attr, Attrs, ErrorMsg, Messages, Msg, NfGenMsg, Vlan, attr_header_at};
 pub use request::{DumpEnd, Event, Failure, dump, transact};
 pub use socket::{EventFd, Netns, RecvBatch, RecvInfo, Socket};
 

@@ -23,6 +23,20 @@ fn ne_u32(b: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
+/// The header of the attribute at offset `pos` of `buf`: `nla_len` and the raw `nla_type`
+/// (flags included), or None when fewer than 4 bytes are left there. The hand-written hot
+/// attribute walks (the log view's decoder, the libnetfilter_log drop-in's pointer table) read
+/// headers with it; the length is the caller's to check.
+#[inline(always)]
+pub fn attr_header_at(buf: &[u8], pos: usize) -> Option<(usize, u16)> {
+    if buf.len() < NLA_HDRLEN || pos > buf.len() - NLA_HDRLEN {
+        return None;
+    }
+    // SAFETY: pos + 4 <= buf.len(), checked above; read_unaligned has no alignment requirement.
+    let h = unsafe { buf.as_ptr().add(pos).cast::<[u8; NLA_HDRLEN]>().read_unaligned() };
+    Some((u16::from_ne_bytes([h[0], h[1]]) as usize, u16::from_ne_bytes([h[2], h[3]])))
+}
+
 /// One netlink message: exactly `nlmsg_len` bytes, header included.
 #[derive(Clone, Copy, Debug)]
 pub struct Msg<'a> {
@@ -351,6 +365,20 @@ mod tests {
         v.extend_from_slice(&0u32.to_ne_bytes());
         v.extend_from_slice(payload);
         v
+    }
+
+    #[test]
+    fn attr_header_at_reads_a_whole_header_or_nothing() {
+        let mut b = Vec::new();
+        for v in [8u16, 0x8002, 0, 0x0100, 5] {
+            b.extend_from_slice(&v.to_ne_bytes());
+        }
+        assert_eq!(attr_header_at(&b, 0), Some((8, 0x8002)));
+        assert_eq!(attr_header_at(&b, 6), Some((0x0100, 5)));
+        assert_eq!(attr_header_at(&b, 7), None);
+        assert_eq!(attr_header_at(&b, 12), None);
+        assert_eq!(attr_header_at(&b, usize::MAX), None);
+        assert_eq!(attr_header_at(&b[..3], 0), None);
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub(crate) use handle::RecordDecode;
 pub use handle::{Config, KernelStats, Log, Stats};
 pub use msgs::{ConfigOp, encode_config};
 pub use packet::{LogPacket, Vlan};
-pub(crate) use packet::{Store, decode_attrs, slot, span_slot};
+pub(crate) use packet::{Store, decode_attrs, slot, span};
 
 /// nfnetlink subsystem id of NFLOG (`NFNL_SUBSYS_ULOG`).
 pub const NFNL_SUBSYS_ULOG: u8 = 4;

@@ -15,7 +15,9 @@
 //! ```
 
 use super::{NFNL_SUBSYS_ULOG, NFULNL_MSG_PACKET, attr};
-use crate::netlink::{Attr, Msg, NFGENMSG_LEN, NLA_HDRLEN, NLA_TYPE_MASK, ParseError, align4, nfnl_msg_type};
+use crate::netlink::{
+    Attr, Msg, NFGENMSG_LEN, NLA_HDRLEN, NLA_TYPE_MASK, ParseError, align4, attr_header_at, nfnl_msg_type,
+};
 
 pub use crate::netlink::Vlan;
 
@@ -42,7 +44,7 @@ pub(crate) mod slot {
 }
 
 /// Slots of the variable payloads in [`LogPacket::spans`].
-mod span {
+pub(crate) mod span {
     pub const TIMESTAMP: usize = 0;
     pub const HWADDR: usize = 1;
     pub const PAYLOAD: usize = 2;
@@ -338,13 +340,6 @@ impl<'a> Store<'a> for LogPacket<'a> {
     }
 }
 
-/// Span slots as the record decoder needs them.
-pub(crate) mod span_slot {
-    pub const TIMESTAMP: usize = super::span::TIMESTAMP;
-    pub const PAYLOAD: usize = super::span::PAYLOAD;
-    pub const PREFIX: usize = super::span::PREFIX;
-}
-
 /// The one pass over a log message's attributes (`buf`: after the nfgenmsg): per attribute one
 /// bounds check of its header, one of its length, one table lookup for what it is, its size
 /// check and its store. Returns bit `1 << t` for every known type `t` present. Errors on a
@@ -353,21 +348,12 @@ pub(crate) mod span_slot {
 /// skipped, and of an attribute sent twice the last counts.
 #[inline(always)]
 pub(crate) fn decode_attrs<'a, S: Store<'a>>(buf: &'a [u8], out: &mut S) -> Result<u32, ParseError> {
-    let base = buf.as_ptr();
     let end = buf.len();
     let mut pos = 0usize;
     let mut present = 0u32;
-    // pos may pass the end by up to 3 after the last attribute (a missing last pad): the
-    // condition is written so that it cannot wrap.
-    while pos + NLA_HDRLEN <= end {
-        // SAFETY: pos + 4 <= end (the loop condition); read_unaligned has no alignment
-        // requirement. The header is len (u16) then type (u16), in host order.
-        let h = unsafe { base.add(pos).cast::<u32>().read_unaligned() };
-        let (len, ty) = if cfg!(target_endian = "little") {
-            ((h & 0xffff) as usize, (h >> 16) as u16 & NLA_TYPE_MASK)
-        } else {
-            ((h >> 16) as usize, h as u16 & NLA_TYPE_MASK)
-        };
+    // pos may pass the end by up to 3 after the last attribute (a missing last pad).
+    while let Some((len, raw_type)) = attr_header_at(buf, pos) {
+        let ty = raw_type & NLA_TYPE_MASK;
         let room = end - pos;
         if len < NLA_HDRLEN || len > room {
             return Err(ParseError::BadLength { what: "nlattr", len, room });
