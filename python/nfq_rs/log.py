@@ -26,7 +26,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Union
 from . import _lib
 from ._lib import log_check, log_error, log_lib
 from .conntrack import Conntrack, CtInfo, ct_info as _ct_info
-from .queue import _COPY_MODES, _EPOCH, COPY_PACKET, POLL_MS, Hook, _ifname
+from .queue import _COPY_MODES, _EPOCH, COPY_PACKET, POLL_MS, Hook, _ifname, _run_until_stopped
 
 F_SEQ = _lib.NFQ_RS_LOG_F_SEQ
 F_SEQ_GLOBAL = _lib.NFQ_RS_LOG_F_SEQ_GLOBAL
@@ -473,16 +473,7 @@ class Log:
         cb = callback or self._callback
         if cb is None:
             raise TypeError("no callback: pass one or give Log(callback=...)")
-        total = 0
-        try:
-            while not self._stop_flag:
-                n = self._dispatch(POLL_MS, cb)
-                if n is None:
-                    break
-                total += n
-        finally:
-            self._stop_flag = False
-        return total
+        return _run_until_stopped(self, cb)
 
     def stop(self) -> None:
         """Makes run() (or iteration) return; wakes a blocked dispatch. Any thread; also from a

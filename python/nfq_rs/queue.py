@@ -392,6 +392,23 @@ class _Batch:
 _LOCK_FREE = sys.version_info >= (3, 10) and bool(getattr(sys, "_is_gil_enabled", lambda: True)())
 
 
+def _run_until_stopped(h, cb) -> int:
+    """The loop of Queue.run and Log.run: ``h._dispatch(POLL_MS, cb)`` until ``h.stop()`` (or
+    close, when dispatch returns None); returns the number handled. The wait of each dispatch
+    is bounded so that Python signal handlers run; a stop that came while no loop ran ends
+    this one at once and is consumed."""
+    total = 0
+    try:
+        while not h._stop_flag:
+            n = h._dispatch(POLL_MS, cb)
+            if n is None:
+                break
+            total += n
+    finally:
+        h._stop_flag = False
+    return total
+
+
 def _ifname(idx: Optional[int]) -> Optional[str]:
     if idx is None:
         return None
@@ -1212,16 +1229,7 @@ class Queue:
         cb = callback or self._callback
         if cb is None:
             raise TypeError("no callback: pass one or give Queue(callback=...)")
-        total = 0
-        try:
-            while not self._stop_flag:
-                n = self._dispatch(POLL_MS, cb)
-                if n is None:
-                    break
-                total += n
-        finally:
-            self._stop_flag = False
-        return total
+        return _run_until_stopped(self, cb)
 
     def stop(self) -> None:
         """Makes run() (or iteration) return; wakes a blocked dispatch. Any thread; also from a
